@@ -1,0 +1,42 @@
+package continuity
+
+import (
+	"github.com/continuity-go/continuity/mapper"
+	"github.com/continuity-go/continuity/request"
+)
+
+// Request is the handle a session goroutine holds: the browser's current
+// request and its response. See package request for its methods.
+type Request = request.Request
+
+// Session is a session's hand-off point; applications reach it through
+// [Request.Session].
+type Session = request.Session
+
+// Mode selects what keys a session; modes combine with |.
+type Mode = mapper.Mode
+
+// Session key modes.
+const (
+	ByCookie = mapper.ByCookie // a signed ID in a cookie (default)
+	ByQuery  = mapper.ByQuery  // a signed ID in a query or form parameter
+	ByIP     = mapper.ByIP     // the client's IP address
+	ByPath   = mapper.ByPath   // the cleaned URL path
+)
+
+// Key signs (and optionally encrypts) session IDs.
+type Key = mapper.Key
+
+// Errors and session end reasons, re-exported from package request.
+var (
+	ErrSessionClosed = request.ErrSessionClosed
+	ErrClientGone    = request.ErrClientGone
+	ErrNoRequest     = request.ErrNoRequest
+
+	EndReturned = request.EndReturned
+	EndIdle     = request.EndIdle
+	EndLifetime = request.EndLifetime
+	EndEvicted  = request.EndEvicted
+	EndShutdown = request.EndShutdown
+	EndPanic    = request.EndPanic
+)

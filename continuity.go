@@ -1,0 +1,297 @@
+// Package continuity writes stateful web applications as ordinary, linear
+// Go functions. A browser's session is a goroutine: the application prints a
+// page, calls [Request.Next], and that call blocks until the same browser's
+// next request arrives; then the function carries on with all its local
+// variables intact.
+//
+//	func app(r *continuity.Request) {
+//		r.Print(`<form>Name: <input name="name"></form>`)
+//		name := r.Next().Param("name")
+//		r.Printf("Hello, %s!", html.EscapeString(name))
+//	}
+//
+//	srv, err := continuity.New(app, nil)
+//	...
+//	http.ListenAndServe("localhost:8080", srv)
+//
+// # Sessions
+//
+// The server maps each request to its session (a signed cookie by default;
+// see [Mode]), hands it to the session goroutine, and waits for the answer.
+// A session handles one request at a time; others wait in a bounded queue,
+// in arrival order. Sessions end when the application returns, when idle
+// past [Options.IdleTimeout], when older than [Options.MaxLifetime], when
+// evicted at [Options.MaxSessions], or at shutdown; [Request.Next] then ends
+// the goroutine (deferred calls run).
+//
+// # Serving
+//
+// A [Server] is an [http.Handler]: mount it in any mux, or call
+// [Server.ListenAndServe]. [Server.Shutdown] ends every session and waits
+// for their goroutines.
+package continuity
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/continuity-go/continuity/mapper"
+	"github.com/continuity-go/continuity/request"
+)
+
+// A Server runs one continuity application: it maps requests to sessions,
+// runs a goroutine per session, serves static files, and answers errors
+// itself. Create it with [New]; it is safe for concurrent use.
+type Server struct {
+	opts     Options
+	mapper   *mapper.Mapper
+	logger   *slog.Logger
+	root     *os.Root
+	static   func(*http.Request) bool
+	allow    string // the Allow header for 405s
+	methods  []string
+	cop      *http.CrossOriginProtection
+	timeouts request.Timeouts
+	maxBody  int64
+	maxField int
+	byQuery  bool
+
+	// Header values shared by every dynamic response; never mutated.
+	noStore   []string
+	varyCook  []string
+	noReferer []string
+
+	closing atomic.Bool
+	mu      sync.Mutex
+	servers []*http.Server // started by Serve/ListenAndServe
+}
+
+// New returns a Server running app for each session. A nil opts means the
+// defaults. New returns an error, and starts nothing, if the options are
+// invalid or the DocRoot cannot be opened.
+func New(app func(*Request), opts *Options) (*Server, error) {
+	if app == nil {
+		return nil, errors.New("continuity: New: app is nil")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{
+		opts:      o,
+		logger:    o.Logger,
+		static:    o.Static,
+		maxBody:   o.MaxBodyBytes,
+		maxField:  o.MaxFormFields,
+		byQuery:   o.Mode&ByQuery != 0,
+		noStore:   []string{"no-store"},
+		varyCook:  []string{"Cookie"},
+		noReferer: []string{"no-referrer"},
+	}
+	if s.static == nil {
+		s.static = IsStatic
+	}
+	if s.maxBody == 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.maxField == 0 {
+		s.maxField = DefaultMaxFormFields
+	}
+	s.methods = o.Methods
+	if len(s.methods) == 0 {
+		s.methods = []string{http.MethodGet, http.MethodHead, http.MethodPost}
+	}
+	for _, m := range s.methods {
+		if m == "" || strings.ContainsAny(m, " \t\r\n,") {
+			return nil, fmt.Errorf("continuity: New: invalid method %q", m)
+		}
+	}
+	s.allow = strings.Join(s.methods, ", ")
+	s.timeouts = request.Timeouts{
+		Queue:    durationOr(o.QueueTimeout, DefaultQueueTimeout),
+		Response: durationOr(o.ResponseTimeout, DefaultResponseTimeout),
+	}
+	if !o.InsecureSkipCrossOriginCheck {
+		s.cop = http.NewCrossOriginProtection()
+	}
+	if o.DocRoot != "" {
+		root, err := openDocRoot(o.DocRoot)
+		if err != nil {
+			return nil, err
+		}
+		s.root = root
+	}
+	m, err := mapper.New(mapper.Config{
+		Mode:           o.Mode,
+		CookieName:     o.CookieName,
+		CookiePath:     o.CookiePath,
+		CookieSecure:   o.CookieSecure,
+		QueryParam:     o.QueryParam,
+		Keys:           o.Keys,
+		TrustedProxies: o.TrustedProxies,
+		NewID:          o.NewID,
+		IdleTimeout:    o.IdleTimeout,
+		MaxLifetime:    o.MaxLifetime,
+		MaxSessions:    o.MaxSessions,
+		Logger:         o.Logger,
+		Session: request.Options{
+			App:                 app,
+			QueueDepth:          o.QueueDepth,
+			NoImplicitFirstNext: o.NoImplicitFirstNext,
+		},
+	})
+	if err != nil {
+		if s.root != nil {
+			s.root.Close()
+		}
+		return nil, err
+	}
+	s.mapper = m
+	return s, nil
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	switch {
+	case d < 0:
+		return 0
+	case d == 0:
+		return def
+	}
+	return d
+}
+
+// ServeHTTP routes a request: methods not allowed get 405; static files
+// are served from the DocRoot without touching any session; everything
+// else is handed to the request's session, and ServeHTTP returns once the
+// session has answered (called Next, or returned), the client has gone, or
+// a timeout has passed.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.methodAllowed(r.Method) {
+		w.Header().Set("Allow", s.allow)
+		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if s.static(r) {
+		s.serveStatic(w, r)
+		return
+	}
+	if s.closing.Load() {
+		unavailable(w, "server shutting down")
+		return
+	}
+	h := w.Header()
+	h["Cache-Control"] = s.noStore
+	if r.Method == http.MethodHead {
+		// HEAD must not advance anybody's flow, nor start one.
+		h["Content-Type"] = []string{"text/html; charset=utf-8"}
+		return
+	}
+	if s.cop != nil {
+		if err := s.cop.Check(r); err != nil {
+			http.Error(w, "403 forbidden: cross-origin request refused", http.StatusForbidden)
+			return
+		}
+	}
+	if !s.parseForm(w, r) {
+		return
+	}
+	h["Vary"] = s.varyCook
+	if s.byQuery {
+		h["Referrer-Policy"] = s.noReferer
+	}
+	for range 4 {
+		sess, cookie, err := s.mapper.Session(r)
+		if err != nil {
+			s.mapError(w, err)
+			return
+		}
+		if cookie != nil {
+			h.Set("Set-Cookie", cookie.String())
+		}
+		if !sess.Serve(w, r, s.timeouts) {
+			return
+		}
+		// The session ended before it took the request: map it again.
+	}
+	unavailable(w, "session ended repeatedly")
+}
+
+func (s *Server) methodAllowed(m string) bool {
+	for _, a := range s.methods {
+		if a == m {
+			return true
+		}
+	}
+	return false
+}
+
+// parseForm reads the query and body under the server's bounds, answering
+// 413 or 400 itself so that bad input never reaches a session.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+	}
+	var err error
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		err = r.ParseMultipartForm(min(s.maxBody, 32<<20))
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			http.Error(w, "413 request body too large", http.StatusRequestEntityTooLarge)
+			return false
+		}
+		http.Error(w, "400 bad request: malformed form or query", http.StatusBadRequest)
+		return false
+	}
+	n := 0
+	for _, vs := range r.Form {
+		n += len(vs)
+	}
+	if r.MultipartForm != nil {
+		for _, fs := range r.MultipartForm.File {
+			n += len(fs)
+		}
+	}
+	if n > s.maxField {
+		http.Error(w, "400 bad request: too many form fields", http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+func (s *Server) mapError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, mapper.ErrFull):
+		unavailable(w, "too many sessions")
+	case errors.Is(err, mapper.ErrClosed):
+		unavailable(w, "server shutting down")
+	case errors.Is(err, mapper.ErrBadForwardedFor):
+		http.Error(w, "400 bad request: malformed X-Forwarded-For", http.StatusBadRequest)
+	default:
+		s.logger.Error("continuity: cannot map request to a session", "err", err)
+		http.Error(w, "500 internal server error", http.StatusInternalServerError)
+	}
+}
+
+func unavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "503 service unavailable: "+msg, http.StatusServiceUnavailable)
+}
+
+// Stats counts the server's sessions.
+type Stats = mapper.Stats
+
+// Stats returns the server's session counters.
+func (s *Server) Stats() Stats { return s.mapper.Stats() }

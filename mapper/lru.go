@@ -1,0 +1,57 @@
+package mapper
+
+import "github.com/continuity-go/continuity/request"
+
+// entry is one session in the table. It sits in exactly one of the
+// mapper's two recency lists while it is in the table.
+type entry struct {
+	key     string
+	sess    *request.Session
+	touched int64 // unix nanos of the last lookup; orders its list
+	hits    uint32
+	list    *lru
+	prev    *entry
+	next    *entry
+}
+
+// lru is an intrusive doubly linked list, most recently used at the front.
+type lru struct {
+	head, tail *entry
+	n          int
+}
+
+func (l *lru) pushFront(e *entry) {
+	e.list = l
+	e.prev = nil
+	e.next = l.head
+	if l.head != nil {
+		l.head.prev = e
+	} else {
+		l.tail = e
+	}
+	l.head = e
+	l.n++
+}
+
+func (l *lru) remove(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next, e.list = nil, nil, nil
+	l.n--
+}
+
+func (l *lru) moveToFront(e *entry) {
+	if l.head == e {
+		return
+	}
+	l.remove(e)
+	l.pushFront(e)
+}

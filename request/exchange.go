@@ -1,0 +1,105 @@
+package request
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// exchange is one HTTP request handed from a waiting ServeHTTP to a session
+// goroutine. Its state machine is the whole hand-off protocol:
+//
+//	queued ──take──▶ taken ──finish──▶ finished
+//	   │                │
+//	   └──abandon──▶ abandoned ◀──abandon──┘
+//	queued ──giveBack──▶ finished (outcome retry)
+//
+// Every transition happens under mu, so the handler goroutine and the
+// session goroutine never both believe they own the ResponseWriter: the
+// session writes only while the state is taken, the handler writes only
+// after it has moved the state to abandoned or seen finished.
+type exchange struct {
+	w http.ResponseWriter
+	r *http.Request
+
+	done chan struct{} // closed on finish/giveBack; never on abandon
+
+	mu          sync.Mutex
+	state       exState
+	outcome     outcome
+	wroteHeader bool      // the session committed the response head
+	takenAt     time.Time // when the session took it, for ResponseTimeout
+}
+
+type exState uint8
+
+const (
+	exQueued exState = iota
+	exTaken
+	exFinished
+	exAbandoned
+)
+
+// outcome tells the waiting handler what happened to its request.
+type outcome uint8
+
+const (
+	outServed outcome = iota // the session answered
+	outRetry                 // the session ended before taking it: map again
+	outPanic                 // the app panicked while holding it
+	outAbort                 // the app panicked with http.ErrAbortHandler
+)
+
+func newExchange(w http.ResponseWriter, r *http.Request) *exchange {
+	return &exchange{w: w, r: r, done: make(chan struct{})}
+}
+
+// take is called by the session when it pulls ex from its inbox. It fails
+// when the handler already gave up on the request.
+func (ex *exchange) take(now time.Time) bool {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.state != exQueued {
+		return false
+	}
+	ex.state = exTaken
+	ex.takenAt = now
+	return true
+}
+
+// finish is called by the session when it is done with the request.
+func (ex *exchange) finish(o outcome) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.state != exTaken {
+		return
+	}
+	ex.state = exFinished
+	ex.outcome = o
+	close(ex.done)
+}
+
+// giveBack returns a request the session never took, so that the handler
+// maps it again (to a fresh session, or to an error if the server is
+// closing).
+func (ex *exchange) giveBack() {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.state != exQueued {
+		return
+	}
+	ex.state = exFinished
+	ex.outcome = outRetry
+	close(ex.done)
+}
+
+// abandon is called by the handler when it stops waiting. It reports the
+// state the exchange was in; if that was exFinished the handler must act on
+// the outcome instead. It must be called with ex.mu held.
+func (ex *exchange) abandonLocked() exState {
+	prev := ex.state
+	if prev == exQueued || prev == exTaken {
+		ex.state = exAbandoned
+	}
+	return prev
+}

@@ -1,0 +1,351 @@
+package request
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a [Session]. The mapper fills them in; applications
+// normally never build a Session themselves.
+type Options struct {
+	// App is the session's entry point. It runs on the session goroutine.
+	App func(*Request)
+
+	// QueueDepth is how many requests may wait for the session while it is
+	// busy. Zero means 16.
+	QueueDepth int
+
+	// NoImplicitFirstNext starts App with no request in hand; App must call
+	// Next before it can read input or write output. By default App starts
+	// with the session's first request already delivered (Perl Continuity's
+	// implicit_first_next).
+	NoImplicitFirstNext bool
+
+	// Logger receives the session's lifecycle events and panics. Nil
+	// discards them.
+	Logger *slog.Logger
+
+	// LogID identifies the session in logs. It must not be the session ID
+	// itself; the mapper passes a keyed hash of it.
+	LogID string
+
+	// Token is the signed session token, for applications that carry the
+	// session in a query parameter (see [Request.SessionToken]).
+	Token string
+
+	// OnEnd, if set, runs on the session goroutine after the session has
+	// stopped accepting requests and before requests still queued for it are
+	// handed back to be mapped again. reason is one of the End* errors.
+	OnEnd func(s *Session, reason error)
+}
+
+// Timeouts bound how long [Session.Serve] waits.
+type Timeouts struct {
+	// Queue bounds the wait for the session to take the request while it is
+	// busy with earlier ones. Zero means no bound.
+	Queue time.Duration
+	// Response bounds the wait, once the session has taken the request, for
+	// it to start the response. Once the response has started (the session
+	// wrote or flushed), the session owns its length: streams may run long.
+	// Zero means no bound.
+	Response time.Duration
+}
+
+// A Session is the hand-off point between the HTTP handlers that receive a
+// browser's requests and the one goroutine that runs the application for
+// that browser. Handlers call [Session.Serve]; the goroutine runs
+// [Session.Run]. At most one request is handled at a time; the rest wait in
+// a bounded queue, in arrival order.
+type Session struct {
+	app        func(*Request)
+	noImplicit bool
+	logger     *slog.Logger
+	logID      string
+	token      string
+	onEnd      func(*Session, error)
+	created    time.Time
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	inbox  chan *exchange
+
+	waiting  atomic.Int32 // handlers inside Serve for this session
+	lastSeen atomic.Int64 // unix nanos when a handler last left Serve
+
+	mu     sync.Mutex
+	closed bool
+	values map[any]any
+}
+
+// NewSession returns a session whose context is derived from parent: when
+// parent is cancelled the session ends. The caller must run [Session.Run] on
+// a goroutine it owns.
+func NewSession(parent context.Context, opts Options) *Session {
+	q := opts.QueueDepth
+	if q <= 0 {
+		q = 16
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	now := time.Now()
+	s := &Session{
+		app:        opts.App,
+		noImplicit: opts.NoImplicitFirstNext,
+		logger:     opts.Logger,
+		logID:      opts.LogID,
+		token:      opts.Token,
+		onEnd:      opts.OnEnd,
+		created:    now,
+		ctx:        ctx,
+		cancel:     cancel,
+		inbox:      make(chan *exchange, q),
+	}
+	s.lastSeen.Store(now.UnixNano())
+	return s
+}
+
+// Context is cancelled when the session ends; its cause is the reason.
+func (s *Session) Context() context.Context { return s.ctx }
+
+// LogID is the session's identifier for logs and metrics: a keyed hash, never
+// the session ID.
+func (s *Session) LogID() string { return s.logID }
+
+// Created is when the session was created.
+func (s *Session) Created() time.Time { return s.created }
+
+// LastSeen is when a request for the session last completed (or when it was
+// created).
+func (s *Session) LastSeen() time.Time { return time.Unix(0, s.lastSeen.Load()) }
+
+// Busy reports whether a request for the session is being handled or waits
+// in its queue.
+func (s *Session) Busy() bool { return s.waiting.Load() > 0 }
+
+// Queued is the number of requests for the session that are being handled
+// or are waiting.
+func (s *Session) Queued() int { return int(s.waiting.Load()) }
+
+// Close ends the session with the given reason: the session's context is
+// cancelled, [Request.Next] ends the goroutine, and requests still queued
+// are handed back. Close does not wait; it is safe to call more than once
+// and from any goroutine.
+func (s *Session) Close(reason error) { s.cancel(reason) }
+
+// Closed reports whether the session has stopped accepting requests.
+func (s *Session) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.ctx.Err() != nil
+}
+
+// Value returns the value stored under key by [Session.SetValue], or nil.
+// Feature packages (progress meters, for instance) keep per-session state
+// here under unexported key types.
+func (s *Session) Value(key any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
+
+// SetValue stores v under key for the life of the session. A nil v deletes
+// the key.
+func (s *Session) SetValue(key, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v == nil {
+		delete(s.values, key)
+		return
+	}
+	if s.values == nil {
+		s.values = make(map[any]any)
+	}
+	s.values[key] = v
+}
+
+// deliver queues ex without blocking.
+func (s *Session) deliver(ex *exchange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrSessionClosed
+	}
+	select {
+	case s.inbox <- ex:
+		return nil
+	default:
+		return ErrQueueFull
+	}
+}
+
+// Serve hands the request to the session and blocks until the session has
+// answered it, the client has gone, or a timeout in t expires. It writes
+// the error responses itself: 503 with Retry-After when the queue is full or
+// the wait times out, 500 when the application panicked before writing.
+//
+// Serve reports retry when the session ended before taking the request; the
+// caller should map the request again (to a new session). If the
+// application panicked with [http.ErrAbortHandler], Serve re-panics with it
+// on the caller's goroutine so net/http aborts the connection.
+func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (retry bool) {
+	s.waiting.Add(1)
+	defer func() {
+		s.lastSeen.Store(time.Now().UnixNano())
+		s.waiting.Add(-1)
+	}()
+	ex := newExchange(w, r)
+	switch err := s.deliver(ex); {
+	case errors.Is(err, ErrSessionClosed):
+		return true
+	case err != nil:
+		unavailable(w, "session busy: too many requests queued")
+		return false
+	}
+
+	var timer *time.Timer
+	var timeout <-chan time.Time
+	switch {
+	case t.Queue > 0:
+		timer = time.NewTimer(t.Queue)
+	case t.Response > 0:
+		timer = time.NewTimer(t.Response)
+	}
+	if timer != nil {
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	for {
+		select {
+		case <-ex.done:
+			return s.settle(ex)
+		case <-r.Context().Done():
+			ex.mu.Lock()
+			prev := ex.abandonLocked()
+			ex.mu.Unlock()
+			if prev == exFinished {
+				return s.settle(ex)
+			}
+			return false // nobody is listening; nothing to write
+		case <-timeout:
+			ex.mu.Lock()
+			switch ex.state {
+			case exFinished:
+				ex.mu.Unlock()
+				return s.settle(ex)
+			case exQueued:
+				ex.abandonLocked()
+				ex.mu.Unlock()
+				unavailable(w, "session busy: timed out waiting for earlier requests")
+				return false
+			}
+			// Taken by the session.
+			if ex.wroteHeader || t.Response <= 0 {
+				ex.mu.Unlock()
+				timeout = nil // the session owns the response from here
+				continue
+			}
+			left := t.Response - time.Since(ex.takenAt)
+			if left > 0 {
+				ex.mu.Unlock()
+				timer.Reset(left)
+				continue
+			}
+			ex.abandonLocked()
+			ex.mu.Unlock()
+			if s.logger != nil {
+				s.logger.Warn("continuity: session did not answer in time", "session", s.logID, "timeout", t.Response)
+			}
+			http.Error(w, "503 service unavailable: the application did not answer in time", http.StatusServiceUnavailable)
+			return false
+		}
+	}
+}
+
+// settle acts on a finished exchange's outcome; it runs on the handler
+// goroutine after ex.done is closed, which orders it after every write the
+// session made.
+func (s *Session) settle(ex *exchange) bool {
+	switch ex.outcome {
+	case outRetry:
+		return true
+	case outPanic:
+		if !ex.wroteHeader {
+			http.Error(ex.w, "500 internal server error", http.StatusInternalServerError)
+		}
+	case outAbort:
+		panic(http.ErrAbortHandler)
+	}
+	return false
+}
+
+func unavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "503 service unavailable: "+msg, http.StatusServiceUnavailable)
+}
+
+// Run runs the application for this session and returns when it has
+// finished, for whatever reason. It recovers a panic in the application:
+// the request in hand is answered 500 (unless its response had started) and
+// the panic is logged with its stack.
+func (s *Session) Run() {
+	r := &Request{s: s}
+	if s.logger != nil {
+		s.logger.Debug("continuity: session start", "session", s.logID)
+	}
+	defer func() {
+		v := recover()
+		var reason error
+		switch {
+		case v == nil:
+			r.finish(outServed)
+			if err := s.ctx.Err(); err != nil {
+				reason = context.Cause(s.ctx)
+			} else {
+				reason = EndReturned
+			}
+		case v == http.ErrAbortHandler:
+			r.finish(outAbort)
+			reason = EndPanic
+		default:
+			if s.logger != nil {
+				s.logger.Error("continuity: panic in session", "session", s.logID, "panic", v, "stack", string(debug.Stack()))
+			}
+			r.finish(outPanic)
+			reason = EndPanic
+		}
+		s.end(reason)
+	}()
+	if !s.noImplicit {
+		if err := r.wait(); err != nil {
+			return
+		}
+	}
+	s.app(r)
+}
+
+// end stops the session accepting requests and hands back the ones queued.
+func (s *Session) end(reason error) {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel(reason)
+	if s.logger != nil {
+		s.logger.Debug("continuity: session end", "session", s.logID, "reason", reason.Error())
+	}
+	if s.onEnd != nil {
+		s.onEnd(s, reason)
+	}
+	for {
+		select {
+		case ex := <-s.inbox:
+			ex.giveBack()
+		default:
+			return
+		}
+	}
+}
