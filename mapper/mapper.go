@@ -491,6 +491,7 @@ func (m *Mapper) Len() int {
 // Stats counts sessions over the mapper's life.
 type Stats struct {
 	Live    int    // sessions in the table now
+	Waiting int    // requests being handled or queued, over all sessions
 	Created uint64 // sessions created
 	Evicted uint64 // sessions evicted at the cap
 	Refused uint64 // new sessions refused with ErrFull
@@ -498,7 +499,14 @@ type Stats struct {
 
 // Stats returns the mapper's counters.
 func (m *Mapper) Stats() Stats {
-	return Stats{Live: m.Len(), Created: m.created.Load(), Evicted: m.evicted.Load(), Refused: m.refused.Load()}
+	st := Stats{Created: m.created.Load(), Evicted: m.evicted.Load(), Refused: m.refused.Load()}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st.Live = len(m.table)
+	for _, e := range m.table {
+		st.Waiting += e.sess.Queued()
+	}
+	return st
 }
 
 // Sessions returns the live sessions, most recently used first.

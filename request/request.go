@@ -131,6 +131,11 @@ func (r *Request) finish(o outcome) {
 func (r *Request) commitLocked(ex *exchange) {
 	h := ex.w.Header()
 	for k, v := range r.header {
+		if k == "Set-Cookie" {
+			// The server may have set the session cookie already.
+			h[k] = append(h[k], v...)
+			continue
+		}
 		h[k] = v
 	}
 	if _, ok := h["Content-Type"]; !ok {
@@ -182,7 +187,7 @@ func (r *Request) Write(p []byte) (int, error) {
 	}
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	if ex.state != exTaken {
+	if ex.state != exTaken || ex.r.Context().Err() != nil {
 		return 0, ErrClientGone
 	}
 	if !ex.wroteHeader {
@@ -199,7 +204,7 @@ func (r *Request) WriteString(s string) (int, error) {
 	}
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	if ex.state != exTaken {
+	if ex.state != exTaken || ex.r.Context().Err() != nil {
 		return 0, ErrClientGone
 	}
 	if !ex.wroteHeader {
@@ -224,7 +229,7 @@ func (r *Request) Flush() error {
 	}
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
-	if ex.state != exTaken {
+	if ex.state != exTaken || ex.r.Context().Err() != nil {
 		return ErrClientGone
 	}
 	if !ex.wroteHeader {

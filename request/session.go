@@ -207,15 +207,13 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 		return false
 	}
 
+	// One timer serves both bounds: it first fires at the nearer of the two
+	// and is re-armed for whatever remains of the bound that applies.
+	start := time.Now()
 	var timer *time.Timer
 	var timeout <-chan time.Time
-	switch {
-	case t.Queue > 0:
-		timer = time.NewTimer(t.Queue)
-	case t.Response > 0:
-		timer = time.NewTimer(t.Response)
-	}
-	if timer != nil {
+	if first := minPositive(t.Queue, t.Response); first > 0 {
+		timer = time.NewTimer(first)
 		defer timer.Stop()
 		timeout = timer.C
 	}
@@ -238,6 +236,16 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 				ex.mu.Unlock()
 				return s.settle(ex)
 			case exQueued:
+				left := t.Queue - time.Since(start)
+				if t.Queue <= 0 || left > 0 {
+					ex.mu.Unlock()
+					if t.Queue <= 0 {
+						// Only the response bound applies; wait for the take.
+						left = t.Response
+					}
+					timer.Reset(left)
+					continue
+				}
 				ex.abandonLocked()
 				ex.mu.Unlock()
 				unavailable(w, "session busy: timed out waiting for earlier requests")
@@ -281,6 +289,16 @@ func (s *Session) settle(ex *exchange) bool {
 		panic(http.ErrAbortHandler)
 	}
 	return false
+}
+
+func minPositive(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0 || a < b:
+		return a
+	}
+	return b
 }
 
 func unavailable(w http.ResponseWriter, msg string) {
