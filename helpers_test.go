@@ -95,4 +95,3 @@ func newLogger(w io.Writer) *slog.Logger {
 }
 
 func quietLogger() *slog.Logger { return newLogger(nil) }
-

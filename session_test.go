@@ -165,7 +165,7 @@ func TestQueueFullGets503(t *testing.T) {
 
 	var wg sync.WaitGroup
 	wg.Go(func() { get(t, c, ts.URL+"/?block=1") })
-	<-entered // the session is busy
+	<-entered                               // the session is busy
 	wg.Go(func() { get(t, c, ts.URL+"/") }) // fills the queue of 1
 	assert.Eventually(t, func() bool {
 		resp, err := c.Get(ts.URL + "/")
