@@ -95,3 +95,17 @@ func newLogger(w io.Writer) *slog.Logger {
 }
 
 func quietLogger() *slog.Logger { return newLogger(nil) }
+
+const (
+	testTimeout = 5 * time.Second
+	tick        = 5 * time.Millisecond
+)
+
+type httptestServer = httptest.Server
+
+func newHTTPTest(h http.Handler, useTLS bool) *httptest.Server {
+	if useTLS {
+		return httptest.NewTLSServer(h)
+	}
+	return httptest.NewServer(h)
+}
