@@ -360,4 +360,3 @@ func plainServer(t *testing.T, h http.Handler) *httptestServer {
 	t.Cleanup(ts.Close)
 	return ts
 }
-
