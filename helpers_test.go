@@ -1,10 +1,12 @@
 package continuity_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -109,3 +111,7 @@ func newHTTPTest(h http.Handler, useTLS bool) *httptest.Server {
 	}
 	return httptest.NewServer(h)
 }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
