@@ -159,7 +159,6 @@ func TestQueueFullGets503(t *testing.T) {
 		}
 	}
 	srv, ts := start(t, app, &continuity.Options{QueueDepth: 1, Logger: quietLogger()})
-	_ = srv
 	c := browser(t)
 	get(t, c, ts.URL+"/")
 
@@ -167,14 +166,12 @@ func TestQueueFullGets503(t *testing.T) {
 	wg.Go(func() { get(t, c, ts.URL+"/?block=1") })
 	<-entered                               // the session is busy
 	wg.Go(func() { get(t, c, ts.URL+"/") }) // fills the queue of 1
-	assert.Eventually(t, func() bool {
-		resp, err := c.Get(ts.URL + "/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
-	}, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return srv.Stats().Waiting == 2 }, testTimeout, tick)
+	resp, err := c.Get(ts.URL + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
 	close(release)
 	wg.Wait()
 }
