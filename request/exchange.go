@@ -22,7 +22,7 @@ type exchange struct {
 	w http.ResponseWriter
 	r *http.Request
 
-	done chan struct{} // closed on finish/giveBack; never on abandon
+	done chan struct{} // receives one value on finish/giveBack; none on abandon
 
 	mu          sync.Mutex
 	state       exState
@@ -50,9 +50,37 @@ const (
 	outAbort                 // the app panicked with http.ErrAbortHandler
 )
 
+// exchanges recycles exchanges that finished cleanly: the hand-off is the
+// per-request hot path, and an exchange with its channel is most of what it
+// allocates. Only exchanges the session has let go of are returned.
+var exchanges = sync.Pool{New: func() any { return &exchange{done: make(chan struct{}, 1)} }}
+
 func newExchange(w http.ResponseWriter, r *http.Request) *exchange {
-	return &exchange{w: w, r: r, done: make(chan struct{})}
+	ex := exchanges.Get().(*exchange)
+	ex.w, ex.r = w, r
+	return ex
 }
+
+// recycle returns a finished exchange to the pool. Only the handler calls
+// it, after it has seen the exchange finished: the session no longer holds
+// it then.
+func (ex *exchange) recycle() {
+	select {
+	case <-ex.done:
+	default:
+	}
+	ex.w, ex.r = nil, nil
+	ex.state, ex.outcome, ex.wroteHeader, ex.takenAt = exQueued, outServed, false, time.Time{}
+	exchanges.Put(ex)
+}
+
+// timers recycles the handlers' timeout timers (Go 1.23 timers: Stop and
+// Reset leave no stale tick behind).
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // take is called by the session when it pulls ex from its inbox. It fails
 // when the handler already gave up on the request.
@@ -76,7 +104,7 @@ func (ex *exchange) finish(o outcome) {
 	}
 	ex.state = exFinished
 	ex.outcome = o
-	close(ex.done)
+	ex.done <- struct{}{}
 }
 
 // giveBack returns a request the session never took, so that the handler
@@ -90,7 +118,7 @@ func (ex *exchange) giveBack() {
 	}
 	ex.state = exFinished
 	ex.outcome = outRetry
-	close(ex.done)
+	ex.done <- struct{}{}
 }
 
 // abandon is called by the handler when it stops waiting. It reports the

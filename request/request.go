@@ -35,6 +35,12 @@ type Request struct {
 	header http.Header // response headers, committed on the first write
 	status int
 	cbs    callbacks
+
+	// The context of the request in hand, made by RequestContext on first
+	// use and cancelled when the request is finished.
+	reqCtx    context.Context
+	reqCancel context.CancelCauseFunc
+	reqStop   func() bool // stops the session-end hook
 }
 
 // Compile-time check: a Request can be handed to anything that writes an
@@ -50,14 +56,26 @@ func (r *Request) Session() *Session { return r.s }
 func (r *Request) Context() context.Context { return r.s.ctx }
 
 // RequestContext returns the context of the HTTP request in hand: it is
-// cancelled when that browser request goes away (the client disconnected).
-// Use it to notice a closed connection while streaming. With no request in
-// hand it returns the session's context.
+// cancelled when that browser request goes away (the client disconnected,
+// or the server stopped waiting for the response), when the session ends,
+// and when the request is finished (Next or End). Pass it to anything that
+// waits or streams on behalf of the request, such as [Topic.Wait], so that
+// a vanished client or a shutdown frees it at once. With no request in hand
+// it returns the session's context.
 func (r *Request) RequestContext() context.Context {
 	if r.ex == nil {
 		return r.s.ctx
 	}
-	return r.ex.r.Context()
+	if r.reqCtx == nil {
+		// No goroutine: the HTTP request's context is the parent, and the
+		// session's end reaches it through an AfterFunc hook (the cause is
+		// then the session's end reason).
+		ctx, cancel := context.WithCancelCause(r.ex.r.Context())
+		r.reqCtx, r.reqCancel = ctx, cancel
+		sctx := r.s.ctx
+		r.reqStop = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
+	}
+	return r.reqCtx
 }
 
 // SessionToken is the signed session token when the server carries sessions
@@ -98,16 +116,25 @@ func (r *Request) wait() error {
 		}
 		select {
 		case ex := <-s.inbox:
-			if ex.take(time.Now()) {
-				r.ex = ex
-				r.status = 0
-				clear(r.header)
+			if r.accept(ex) {
 				return nil
 			}
 		case <-s.ctx.Done():
 			return ErrSessionClosed
 		}
 	}
+}
+
+// accept loads ex, just received from the inbox, as the request in hand;
+// it fails if the handler already gave up on it.
+func (r *Request) accept(ex *exchange) bool {
+	if !ex.take(time.Now()) {
+		return false
+	}
+	r.ex = ex
+	r.status = 0
+	clear(r.header)
+	return true
 }
 
 // finish ends the response in hand, committing the head if nothing was
@@ -118,6 +145,11 @@ func (r *Request) finish(o outcome) {
 		return
 	}
 	r.ex = nil
+	if r.reqCancel != nil {
+		r.reqStop()
+		r.reqCancel(nil)
+		r.reqCtx, r.reqCancel, r.reqStop = nil, nil, nil
+	}
 	ex.mu.Lock()
 	if ex.state == exTaken && !ex.wroteHeader && o == outServed {
 		r.commitLocked(ex)

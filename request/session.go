@@ -81,6 +81,7 @@ type Session struct {
 	mu     sync.Mutex
 	closed bool
 	values map[any]any
+	bell   chan struct{} // made by arrived, closed by the next deliver
 }
 
 // NewSession returns a session whose context is derived from parent: when
@@ -177,6 +178,10 @@ func (s *Session) deliver(ex *exchange) error {
 	}
 	select {
 	case s.inbox <- ex:
+		if s.bell != nil {
+			close(s.bell)
+			s.bell = nil
+		}
 		return nil
 	default:
 		return ErrQueueFull
@@ -213,8 +218,12 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 	var timer *time.Timer
 	var timeout <-chan time.Time
 	if first := minPositive(t.Queue, t.Response); first > 0 {
-		timer = time.NewTimer(first)
-		defer timer.Stop()
+		timer = timers.Get().(*time.Timer)
+		timer.Reset(first)
+		defer func() {
+			timer.Stop()
+			timers.Put(timer)
+		}()
 		timeout = timer.C
 	}
 	for {
@@ -275,15 +284,17 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 }
 
 // settle acts on a finished exchange's outcome; it runs on the handler
-// goroutine after ex.done is closed, which orders it after every write the
+// goroutine after ex.done has fired, which orders it after every write the
 // session made.
 func (s *Session) settle(ex *exchange) bool {
-	switch ex.outcome {
+	o, wrote, w := ex.outcome, ex.wroteHeader, ex.w
+	ex.recycle()
+	switch o {
 	case outRetry:
 		return true
 	case outPanic:
-		if !ex.wroteHeader {
-			http.Error(ex.w, "500 internal server error", http.StatusInternalServerError)
+		if !wrote {
+			http.Error(w, "500 internal server error", http.StatusInternalServerError)
 		}
 	case outAbort:
 		panic(http.ErrAbortHandler)

@@ -1,0 +1,210 @@
+package continuity_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"github.com/continuity-go/continuity"
+)
+
+// discardWriter is a minimal ResponseWriter, the same for both sides of a
+// comparison, so that the benchmarks measure the servers and not a recorder.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.status = code }
+func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+func (w *discardWriter) reset() {
+	clear(w.h)
+	w.status, w.n = 0, 0
+}
+
+func counterPage(r *continuity.Request) {
+	for i := 1; ; i++ {
+		r.Printf(`<span id="count">%d</span>`, i)
+		r.Next()
+	}
+}
+
+// sessionCookieFor runs one request through h and returns the session
+// cookie it set.
+func sessionCookieFor(b *testing.B, h http.Handler) *http.Cookie {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "cid" {
+			return c
+		}
+	}
+	b.Fatal("no session cookie")
+	return nil
+}
+
+// BenchmarkCounterStep is one step of the counter flow through the whole
+// stack: cookie decode and verify, session lookup, hand-off to the session
+// goroutine, the response, and the hand-back.
+func BenchmarkCounterStep(b *testing.B) {
+	srv, err := continuity.New(counterPage, &continuity.Options{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	benchStep(b, srv)
+}
+
+// BenchmarkBareCounterStep is a plain net/http handler doing the same
+// cookie work (securecookie decode and verify of the same kind of value, a
+// locked map lookup, the same page) with the counter kept in a map instead
+// of a goroutine's local variable.
+func BenchmarkBareCounterStep(b *testing.B) {
+	benchStep(b, newBareCounter())
+}
+
+func benchStep(b *testing.B, h http.Handler) {
+	cookie := sessionCookieFor(b, h)
+	w := &discardWriter{h: make(http.Header)}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(cookie)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w.reset()
+		r := req.Clone(req.Context()) // a fresh request, as net/http would make
+		h.ServeHTTP(w, r)
+		if w.n == 0 {
+			b.Fatal("empty response")
+		}
+	}
+}
+
+// BenchmarkCounterStepParallel runs steps for 1,000 sessions from all CPUs.
+func BenchmarkCounterStepParallel(b *testing.B) {
+	srv, err := continuity.New(counterPage, &continuity.Options{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	benchParallel(b, srv)
+}
+
+// BenchmarkBareCounterStepParallel is the bare handler's parallel twin.
+func BenchmarkBareCounterStepParallel(b *testing.B) { benchParallel(b, newBareCounter()) }
+
+func benchParallel(b *testing.B, h http.Handler) {
+	const sessions = 1000
+	cookies := make([]*http.Cookie, sessions)
+	for i := range cookies {
+		cookies[i] = sessionCookieFor(b, h)
+	}
+	var mu sync.Mutex
+	next := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		mu.Lock()
+		i := next
+		next++
+		mu.Unlock()
+		w := &discardWriter{h: make(http.Header)}
+		for pb.Next() {
+			// Each goroutine walks its own stride of sessions, so no two
+			// goroutines queue on one session.
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.AddCookie(cookies[i%sessions])
+			i += runtime.GOMAXPROCS(0)
+			w.reset()
+			h.ServeHTTP(w, req)
+		}
+	})
+}
+
+type bareCounter struct {
+	codec *securecookie.SecureCookie
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func newBareCounter() *bareCounter {
+	sc := securecookie.New(securecookie.GenerateRandomKey(32), nil)
+	sc.SetSerializer(securecookie.NopEncoder{})
+	return &bareCounter{codec: sc, count: make(map[string]int)}
+}
+
+func (c *bareCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var id string
+	if ck, err := r.Cookie("cid"); err == nil {
+		var raw []byte
+		if c.codec.Decode("cid", ck.Value, &raw) == nil {
+			id = string(raw)
+		}
+	}
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad", http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	n, ok := c.count[id]
+	if !ok {
+		id = rand.Text()
+		v, _ := c.codec.Encode("cid", []byte(id))
+		http.SetCookie(w, &http.Cookie{Name: "cid", Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	n++
+	c.count[id] = n
+	c.mu.Unlock()
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Cookie")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<span id="count">%d</span>`, n)
+}
+
+// BenchmarkSuspendedSessionMemory reports the memory held per suspended
+// counter session (heap plus goroutine stacks) with 10,000 sessions parked
+// in Next.
+func BenchmarkSuspendedSessionMemory(b *testing.B) {
+	const n = 10000
+	for b.Loop() {
+		srv, err := continuity.New(counterPage, &continuity.Options{MaxSessions: n, Logger: quietLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := memInUse()
+		w := &discardWriter{h: make(http.Header)}
+		for range n {
+			w.reset()
+			srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+		}
+		if live := srv.Stats().Live; live != n {
+			b.Fatalf("%d live sessions, want %d", live, n)
+		}
+		after := memInUse()
+		b.ReportMetric(float64(after-before)/n, "bytes/session")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		srv.Shutdown(ctx)
+		cancel()
+	}
+}
+
+func memInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}
+

@@ -1,0 +1,56 @@
+package request
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Streaming: a session may send its response bit by bit, flushing each
+// part to the browser, for as long as it likes; the response ends when the
+// session calls Next or End. [Request.ClientGone] tells it when to stop
+// (POE::Component::Server::SimpleHTTP's close handler).
+
+// ClientGone returns a channel that is closed when the browser request in
+// hand has gone away: the client disconnected, or the server stopped
+// waiting for the response. It is also closed when the session ends or the
+// request is finished. It is the Done channel of [Request.RequestContext];
+// select on it in a streaming loop. Writes to a gone client fail with
+// [ErrClientGone] as well.
+func (r *Request) ClientGone() <-chan struct{} { return r.RequestContext().Done() }
+
+// Stream starts a streamed response for the request in hand: it sends the
+// head (set headers and status first) and flushes it, so the browser sees
+// the response begin and the server's response timeout no longer applies.
+// It also lifts the connection's read and write deadlines, if the server
+// set any ([http.Server] ReadTimeout and WriteTimeout), so that they
+// neither cut the stream nor cancel its context while it runs; the next
+// request on the connection gets them back. Then write and [Request.Flush]
+// as you go, and end the stream with Next or End.
+func (r *Request) Stream() error {
+	ex := r.ex
+	if ex == nil {
+		return ErrNoRequest
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.state != exTaken || ex.r.Context().Err() != nil {
+		return ErrClientGone
+	}
+	rc := http.NewResponseController(ex.w)
+	var noDeadline time.Time
+	if err := rc.SetReadDeadline(noDeadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if err := rc.SetWriteDeadline(noDeadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if !ex.wroteHeader {
+		r.commitLocked(ex)
+	}
+	return rc.Flush()
+}
+
+// FlushError is [Request.Flush]. With it, [http.NewResponseController]
+// can flush a Request handed to code that takes an [http.ResponseWriter].
+func (r *Request) FlushError() error { return r.Flush() }
