@@ -1,0 +1,49 @@
+package continuity_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestImportGraph keeps the packages layered: root → adapter, mapper,
+// progress → request; the feature packages never import each other or the
+// root, and request imports nothing of ours.
+func TestImportGraph(t *testing.T) {
+	const mod = "github.com/continuity-go/continuity"
+	allowed := map[string][]string{
+		"adapter":  {},
+		"request":  {},
+		"mapper":   {"request"},
+		"progress": {"request"},
+	}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		pkg := filepath.ToSlash(filepath.Dir(path))
+		ok, layered := allowed[pkg]
+		if !layered {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		require.NoError(t, err)
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if !strings.HasPrefix(p, mod) {
+				continue
+			}
+			dep := strings.TrimPrefix(strings.TrimPrefix(p, mod), "/")
+			assert.Contains(t, ok, dep, "%s imports %s", path, p)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}
