@@ -40,3 +40,30 @@ var (
 	EndShutdown = request.EndShutdown
 	EndPanic    = request.EndPanic
 )
+
+// Topic broadcasts events between sessions: publishers append, long polls
+// and streams wait for what came after the version they have seen. See
+// [request.Topic].
+type Topic[T any] = request.Topic[T]
+
+// Event is one value published on a [Topic], with its version.
+type Event[T any] = request.Event[T]
+
+// NewTopic returns a [Topic] that keeps the last capacity events (zero
+// means [DefaultTopicCapacity]).
+func NewTopic[T any](capacity int) *Topic[T] { return request.NewTopic[T](capacity) }
+
+// DefaultTopicCapacity is how many events a Topic keeps by default.
+const DefaultTopicCapacity = request.DefaultTopicCapacity
+
+// Errors of [Topic.Wait].
+var (
+	ErrBehind      = request.ErrBehind
+	ErrInterrupted = request.ErrInterrupted
+)
+
+// SSE writes Server-Sent Events; [Request.SSE] opens one.
+type SSE = request.SSE
+
+// SSEEvent is one Server-Sent Event.
+type SSEEvent = request.SSEEvent

@@ -337,7 +337,7 @@ func TestTopicWaitNeedsNoGoroutine(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	before := runtime.NumGoroutine()
-	const n = 100
+	const n = 200
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
@@ -348,7 +348,8 @@ func TestTopicWaitNeedsNoGoroutine(t *testing.T) {
 		})
 	}
 	waitFor(t, "every waiter waits", func() bool { return tp.Waiters() == n })
-	assert.LessOrEqual(t, runtime.NumGoroutine()-before, n)
+	// A little slack for goroutines of earlier tests still finishing.
+	assert.LessOrEqual(t, runtime.NumGoroutine()-before, n+5)
 	tp.Publish(1)
 	wg.Wait()
 	assert.Equal(t, 0, tp.Waiters())

@@ -1,6 +1,7 @@
 package request
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -30,9 +31,10 @@ type SSEEvent struct {
 // fails with [ErrClientGone] once that response is over: the client went
 // away, or the session moved on with Next or End.
 type SSE struct {
-	r   *Request
-	ex  *exchange
-	buf []byte
+	r      *Request
+	ctx    context.Context // the RequestContext it was opened on
+	lastID string
+	buf    []byte
 }
 
 // Errors for event fields that would break the stream's framing.
@@ -58,13 +60,13 @@ func (r *Request) SSE() (*SSE, error) {
 	if err := r.Stream(); err != nil {
 		return nil, err
 	}
-	return &SSE{r: r, ex: r.ex}, nil
+	return &SSE{r: r, ctx: r.RequestContext(), lastID: r.RequestHeader("Last-Event-ID")}, nil
 }
 
 // LastEventID is the Last-Event-ID header of the request the stream was
 // opened on: the ID of the last event an EventSource received before it
 // reconnected, or "".
-func (s *SSE) LastEventID() string { return s.ex.r.Header.Get("Last-Event-ID") }
+func (s *SSE) LastEventID() string { return s.lastID }
 
 // Send sends ev and flushes it.
 func (s *SSE) Send(ev SSEEvent) error {
@@ -116,7 +118,9 @@ func (s *SSE) Comment(text string) error {
 
 func (s *SSE) send(b []byte) error {
 	s.buf = b[:0]
-	if s.r.ex != s.ex {
+	// The request context is made afresh for each request in hand, so it
+	// tells whether that is still the stream's request.
+	if s.r.reqCtx != s.ctx || s.ctx.Err() != nil {
 		return ErrClientGone
 	}
 	if _, err := s.r.Write(b); err != nil {

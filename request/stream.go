@@ -22,11 +22,10 @@ func (r *Request) ClientGone() <-chan struct{} { return r.RequestContext().Done(
 // Stream starts a streamed response for the request in hand: it sends the
 // head (set headers and status first) and flushes it, so the browser sees
 // the response begin and the server's response timeout no longer applies.
-// It also lifts the connection's read and write deadlines, if the server
-// set any ([http.Server] ReadTimeout and WriteTimeout), so that they
-// neither cut the stream nor cancel its context while it runs; the next
-// request on the connection gets them back. Then write and [Request.Flush]
-// as you go, and end the stream with Next or End.
+// It also lifts the connection's write deadline, if the server set one
+// ([http.Server] WriteTimeout), so that it does not cut the stream; the
+// next request on the connection gets it back. Then write and
+// [Request.Flush] as you go, and end the stream with Next or End.
 func (r *Request) Stream() error {
 	ex := r.ex
 	if ex == nil {
@@ -38,11 +37,7 @@ func (r *Request) Stream() error {
 		return ErrClientGone
 	}
 	rc := http.NewResponseController(ex.w)
-	var noDeadline time.Time
-	if err := rc.SetReadDeadline(noDeadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
-	if err := rc.SetWriteDeadline(noDeadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
 	if !ex.wroteHeader {
