@@ -138,6 +138,11 @@ type Mapper struct {
 	closed    bool
 
 	running atomic.Int64 // session goroutines not yet exited
+	// clock is a coarse time (unix nanos) for recency bookkeeping, moved on
+	// by the reaper at each tick to the time of the next tick: it never
+	// runs behind, so sessions are reaped at most one tick late and never
+	// early, and the per-request path never reads the system clock.
+	clock atomic.Int64
 	created atomic.Uint64
 	evicted atomic.Uint64
 	refused atomic.Uint64
@@ -231,6 +236,8 @@ func New(cfg Config) (*Mapper, error) {
 	if m.template.Logger == nil {
 		m.template.Logger = cfg.Logger
 	}
+	m.template.Clock = &m.clock
+	m.clock.Store(time.Now().Add(m.reapInterval()).UnixNano())
 	go m.reap()
 	return m, nil
 }
@@ -381,7 +388,7 @@ func (m *Mapper) cookieOrParam() string {
 }
 
 func (m *Mapper) touchLocked(e *entry) {
-	e.touched = time.Now().UnixNano()
+	e.touched = m.clock.Load()
 	e.hits++
 	if e.list == &m.probation && e.hits > 1 {
 		m.probation.remove(e)
@@ -416,7 +423,7 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 		}
 		m.removeLocked(victim)
 	}
-	e := &entry{key: key, touched: time.Now().UnixNano(), hits: 1}
+	e := &entry{key: key, touched: m.clock.Load(), hits: 1}
 	opts := m.template
 	opts.LogID = m.logID(key)
 	opts.Token = token

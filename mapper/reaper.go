@@ -25,13 +25,15 @@ func (m *Mapper) reapInterval() time.Duration {
 // reaped; it is looked at again on the next tick.
 func (m *Mapper) reap() {
 	defer close(m.reaped)
-	t := time.NewTicker(m.reapInterval())
+	every := m.reapInterval()
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-m.stop:
 			return
 		case now := <-t.C:
+			m.clock.Store(now.Add(every).UnixNano())
 			m.reapOnce(now)
 		}
 	}

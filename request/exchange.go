@@ -27,8 +27,7 @@ type exchange struct {
 	mu          sync.Mutex
 	state       exState
 	outcome     outcome
-	wroteHeader bool      // the session committed the response head
-	takenAt     time.Time // when the session took it, for ResponseTimeout
+	wroteHeader bool // the session committed the response head
 }
 
 type exState uint8
@@ -70,7 +69,7 @@ func (ex *exchange) recycle() {
 	default:
 	}
 	ex.w, ex.r = nil, nil
-	ex.state, ex.outcome, ex.wroteHeader, ex.takenAt = exQueued, outServed, false, time.Time{}
+	ex.state, ex.outcome, ex.wroteHeader = exQueued, outServed, false
 	exchanges.Put(ex)
 }
 
@@ -84,14 +83,13 @@ var timers = sync.Pool{New: func() any {
 
 // take is called by the session when it pulls ex from its inbox. It fails
 // when the handler already gave up on the request.
-func (ex *exchange) take(now time.Time) bool {
+func (ex *exchange) take(time.Time) bool {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	if ex.state != exQueued {
 		return false
 	}
 	ex.state = exTaken
-	ex.takenAt = now
 	return true
 }
 

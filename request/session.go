@@ -39,6 +39,11 @@ type Options struct {
 	// session in a query parameter (see [Request.SessionToken]).
 	Token string
 
+	// Clock, if set, is read instead of the system clock for the session's
+	// last-seen time: an owner with many sessions keeps one coarse clock
+	// (unix nanoseconds) rather than reading the time on every request.
+	Clock *atomic.Int64
+
 	// OnEnd, if set, runs on the session goroutine after the session has
 	// stopped accepting requests and before requests still queued for it are
 	// handed back to be mapped again. reason is one of the End* errors.
@@ -69,6 +74,7 @@ type Session struct {
 	logID      string
 	token      string
 	onEnd      func(*Session, error)
+	clock      *atomic.Int64
 	created    time.Time
 
 	ctx    context.Context
@@ -101,6 +107,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		logID:      opts.LogID,
 		token:      opts.Token,
 		onEnd:      opts.OnEnd,
+		clock:      opts.Clock,
 		created:    now,
 		ctx:        ctx,
 		cancel:     cancel,
@@ -108,6 +115,13 @@ func NewSession(parent context.Context, opts Options) *Session {
 	}
 	s.lastSeen.Store(now.UnixNano())
 	return s
+}
+
+func (s *Session) now() int64 {
+	if s.clock != nil {
+		return s.clock.Load()
+	}
+	return time.Now().UnixNano()
 }
 
 // Context is cancelled when the session ends; its cause is the reason.
@@ -200,7 +214,7 @@ func (s *Session) deliver(ex *exchange) error {
 func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (retry bool) {
 	s.waiting.Add(1)
 	defer func() {
-		s.lastSeen.Store(time.Now().UnixNano())
+		s.lastSeen.Store(s.now())
 		s.waiting.Add(-1)
 	}()
 	ex := newExchange(w, r)
@@ -214,17 +228,24 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 
 	// One timer serves both bounds: it first fires at the nearer of the two
 	// and is re-armed for whatever remains of the bound that applies.
-	start := time.Now()
+	// Elapsed time is the sum of the periods armed, so the common path,
+	// answered before any timer fires, never reads the clock.
 	var timer *time.Timer
 	var timeout <-chan time.Time
-	if first := minPositive(t.Queue, t.Response); first > 0 {
+	var elapsed, armed, takenSeen time.Duration
+	takenSeen = -1
+	if armed = minPositive(t.Queue, t.Response); armed > 0 {
 		timer = timers.Get().(*time.Timer)
-		timer.Reset(first)
+		timer.Reset(armed)
 		defer func() {
 			timer.Stop()
 			timers.Put(timer)
 		}()
 		timeout = timer.C
+	}
+	rearm := func(d time.Duration) {
+		armed = d
+		timer.Reset(d)
 	}
 	for {
 		select {
@@ -239,20 +260,20 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 			}
 			return false // nobody is listening; nothing to write
 		case <-timeout:
+			elapsed += armed
 			ex.mu.Lock()
 			switch ex.state {
 			case exFinished:
 				ex.mu.Unlock()
 				return s.settle(ex)
 			case exQueued:
-				left := t.Queue - time.Since(start)
-				if t.Queue <= 0 || left > 0 {
+				if t.Queue <= 0 || elapsed < t.Queue {
 					ex.mu.Unlock()
 					if t.Queue <= 0 {
-						// Only the response bound applies; wait for the take.
-						left = t.Response
+						rearm(t.Response) // only the response bound applies
+					} else {
+						rearm(t.Queue - elapsed)
 					}
-					timer.Reset(left)
 					continue
 				}
 				ex.abandonLocked()
@@ -266,10 +287,14 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 				timeout = nil // the session owns the response from here
 				continue
 			}
-			left := t.Response - time.Since(ex.takenAt)
-			if left > 0 {
+			if takenSeen < 0 {
+				// The response bound runs from when the take is first seen
+				// (at most one timer period after it happened).
+				takenSeen = elapsed
+			}
+			if left := t.Response - (elapsed - takenSeen); left > 0 {
 				ex.mu.Unlock()
-				timer.Reset(left)
+				rearm(left)
 				continue
 			}
 			ex.abandonLocked()
