@@ -142,7 +142,7 @@ type Mapper struct {
 	// by the reaper at each tick to the time of the next tick: it never
 	// runs behind, so sessions are reaped at most one tick late and never
 	// early, and the per-request path never reads the system clock.
-	clock atomic.Int64
+	clock   atomic.Int64
 	created atomic.Uint64
 	evicted atomic.Uint64
 	refused atomic.Uint64
