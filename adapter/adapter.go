@@ -74,8 +74,17 @@ func or[T comparable](v, def T) T {
 // the prefix is stripped from the path h sees, as [http.StripPrefix] does.
 // prefix "/app/" and "/app" are the same. Register the result for the
 // prefix with a trailing slash, mux.Handle("/app/", adapter.Mount("/app/", h)).
+// Only whole path segments match: "/application" is not under "/app" (404).
 func Mount(prefix string, h http.Handler) http.Handler {
-	return http.StripPrefix(strings.TrimSuffix(prefix, "/"), h)
+	p := strings.TrimSuffix(prefix, "/")
+	strip := http.StripPrefix(p, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rest, ok := strings.CutPrefix(r.URL.Path, p); ok && rest != "" && rest[0] != '/' {
+			http.NotFound(w, r)
+			return
+		}
+		strip.ServeHTTP(w, r)
+	})
 }
 
 // ServeFCGI serves h over FastCGI on l (a Unix or TCP socket the front web
