@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/continuity-go/continuity/mapper"
+	"github.com/continuity-go/continuity/progress"
 	"github.com/continuity-go/continuity/request"
 )
 
@@ -55,6 +56,7 @@ type Server struct {
 	logger   *slog.Logger
 	root     *os.Root
 	static   func(*http.Request) bool
+	progress *progress.Handler
 	allow    string // the Allow header for 405s
 	methods  []string
 	cop      *http.CrossOriginProtection
@@ -97,6 +99,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		noStore:   []string{"no-store"},
 		varyCook:  []string{"Cookie"},
 		noReferer: []string{"no-referrer"},
+		progress:  progress.New(o.Progress),
 	}
 	if s.static == nil {
 		s.static = IsStatic
@@ -170,15 +173,21 @@ func durationOr(d, def time.Duration) time.Duration {
 	return d
 }
 
-// ServeHTTP routes a request: methods not allowed get 405; static files
-// are served from the DocRoot without touching any session; everything
-// else is handed to the request's session, and ServeHTTP returns once the
-// session has answered (called Next, or returned), the client has gone, or
-// a timeout has passed.
+// ServeHTTP routes a request: methods not allowed get 405; progress
+// status requests (/_progress_status/NAME) are answered from the meters of
+// the request's session, if it has one, without entering the session
+// goroutine or creating a session; static files are served from the
+// DocRoot without touching any session; everything else is handed to the
+// request's session, and ServeHTTP returns once the session has answered
+// (called Next, or returned), the client has gone, or a timeout has passed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.methodAllowed(r.Method) {
 		w.Header().Set("Allow", s.allow)
 		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, progressPrefix) {
+		s.serveProgress(w, r)
 		return
 	}
 	if s.static(r) {
@@ -218,6 +227,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if cookie != nil {
 			h.Set("Set-Cookie", cookie.String())
 		}
+		s.progress.Attach(sess)
 		if !sess.Serve(w, r, s.timeouts) {
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/continuity-go/continuity/adapter"
+	"github.com/continuity-go/continuity/progress"
 )
 
 // Defaults for the zero values of [Options].
@@ -104,6 +105,13 @@ type Options struct {
 	// Adapter holds the standalone server's limits for ListenAndServe and
 	// Serve. The zero value is hardened (see package adapter).
 	Adapter adapter.Config
+
+	// Progress configures the progress meters that applications start with
+	// package progress, and their status endpoint, GET
+	// /_progress_status/NAME: the store (default in memory), how long
+	// finished meters stay readable (default 5m), the longest long-poll
+	// (default 30s). The zero value is the default.
+	Progress progress.Options
 
 	// Logger receives lifecycle events (session IDs appear only as keyed
 	// hashes, at Debug level) and errors (panics, with stacks, at Error).
