@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// chromium returns the path of a Chromium or Chrome binary. Without one
+// the test is skipped, except in CI (CI set), where .ci/run installs
+// Debian's chromium and its absence is a failure.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium in PATH; .ci/run installs Debian's chromium package")
+	}
+	t.Skip("no chromium in PATH (set CHROMIUM, or apt-get install chromium)")
+	return ""
+}
+
+// recordBar makes the page remember every text the bar shows.
+const recordBar = `(function () {
+  var bar = document.getElementById("bar");
+  window.barSeen = [];
+  new MutationObserver(function () { window.barSeen.push(bar.textContent); })
+    .observe(bar, {childList: true, characterData: true, subtree: true});
+  return true;
+})()`
+
+// TestBrowser drives headless Chromium: it opens the example (mounted
+// under a prefix, as in the tour), clicks Start, and waits for the bar to
+// read 100%, having moved through values in between; once over Server-Sent
+// Events and once forced onto long-polling.
+func TestBrowser(t *testing.T) {
+	path := chromium(t)
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	base := serve(t, "/progress/", 50, 20*time.Millisecond)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	// The first action starts the browser, which lives as long as the
+	// context of that call: it must have no timeout.
+	require.NoError(t, chromedp.Do(ctx), "starting %s", path)
+
+	for _, tc := range []struct{ query, transport string }{
+		{"", "Server-Sent Events"},
+		{"?transport=poll", "long-polling"},
+	} {
+		t.Run(tc.transport, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			defer cancel()
+			require.NoError(t, chromedp.Do(ctx,
+				chromedp.Navigate(base+tc.query),
+				chromedp.WaitVisible(chromedp.ID("start")),
+			))
+			_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](recordBar))
+			require.NoError(t, err)
+			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("start"))))
+			_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("bar").textContent === "100%"`,
+				chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(10*time.Millisecond)))
+			seen, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.barSeen`))
+			require.NoError(t, err, "the bar never reached 100%% (it showed %q)", seen)
+			_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("state").textContent.indexOf("Finished") === 0`,
+				chromedp.WithPollingTimeout(10*time.Second)))
+			require.NoError(t, err)
+			read := func(expr string) string {
+				v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+				require.NoError(t, err, expr)
+				return v
+			}
+			text := read(`document.getElementById("bar").textContent`)
+			width := read(`document.getElementById("bar").style.width`)
+			state := read(`document.getElementById("state").textContent`)
+			transport := read(`document.getElementById("transport").textContent`)
+			assert.Equal(t, "100%", text)
+			assert.Equal(t, "100%", width)
+			assert.Equal(t, tc.transport, transport)
+			assert.True(t, strings.HasPrefix(state, "Finished: 50 of 50"), "state %q", state)
+			between := 0
+			for _, s := range seen {
+				if n, err := strconv.Atoi(strings.TrimSuffix(s, "%")); err == nil && n > 0 && n < 100 {
+					between++
+				}
+			}
+			assert.Greater(t, between, 2, "the bar jumped to 100%% without moving through values in between: %q", seen)
+		})
+	}
+}
