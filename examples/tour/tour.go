@@ -31,6 +31,7 @@ var examples = []example{
 	{path: "/hello/", title: "Hello", about: "The synopsis: ask a name, say hello.", app: apps.Hello},
 	{path: "/guess/", title: "Guess the number", about: "A game from 1 to 100, written as two plain loops.", app: apps.Guess(nil)},
 	{path: "/callbacks/", title: "Callbacks", about: "Links bound to Go closures.", app: apps.Callbacks},
+	{path: "/progress/", title: "Progress", about: "A live progress bar for slow work in the session, over Server-Sent Events or long-polling.", app: apps.Progress(apps.DefaultProgressSteps, apps.DefaultProgressStep)},
 }
 
 // A tour serves several examples under their paths, plus an index at /.
