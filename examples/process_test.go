@@ -1,0 +1,163 @@
+// Package examples_test runs every example program as a real process: it
+// builds each one, starts it on a free port, makes a request, and checks
+// that SIGTERM (or SIGINT) shuts it down with exit status 0.
+package examples_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// programs lists the example programs: the directories with a main.go.
+func programs(t *testing.T) []string {
+	t.Helper()
+	mains, err := filepath.Glob("*/main.go")
+	require.NoError(t, err)
+	var names []string
+	for _, m := range mains {
+		names = append(names, filepath.Dir(m))
+	}
+	require.Contains(t, names, "tour")
+	return names
+}
+
+// build builds every program once into a temporary directory.
+func build(t *testing.T, names []string) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go") // go test puts GOROOT/bin first in PATH
+	require.NoError(t, err)
+	dir := t.TempDir()
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, n := range names {
+		args = append(args, "./"+n)
+	}
+	out, err := exec.Command(gobin, args...).CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return dir
+}
+
+// output collects a process's stdout and signals its first line.
+type output struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	line  chan string
+	fired bool
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	if !o.fired {
+		if line, _, ok := strings.Cut(o.buf.String(), "\n"); ok {
+			o.fired = true
+			o.line <- line
+		}
+	}
+	return len(p), nil
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+var listening = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[1-9][0-9]*/)$`)
+
+func TestPrograms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs every example program")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("sends Unix signals")
+	}
+	names := programs(t)
+	dir := build(t, names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			run(t, filepath.Join(dir, name), syscall.SIGTERM)
+		})
+	}
+	t.Run("counter/SIGINT", func(t *testing.T) {
+		run(t, filepath.Join(dir, "counter"), os.Interrupt)
+	})
+}
+
+// run starts the program on a free port, requests its first page (which
+// starts a session, so shutdown has one to end), signals it and expects
+// exit status 0 within a few seconds.
+func run(t *testing.T, bin string, sig os.Signal) {
+	stdout := &output{line: make(chan string, 1)}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-idle", "1m", "-max-sessions", "10")
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{}) // closed when Wait has returned waitErr
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	var url string
+	select {
+	case line := <-stdout.line:
+		m := listening.FindStringSubmatch(line)
+		require.NotNil(t, m, "first line %q", line)
+		url = m[1]
+	case <-exited:
+		t.Fatalf("exited before listening: %v\nstderr: %s", waitErr, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("printed no URL in 10s")
+	}
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for _, u := range []string{url, url + "no/such/file.css"} {
+		resp, err := c.Get(u)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		if strings.HasSuffix(u, ".css") {
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode, u)
+			continue
+		}
+		assert.Equal(t, http.StatusOK, resp.StatusCode, u)
+		assert.Contains(t, string(body), "<title>", u)
+	}
+
+	require.NoError(t, cmd.Process.Signal(sig))
+	select {
+	case <-exited:
+		require.NoError(t, waitErr, "exit after %v; stderr: %s", sig, stderr.String())
+		assert.Equal(t, 0, cmd.ProcessState.ExitCode())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10s after %v", sig)
+	}
+	assert.Equal(t, 1, strings.Count(stdout.String(), "\n"), "stdout: %q", stdout.String())
+}
