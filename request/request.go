@@ -32,9 +32,10 @@ type Request struct {
 	s  *Session
 	ex *exchange // the request in hand; nil before the first and after the last
 
-	header http.Header // response headers, committed on the first write
-	status int
-	cbs    callbacks
+	header     http.Header // response headers, committed on the first write
+	status     int
+	cbs        callbacks
+	committing bool // the BeforeCommit hook is running
 
 	// The context of the request in hand, made by RequestContext on first
 	// use and cancelled when the request is finished.
@@ -128,12 +129,17 @@ func (r *Request) wait() error {
 // accept loads ex, just received from the inbox, as the request in hand;
 // it fails if the handler already gave up on it.
 func (r *Request) accept(ex *exchange) bool {
-	if !ex.take(time.Now()) {
+	if !ex.take(time.Time{}) {
 		return false
 	}
 	r.ex = ex
 	r.status = 0
-	clear(r.header)
+	if len(r.header) > 0 {
+		clear(r.header)
+	}
+	if h := r.s.hooks; h != nil && h.RequestStart != nil {
+		r.s.contain("RequestStart hook", func() { h.RequestStart(r) })
+	}
 	return true
 }
 
@@ -144,13 +150,16 @@ func (r *Request) finish(o outcome) {
 	if ex == nil {
 		return
 	}
+	if h := r.s.hooks; h != nil && h.RequestEnd != nil && o == outServed {
+		r.s.contain("RequestEnd hook", func() { h.RequestEnd(r) })
+	}
 	r.ex = nil
 	if r.reqCancel != nil {
 		r.reqStop()
 		r.reqCancel(nil)
 		r.reqCtx, r.reqCancel, r.reqStop = nil, nil, nil
 	}
-	ex.mu.Lock()
+	r.lockOut(ex)
 	if ex.state == exTaken && !ex.wroteHeader && o == outServed {
 		r.commitLocked(ex)
 	}
@@ -162,13 +171,8 @@ func (r *Request) finish(o outcome) {
 // must be exTaken.
 func (r *Request) commitLocked(ex *exchange) {
 	h := ex.w.Header()
-	for k, v := range r.header {
-		if k == "Set-Cookie" {
-			// The server may have set the session cookie already.
-			h[k] = append(h[k], v...)
-			continue
-		}
-		h[k] = v
+	if len(r.header) > 0 {
+		r.mergeHeader(h)
 	}
 	if _, ok := h["Content-Type"]; !ok {
 		h["Content-Type"] = []string{"text/html; charset=utf-8"}
@@ -179,6 +183,19 @@ func (r *Request) commitLocked(ex *exchange) {
 	}
 	ex.w.WriteHeader(status)
 	ex.wroteHeader = true
+}
+
+// mergeHeader copies the application's response headers over the
+// server's.
+func (r *Request) mergeHeader(h http.Header) {
+	for k, v := range r.header {
+		if k == "Set-Cookie" {
+			// The server may have set the session cookie already.
+			h[k] = append(h[k], v...)
+			continue
+		}
+		h[k] = v
+	}
 }
 
 // Header returns the response headers of the request in hand. Changes after
@@ -198,7 +215,7 @@ func (r *Request) WriteHeader(code int) {
 	if ex == nil {
 		return
 	}
-	ex.mu.Lock()
+	r.lockOut(ex)
 	defer ex.mu.Unlock()
 	if ex.state == exTaken && !ex.wroteHeader {
 		r.commitLocked(ex)
@@ -217,7 +234,7 @@ func (r *Request) Write(p []byte) (int, error) {
 	if ex == nil {
 		return 0, ErrNoRequest
 	}
-	ex.mu.Lock()
+	r.lockOut(ex)
 	defer ex.mu.Unlock()
 	if ex.state != exTaken || ex.r.Context().Err() != nil {
 		return 0, ErrClientGone
@@ -234,7 +251,7 @@ func (r *Request) WriteString(s string) (int, error) {
 	if ex == nil {
 		return 0, ErrNoRequest
 	}
-	ex.mu.Lock()
+	r.lockOut(ex)
 	defer ex.mu.Unlock()
 	if ex.state != exTaken || ex.r.Context().Err() != nil {
 		return 0, ErrClientGone
@@ -259,7 +276,7 @@ func (r *Request) Flush() error {
 	if ex == nil {
 		return ErrNoRequest
 	}
-	ex.mu.Lock()
+	r.lockOut(ex)
 	defer ex.mu.Unlock()
 	if ex.state != exTaken || ex.r.Context().Err() != nil {
 		return ErrClientGone

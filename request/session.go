@@ -39,6 +39,9 @@ type Options struct {
 	// session in a query parameter (see [Request.SessionToken]).
 	Token string
 
+	// Hooks, if set, are the lifecycle callbacks; see [Hooks].
+	Hooks *Hooks
+
 	// Clock, if set, is read instead of the system clock for the session's
 	// last-seen time: an owner with many sessions keeps one coarse clock
 	// (unix nanoseconds) rather than reading the time on every request.
@@ -75,6 +78,7 @@ type Session struct {
 	token      string
 	onEnd      func(*Session, error)
 	clock      *atomic.Int64
+	hooks      *Hooks
 	created    time.Time
 
 	ctx    context.Context
@@ -84,10 +88,12 @@ type Session struct {
 	waiting  atomic.Int32 // handlers inside Serve for this session
 	lastSeen atomic.Int64 // unix nanos when a handler last left Serve
 
-	mu     sync.Mutex
-	closed bool
-	values map[any]any
-	bell   chan struct{} // made by arrived, closed by the next deliver
+	mu       sync.Mutex
+	closed   bool
+	values   map[any]any
+	bell     chan struct{} // made by arrived, closed by the next deliver
+	path     string        // of the last request delivered, for admin listings
+	cleanups []func()
 }
 
 // NewSession returns a session whose context is derived from parent: when
@@ -108,6 +114,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		token:      opts.Token,
 		onEnd:      opts.OnEnd,
 		clock:      opts.Clock,
+		hooks:      opts.Hooks,
 		created:    now,
 		ctx:        ctx,
 		cancel:     cancel,
@@ -190,6 +197,7 @@ func (s *Session) deliver(ex *exchange) error {
 	if s.closed {
 		return ErrSessionClosed
 	}
+	s.path = ex.r.URL.Path
 	select {
 	case s.inbox <- ex:
 		if s.bell != nil {
@@ -351,6 +359,9 @@ func (s *Session) Run() {
 	if s.logger != nil {
 		s.logger.Debug("continuity: session start", "session", s.logID)
 	}
+	if h := s.hooks; h != nil && h.SessionStart != nil {
+		s.contain("SessionStart hook", func() { h.SessionStart(s) })
+	}
 	defer func() {
 		v := recover()
 		var reason error
@@ -398,8 +409,21 @@ func (s *Session) end(reason error) {
 		select {
 		case ex := <-s.inbox:
 			ex.giveBack()
+			continue
 		default:
-			return
 		}
+		break
 	}
+	s.runCleanups()
+	if h := s.hooks; h != nil && h.SessionEnd != nil {
+		s.contain("SessionEnd hook", func() { h.SessionEnd(s, reason) })
+	}
+}
+
+// Path is the URL path of the request most recently delivered to the
+// session.
+func (s *Session) Path() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.path
 }

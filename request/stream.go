@@ -31,7 +31,7 @@ func (r *Request) Stream() error {
 	if ex == nil {
 		return ErrNoRequest
 	}
-	ex.mu.Lock()
+	r.lockOut(ex)
 	defer ex.mu.Unlock()
 	if ex.state != exTaken || ex.r.Context().Err() != nil {
 		return ErrClientGone
