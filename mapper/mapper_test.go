@@ -642,3 +642,83 @@ func TestSessionsAndStats(t *testing.T) {
 	assert.Len(t, a.LogID(), 16)
 	assert.NotContains(t, ca.Value, a.LogID())
 }
+
+// TestSessionClosedButNotYetEndedIsReplacedCleanly: between a session's
+// context being cancelled and its OnEnd bookkeeping (here the app closed
+// its own session and is still finishing), a request for the same key (IP
+// or path mode) creates a replacement. The stale entry must leave the
+// recency lists, and evicting it must not unmap the live replacement.
+func TestSessionClosedButNotYetEndedIsReplacedCleanly(t *testing.T) {
+	closedSelf := make(chan struct{})
+	release := make(chan struct{})
+	var first sync.Once
+	app := func(r *request.Request) {
+		isFirst := false
+		first.Do(func() { isFirst = true })
+		if isFirst {
+			r.Session().Close(request.EndReturned) // e.g. a logout
+			close(closedSelf)
+			<-release // still finishing the response
+			r.Print("bye")
+			return
+		}
+		loop(r)
+	}
+	m := newMapper(t, Config{Mode: ByIP, MaxSessions: 2, Session: request.Options{App: app}})
+	from := func(ip string) *http.Request {
+		r := get("/")
+		r.RemoteAddr = ip + ":1000"
+		return r
+	}
+	const a, b, c = "192.0.2.1", "192.0.2.2", "192.0.2.3"
+
+	s1, _, err := m.Session(from(a))
+	require.NoError(t, err)
+	done := serveAsyncM(s1, from(a))
+	<-closedSelf
+	s2, _, err := m.Session(from(a)) // s1 is closed: a replacement
+	require.NoError(t, err)
+	require.NotSame(t, s1, s2)
+	close(release)
+	assert.Equal(t, "bye", (<-done).Body.String())
+	require.Eventually(t, func() bool {
+		select {
+		case <-s1.Context().Done():
+		default:
+			return false
+		}
+		return !s1.Busy()
+	}, waitMax, tick)
+	serve(t, s2, from(a))
+
+	m.mu.Lock()
+	inLists := m.probation.n + m.protected.n
+	m.mu.Unlock()
+	assert.Equal(t, m.Len(), inLists, "every list entry is in the table and vice versa")
+
+	_, _, err = m.Session(from(b))
+	require.NoError(t, err)
+	// At the cap, C evicts the least recently used idle session: s2.
+	_, _, err = m.Session(from(c))
+	require.NoError(t, err)
+	found, ok := m.Find(from(a))
+	assert.True(t, (ok && found == s2) || s2.Context().Err() != nil,
+		"s2 is neither reachable nor ended: an orphaned session goroutine")
+	_, _, err = m.Session(from(a))
+	require.NoError(t, err)
+	assert.LessOrEqual(t, m.Len(), 2, "the table stays within MaxSessions")
+	m.mu.Lock()
+	inLists = m.probation.n + m.protected.n
+	m.mu.Unlock()
+	assert.Equal(t, m.Len(), inLists, "every list entry is in the table and vice versa")
+}
+
+func serveAsyncM(s *request.Session, r *http.Request) <-chan *httptest.ResponseRecorder {
+	out := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		s.Serve(w, r, request.Timeouts{})
+		out <- w
+	}()
+	return out
+}

@@ -1,0 +1,659 @@
+package request
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const sessionWait = 5 * time.Second
+
+// runningSession is a Session whose Run goroutine the test owns.
+type runningSession struct {
+	*Session
+	done chan struct{} // closed when Run returns
+}
+
+// startSession runs a session for app; at the end of the test it is
+// closed and its goroutine must have exited.
+func startSession(t *testing.T, opts Options) *runningSession {
+	t.Helper()
+	s := NewSession(context.Background(), opts)
+	rs := &runningSession{Session: s, done: make(chan struct{})}
+	go func() {
+		defer close(rs.done)
+		s.Run()
+	}()
+	t.Cleanup(func() {
+		s.Close(EndShutdown)
+		select {
+		case <-rs.done:
+		case <-time.After(sessionWait):
+			t.Error("session goroutine did not exit")
+		}
+	})
+	return rs
+}
+
+func (rs *runningSession) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-rs.done:
+	case <-time.After(sessionWait):
+		t.Fatal("session goroutine did not exit")
+	}
+}
+
+func getReq(target string) *http.Request { return httptest.NewRequest(http.MethodGet, target, nil) }
+
+// serveOnce hands r to s as a net/http handler would.
+func serveOnce(s *Session, r *http.Request) (*httptest.ResponseRecorder, bool) {
+	w := httptest.NewRecorder()
+	retry := s.Serve(w, r, Timeouts{Response: sessionWait})
+	return w, retry
+}
+
+type served struct {
+	w     *httptest.ResponseRecorder
+	retry bool
+}
+
+// serveAsync serves r on its own goroutine and delivers the result.
+func serveAsync(s *Session, r *http.Request, t Timeouts) <-chan served {
+	out := make(chan served, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		retry := s.Serve(w, r, t)
+		out <- served{w, retry}
+	}()
+	return out
+}
+
+func recv[T any](t *testing.T, c <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-time.After(sessionWait):
+		t.Fatal("timed out")
+		panic("unreachable")
+	}
+}
+
+func TestNextErrReturnsErrSessionClosedAfterClose(t *testing.T) {
+	errs := make(chan error, 3)
+	app := func(r *Request) {
+		r.Print("first")
+		errs <- r.NextErr()
+		errs <- r.NextErr() // again: returns at once
+		_, err := r.Write([]byte("x"))
+		errs <- err
+	}
+	rs := startSession(t, Options{App: app})
+	w, retry := serveOnce(rs.Session, getReq("/"))
+	assert.False(t, retry)
+	assert.Equal(t, "first", w.Body.String())
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "text/html; charset=utf-8", w.Header().Get("Content-Type"))
+	assert.False(t, rs.Closed())
+
+	rs.Close(EndIdle)
+	assert.ErrorIs(t, recv(t, errs), ErrSessionClosed)
+	assert.ErrorIs(t, recv(t, errs), ErrSessionClosed)
+	assert.ErrorIs(t, recv(t, errs), ErrNoRequest, "no request in hand after the session ended")
+	rs.wait(t)
+	assert.True(t, rs.Closed())
+	assert.ErrorIs(t, context.Cause(rs.Context()), EndIdle, "the first reason sticks")
+}
+
+func TestNextEndsTheGoroutineAndRunsDeferredCalls(t *testing.T) {
+	deferred := make(chan error, 1)
+	ends := make(chan error, 1)
+	reached := make(chan struct{}, 1)
+	app := func(r *Request) {
+		defer func() { deferred <- context.Cause(r.Context()) }()
+		r.Print("a")
+		r.Next()
+		reached <- struct{}{}
+	}
+	rs := startSession(t, Options{App: app, OnEnd: func(s *Session, reason error) { ends <- reason }})
+	w, _ := serveOnce(rs.Session, getReq("/"))
+	assert.Equal(t, "a", w.Body.String())
+
+	rs.Close(EndEvicted)
+	rs.wait(t)
+	assert.ErrorIs(t, recv(t, deferred), EndEvicted)
+	assert.ErrorIs(t, recv(t, ends), EndEvicted)
+	assert.Empty(t, reached, "Next did not return")
+}
+
+func TestServeRetriesOnceTheSessionHasEnded(t *testing.T) {
+	ends := make(chan error, 1)
+	app := func(r *Request) { r.Print("only") }
+	rs := startSession(t, Options{App: app, OnEnd: func(s *Session, reason error) { ends <- reason }})
+	w, retry := serveOnce(rs.Session, getReq("/"))
+	assert.False(t, retry)
+	assert.Equal(t, "only", w.Body.String())
+	rs.wait(t)
+	assert.ErrorIs(t, recv(t, ends), EndReturned)
+	assert.ErrorIs(t, context.Cause(rs.Context()), EndReturned)
+	assert.True(t, rs.Closed())
+
+	w, retry = serveOnce(rs.Session, getReq("/"))
+	assert.True(t, retry, "the caller must map the request again")
+	assert.Empty(t, w.Body.String())
+	assert.Empty(t, w.Header())
+	assert.False(t, w.Flushed)
+	assert.False(t, rs.Busy())
+}
+
+func TestRequestsQueuedBehindAnEndingSessionAreHandedBack(t *testing.T) {
+	holding := make(chan struct{})
+	release := make(chan struct{})
+	app := func(r *Request) {
+		close(holding)
+		<-release
+		r.Print("first")
+	}
+	rs := startSession(t, Options{App: app})
+	first := serveAsync(rs.Session, getReq("/?n=1"), Timeouts{})
+	<-holding
+	second := serveAsync(rs.Session, getReq("/?n=2"), Timeouts{})
+	third := serveAsync(rs.Session, getReq("/?n=3"), Timeouts{})
+	require.Eventually(t, func() bool { return rs.Queued() == 3 }, sessionWait, time.Millisecond)
+	close(release)
+
+	got := recv(t, first)
+	assert.False(t, got.retry)
+	assert.Equal(t, "first", got.w.Body.String())
+	for _, c := range []<-chan served{second, third} {
+		got := recv(t, c)
+		assert.True(t, got.retry)
+		assert.Empty(t, got.w.Body.String(), "a handed-back request is untouched")
+	}
+}
+
+func TestQueueIsFIFO(t *testing.T) {
+	holding := make(chan struct{})
+	gate := make(chan struct{})
+	order := make(chan string, 16)
+	app := func(r *Request) {
+		close(holding)
+		<-gate
+		for {
+			n := r.Param("n")
+			order <- n
+			r.Print(n)
+			r.Next()
+		}
+	}
+	rs := startSession(t, Options{App: app})
+	results := []<-chan served{serveAsync(rs.Session, getReq("/?n=0"), Timeouts{})}
+	<-holding
+	const queued = 8
+	for i := 1; i <= queued; i++ {
+		results = append(results, serveAsync(rs.Session, getReq("/?n="+strconv.Itoa(i)), Timeouts{}))
+		// Arrival order is the order of the hand-off: wait for each.
+		require.Eventually(t, func() bool { return rs.Queued() == i+1 }, sessionWait, time.Millisecond)
+	}
+	close(gate)
+	for i, c := range results {
+		got := recv(t, c)
+		assert.False(t, got.retry)
+		assert.Equal(t, strconv.Itoa(i), got.w.Body.String())
+	}
+	for i := range queued + 1 {
+		assert.Equal(t, strconv.Itoa(i), <-order)
+	}
+	require.Eventually(t, func() bool { return !rs.Busy() }, sessionWait, time.Millisecond)
+}
+
+func TestQueueFullGets503(t *testing.T) {
+	holding := make(chan struct{})
+	gate := make(chan struct{})
+	app := func(r *Request) {
+		close(holding)
+		<-gate
+		for {
+			r.Print(r.Param("n"))
+			r.Next()
+		}
+	}
+	rs := startSession(t, Options{App: app, QueueDepth: 2})
+	results := []<-chan served{serveAsync(rs.Session, getReq("/?n=0"), Timeouts{})}
+	<-holding
+	for i := 1; i <= 2; i++ {
+		results = append(results, serveAsync(rs.Session, getReq("/?n="+strconv.Itoa(i)), Timeouts{}))
+		require.Eventually(t, func() bool { return rs.Queued() == i+1 }, sessionWait, time.Millisecond)
+	}
+	w, retry := serveOnce(rs.Session, getReq("/?n=3"))
+	assert.False(t, retry)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	close(gate)
+	for i, c := range results {
+		got := recv(t, c)
+		assert.Equal(t, strconv.Itoa(i), got.w.Body.String())
+	}
+}
+
+func TestQueueTimeoutAnswers503AndTheAppNeverSeesTheRequest(t *testing.T) {
+	holding := make(chan struct{})
+	gate := make(chan struct{})
+	seen := make(chan string, 4)
+	app := func(r *Request) {
+		close(holding)
+		<-gate
+		for {
+			seen <- r.Param("n")
+			r.Print(r.Param("n"))
+			r.Next()
+		}
+	}
+	rs := startSession(t, Options{App: app})
+	first := serveAsync(rs.Session, getReq("/?n=1"), Timeouts{})
+	<-holding
+
+	w := httptest.NewRecorder()
+	began := time.Now()
+	retry := rs.Serve(w, getReq("/?n=2"), Timeouts{Queue: 30 * time.Millisecond, Response: time.Hour})
+	assert.GreaterOrEqual(t, time.Since(began), 30*time.Millisecond)
+	assert.False(t, retry)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	assert.Contains(t, w.Body.String(), "timed out waiting")
+
+	close(gate)
+	assert.Equal(t, "1", recv(t, first).w.Body.String())
+	got, _ := serveOnce(rs.Session, getReq("/?n=3"))
+	assert.Equal(t, "3", got.Body.String())
+	assert.Equal(t, "1", <-seen)
+	assert.Equal(t, "3", <-seen, "the timed-out request never reached the app")
+}
+
+func TestResponseTimeoutAnswers503AndDetachesTheApp(t *testing.T) {
+	holding := make(chan struct{})
+	proceed := make(chan struct{})
+	writeErr := make(chan error, 1)
+	app := func(r *Request) {
+		close(holding)
+		<-proceed
+		_, err := r.Write([]byte("too late"))
+		writeErr <- err
+		r.Next()
+		r.Print("next")
+		r.Next()
+	}
+	rs := startSession(t, Options{App: app})
+	w := httptest.NewRecorder()
+	began := time.Now()
+	retry := rs.Serve(w, getReq("/"), Timeouts{Queue: time.Hour, Response: 30 * time.Millisecond})
+	<-holding
+	assert.GreaterOrEqual(t, time.Since(began), 30*time.Millisecond)
+	assert.False(t, retry)
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	close(proceed)
+	assert.ErrorIs(t, recv(t, writeErr), ErrClientGone)
+	assert.NotContains(t, w.Body.String(), "too late")
+
+	w2, _ := serveOnce(rs.Session, getReq("/"))
+	assert.Equal(t, "next", w2.Body.String(), "the session goes on")
+}
+
+// TestResponseTimeoutIsNotDoubled: Timeouts.Response bounds the wait
+// once the session has taken the request. A request taken at once by an
+// app that never answers must get its 503 after about Response, not
+// after two timer periods (which is 2×Response when Queue is unbounded
+// or not shorter than Response).
+func TestResponseTimeoutIsNotDoubled(t *testing.T) {
+	const response = 200 * time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		queue time.Duration
+	}{
+		{"queue unbounded", 0},
+		{"queue longer than response", time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			holding := make(chan struct{})
+			release := make(chan struct{})
+			app := func(r *Request) {
+				close(holding)
+				<-release
+				r.Next()
+			}
+			rs := startSession(t, Options{App: app})
+			w := httptest.NewRecorder()
+			began := time.Now()
+			res := make(chan time.Duration, 1)
+			go func() {
+				rs.Serve(w, getReq("/"), Timeouts{Queue: tc.queue, Response: response})
+				res <- time.Since(began)
+			}()
+			<-holding // taken at once
+			took := recv(t, res)
+			close(release)
+			assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+			assert.GreaterOrEqual(t, took, response)
+			assert.Less(t, took, response+response/2, "503 came %v after the take; the bound is %v", took, response)
+		})
+	}
+}
+
+func TestStartedResponseOutlivesTheResponseTimeout(t *testing.T) {
+	app := func(r *Request) {
+		r.Print("head")
+		require.NoError(t, r.Flush())
+		time.Sleep(60 * time.Millisecond) // longer than the response timeout
+		r.Print(" tail")
+		r.Next()
+	}
+	rs := startSession(t, Options{App: app})
+	w := httptest.NewRecorder()
+	retry := rs.Serve(w, getReq("/"), Timeouts{Response: 20 * time.Millisecond})
+	assert.False(t, retry)
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "head tail", w.Body.String())
+	assert.True(t, w.Flushed)
+}
+
+func TestWriteAfterTheClientLeftIsErrClientGone(t *testing.T) {
+	holding := make(chan struct{})
+	proceed := make(chan struct{})
+	errs := make(chan []error, 1)
+	app := func(r *Request) {
+		close(holding)
+		<-proceed
+		var got []error
+		select {
+		case <-r.ClientGone():
+		default:
+			got = append(got, errors.New("ClientGone not closed"))
+		}
+		got = append(got, r.RequestContext().Err())
+		_, err := r.Write([]byte("x"))
+		got = append(got, err)
+		_, err = r.WriteString("y")
+		got = append(got, err)
+		got = append(got, r.Flush(), r.Stream())
+		errs <- got
+		assert.NoError(t, r.Context().Err(), "the session itself is alive")
+		r.Next()
+		r.Print("after")
+		r.Next()
+	}
+	rs := startSession(t, Options{App: app})
+	ctx, cancel := context.WithCancel(context.Background())
+	res := serveAsync(rs.Session, getReq("/").WithContext(ctx), Timeouts{})
+	<-holding
+	cancel()
+	got := recv(t, res)
+	assert.False(t, got.retry)
+	assert.Empty(t, got.w.Body.String(), "nobody writes to a gone client")
+	close(proceed)
+
+	e := recv(t, errs)
+	require.Len(t, e, 5)
+	assert.ErrorIs(t, e[0], context.Canceled)
+	for _, err := range e[1:] {
+		assert.ErrorIs(t, err, ErrClientGone)
+	}
+	w, _ := serveOnce(rs.Session, getReq("/"))
+	assert.Equal(t, "after", w.Body.String())
+}
+
+func TestNoImplicitFirstNext(t *testing.T) {
+	errs := make(chan error, 2)
+	app := func(r *Request) {
+		_, err := r.Write([]byte("x"))
+		errs <- err
+		errs <- r.Flush()
+		assert.Nil(t, r.HTTP())
+		assert.Equal(t, "", r.Param("n"))
+		r.Next()
+		r.Print("n=" + r.Param("n"))
+		r.Next()
+	}
+	rs := startSession(t, Options{App: app, NoImplicitFirstNext: true})
+	assert.ErrorIs(t, recv(t, errs), ErrNoRequest)
+	assert.ErrorIs(t, recv(t, errs), ErrNoRequest)
+	w, _ := serveOnce(rs.Session, getReq("/?n=7"))
+	assert.Equal(t, "n=7", w.Body.String())
+}
+
+func TestPanicAnswers500AndEndsTheSession(t *testing.T) {
+	ends := make(chan error, 1)
+	app := func(r *Request) { panic("boom") }
+	rs := startSession(t, Options{App: app, OnEnd: func(_ *Session, reason error) { ends <- reason }})
+	w, retry := serveOnce(rs.Session, getReq("/"))
+	assert.False(t, retry)
+	assert.Equal(t, http.StatusInternalServerError, w.Code)
+	assert.NotContains(t, w.Body.String(), "boom")
+	assert.ErrorIs(t, recv(t, ends), EndPanic)
+	rs.wait(t)
+}
+
+func TestPanicAfterWritingKeepsTheStartedResponse(t *testing.T) {
+	app := func(r *Request) {
+		r.Print("partial")
+		panic("boom")
+	}
+	rs := startSession(t, Options{App: app})
+	w, _ := serveOnce(rs.Session, getReq("/"))
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "partial", w.Body.String())
+	rs.wait(t)
+}
+
+func TestPanicErrAbortHandlerRepanicsInTheHandler(t *testing.T) {
+	app := func(r *Request) { panic(http.ErrAbortHandler) }
+	rs := startSession(t, Options{App: app})
+	var v any
+	func() {
+		defer func() { v = recover() }()
+		serveOnce(rs.Session, getReq("/"))
+	}()
+	assert.Equal(t, http.ErrAbortHandler, v)
+	rs.wait(t)
+	assert.ErrorIs(t, context.Cause(rs.Context()), EndPanic)
+}
+
+func TestValueAndSetValue(t *testing.T) {
+	s := NewSession(context.Background(), Options{App: func(*Request) {}})
+	defer s.Close(EndShutdown)
+	type keyA struct{}
+	type keyB struct{}
+	assert.Nil(t, s.Value(keyA{}))
+	s.SetValue(keyA{}, 1)
+	s.SetValue(keyB{}, "b")
+	s.SetValue("plain", 3.5)
+	assert.Equal(t, 1, s.Value(keyA{}))
+	assert.Equal(t, "b", s.Value(keyB{}))
+	assert.Equal(t, 3.5, s.Value("plain"))
+	s.SetValue(keyA{}, 2)
+	assert.Equal(t, 2, s.Value(keyA{}))
+	s.SetValue(keyA{}, nil)
+	assert.Nil(t, s.Value(keyA{}))
+	assert.Equal(t, "b", s.Value(keyB{}), "deleting one key leaves the others")
+	s.SetValue("never set", nil) // deleting a missing key is fine
+
+	// Safe from many goroutines at once.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 100 {
+				s.SetValue(i, j)
+				_ = s.Value(i)
+				_ = s.Value(keyB{})
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 8 {
+		assert.Equal(t, 99, s.Value(i))
+	}
+}
+
+func TestValueIsSharedWithTheSessionGoroutine(t *testing.T) {
+	type key struct{}
+	app := func(r *Request) {
+		for {
+			n, _ := r.Session().Value(key{}).(int)
+			r.Session().SetValue(key{}, n+1)
+			r.Printf("%d", n+1)
+			r.Next()
+		}
+	}
+	rs := startSession(t, Options{App: app})
+	for i := 1; i <= 3; i++ {
+		w, _ := serveOnce(rs.Session, getReq("/"))
+		assert.Equal(t, strconv.Itoa(i), w.Body.String())
+	}
+	assert.Equal(t, 3, rs.Value(key{}))
+}
+
+func TestSessionAccessors(t *testing.T) {
+	before := time.Now()
+	s := NewSession(context.Background(), Options{App: func(*Request) {}, LogID: "abc", Token: "tok"})
+	defer s.Close(EndShutdown)
+	assert.Equal(t, "abc", s.LogID())
+	assert.False(t, s.Created().Before(before))
+	assert.False(t, s.LastSeen().Before(s.Created().Truncate(time.Microsecond)))
+	assert.False(t, s.Busy())
+	assert.Zero(t, s.Queued())
+
+	// Parent cancellation ends the session.
+	parent, cancel := context.WithCancelCause(context.Background())
+	child := NewSession(parent, Options{App: func(*Request) {}})
+	assert.False(t, child.Closed())
+	cancel(EndShutdown)
+	assert.True(t, child.Closed())
+	assert.ErrorIs(t, context.Cause(child.Context()), EndShutdown)
+}
+
+func TestCallbacks(t *testing.T) {
+	type page struct {
+		ran  bool
+		log  []string
+		body string
+	}
+	app := func(r *Request) {
+		var log []string
+		ev := func(name string) func() { return func() { log = append(log, name) } }
+		for {
+			ran := r.RunCallbacks()
+			r.Printf("ran=%v log=%v\n", ran, log)
+			r.Print(r.Link("one <&>", ev("one")), "\n")
+			r.Print(r.Button("two \"x\"", ev("two")), "\n")
+			r.Print(r.Link("nest", func() {
+				log = append(log, "nest")
+				// A callback may register another; it survives this
+				// render's RunCallbacks and works on the next request.
+				r.Printf("inner=%s\n", r.CallbackURL(ev("inner")))
+			}), "\n")
+			r.Next()
+		}
+	}
+	rs := startSession(t, Options{App: app})
+	get := func(query string) string {
+		t.Helper()
+		w, retry := serveOnce(rs.Session, getReq("/"+query))
+		require.False(t, retry)
+		require.Equal(t, http.StatusOK, w.Code)
+		return w.Body.String()
+	}
+	post := func(form string) string {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w, retry := serveOnce(rs.Session, r)
+		require.False(t, retry)
+		return w.Body.String()
+	}
+
+	body := get("")
+	assert.Contains(t, body, "ran=false log=[]")
+	assert.Contains(t, body, ">one &lt;&amp;&gt;</a>", "link text is escaped")
+	assert.Contains(t, body, `>two &#34;x&#34;</button>`, "button text is escaped")
+	assert.Contains(t, body, `<button type="submit" name="_cb" value="`)
+	toks := tokens(t, body)
+	require.Len(t, toks, 3)
+
+	body = get("?_cb=" + toks[0])
+	assert.Contains(t, body, "ran=true log=[one]")
+	// The old page's links are forgotten, even the ones not followed.
+	body2 := get("?_cb=" + toks[1])
+	assert.Contains(t, body2, "ran=false log=[one]", "an old token does nothing")
+	body = get("?_cb=" + toks[0])
+	assert.Contains(t, body, "ran=false log=[one]", "a token works once")
+
+	// The button posts its token in the form.
+	toks = tokens(t, body)
+	body = post("_cb=" + toks[1])
+	assert.Contains(t, body, "ran=true log=[one two]")
+
+	// Nested registration.
+	toks = tokens(t, body)
+	body = get("?_cb=" + toks[2])
+	assert.Contains(t, body, "ran=true log=[one two nest]")
+	inner := tokens(t, body)
+	require.Len(t, inner, 4, "three fresh links and the inner one")
+	body = get("?_cb=" + inner[0])
+	assert.Contains(t, body, "ran=true log=[one two nest inner]")
+
+	// A guessed or garbage token does nothing.
+	body = get("?_cb=AAAAAAAAAAAAAAAAAAAAAAAAAA")
+	assert.Contains(t, body, "ran=false")
+	body = get("?_cb=")
+	assert.Contains(t, body, "ran=false")
+}
+
+func TestCallbackTokensAreUnique(t *testing.T) {
+	got := make(chan []string, 1)
+	app := func(r *Request) {
+		var urls []string
+		for range 2000 {
+			urls = append(urls, r.CallbackURL(func() {}))
+			r.Button("b", func() {})
+		}
+		got <- urls
+		r.Next()
+	}
+	startSessionAndServe(t, app)
+	urls := recv(t, got)
+	seen := make(map[string]bool)
+	for _, u := range urls {
+		require.Regexp(t, `^\?_cb=[A-Z2-7]{26}$`, u)
+		require.False(t, seen[u], "duplicate token %s", u)
+		seen[u] = true
+	}
+}
+
+func startSessionAndServe(t *testing.T, app func(*Request)) {
+	t.Helper()
+	rs := startSession(t, Options{App: app})
+	_, retry := serveOnce(rs.Session, getReq("/"))
+	require.False(t, retry)
+}
+
+var tokenRE = regexp.MustCompile(`(?:_cb=|value=")([A-Z2-7]{26})`)
+
+// tokens returns the callback tokens in body, in order.
+func tokens(t *testing.T, body string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range tokenRE.FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
