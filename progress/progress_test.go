@@ -298,6 +298,24 @@ func TestLongPollEndsWhenTheClientGoes(t *testing.T) {
 	c.end(t)
 }
 
+func TestStreamEndsWhenTheClientGoes(t *testing.T) {
+	c := newCtl()
+	hs := newHarness(t, c.app, Options{})
+	b := hs.browser()
+	c.begin(t, b, "")
+	m := started(t, c, "work")
+	ctx, cancel := context.WithCancel(context.Background())
+	_, events := b.stream(ctx, "work")
+	<-events
+	require.Eventually(t, func() bool { return hs.h.Watching() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	for range events {
+	}
+	require.Eventually(t, func() bool { return hs.h.Watching() == 0 }, 5*time.Second, time.Millisecond)
+	m.Inc() // nobody is listening: no write to a dead stream
+	c.end(t)
+}
+
 func TestSessionEndEndsWatchersAndFreesMeters(t *testing.T) {
 	c := newCtl()
 	hs := newHarness(t, c.app, Options{})
