@@ -21,7 +21,8 @@ type example struct {
 	about string // one line of text for the index page
 	app   func(*continuity.Request)
 	// options, if set, adjusts the example's options (the flags' options
-	// with CookiePath set to path) before its server is created.
+	// with the cookie scoped to the example, see newTour) before its server
+	// is created.
 	options func(*continuity.Options)
 }
 
@@ -42,8 +43,8 @@ type tour struct {
 }
 
 // newTour creates a continuity server for each example, with the options
-// of the flags and a session cookie scoped to the example's path, and
-// mounts it there.
+// of the flags and a session cookie of its own ("cid-NAME", Path=/NAME/),
+// and mounts it at its path.
 func newTour(c demo.Config, list []example) (*tour, error) {
 	t := &tour{mux: http.NewServeMux()}
 	var links strings.Builder
@@ -53,7 +54,11 @@ func newTour(c demo.Config, list []example) (*tour, error) {
 			return nil, fmt.Errorf("tour: example %q: path must be /NAME/", ex.path)
 		}
 		opts := c.Options()
+		// The cookie is scoped to the example's path, and named for it too,
+		// so that it never meets another server's "cid" (a standalone
+		// example run earlier on the same address, say) in one request.
 		opts.CookiePath = ex.path
+		opts.CookieName = "cid-" + strings.ReplaceAll(strings.Trim(ex.path, "/"), "/", "-")
 		if ex.options != nil {
 			ex.options(opts)
 		}

@@ -112,7 +112,10 @@ func TestExamplesUnderTheirPaths(t *testing.T) {
 	for _, p := range []string{"/counter/", "/hello/", "/guess/", "/callbacks/"} {
 		u, err := url.Parse(ts.URL + p)
 		require.NoError(t, err)
-		assert.Len(t, b.Jar.Cookies(u), 1, "cookies sent to %s", p)
+		cookies := b.Jar.Cookies(u)
+		if assert.Len(t, cookies, 1, "cookies sent to %s", p) {
+			assert.Equal(t, "cid-"+strings.Trim(p, "/"), cookies[0].Name)
+		}
 	}
 	u, err := url.Parse(ts.URL + "/")
 	require.NoError(t, err)
@@ -142,24 +145,34 @@ func TestCookiesDoNotInterfere(t *testing.T) {
 	assert.Equal(t, "0", value(bob.Get(ts.URL+"/callbacks/")))
 	assert.Equal(t, "3", count(alice))
 
-	// The cookie of one example is not accepted by another: each server
-	// signs with its own key, so alice's counter cookie sent to /hello/
-	// starts a new session there rather than reaching the counter's.
+	// Each example's cookie has its own name; one sent to another example
+	// is ignored there, and a new session starts.
 	cu, err := url.Parse(ts.URL + "/counter/")
 	require.NoError(t, err)
 	cookies := alice.Jar.Cookies(cu)
 	require.Len(t, cookies, 1)
+	assert.Equal(t, "cid-counter", cookies[0].Name)
 	req, err := http.NewRequest(http.MethodGet, ts.URL+"/hello/", nil)
 	require.NoError(t, err)
-	req.AddCookie(cookies[0])
+	req.AddCookie(&http.Cookie{Name: "cid-hello", Value: cookies[0].Value})
 	resp, err := ts.Client().Do(req)
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.NoError(t, err)
 	assert.Contains(t, string(body), `<input name="name"`)
-	assert.NotEmpty(t, resp.Header.Get("Set-Cookie"), "a new session for /hello/")
+	assert.Contains(t, resp.Header.Get("Set-Cookie"), "cid-hello=", "a new session for /hello/")
 	assert.Equal(t, "4", count(alice))
+
+	// A cookie left by a standalone example run earlier on the same
+	// address (cid, Path=/) travels with every tour request, unread.
+	carol := webtest.NewBrowser(t, ts)
+	root, err := url.Parse(ts.URL + "/")
+	require.NoError(t, err)
+	carol.Jar.SetCookies(root, []*http.Cookie{{Name: "cid", Value: "from-another-server", Path: "/"}})
+	for _, want := range []string{"1", "2", "3"} {
+		assert.Equal(t, want, count(carol))
+	}
 }
 
 // TestShutdown: the tour's Shutdown ends every example's sessions.
