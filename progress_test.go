@@ -205,6 +205,31 @@ func TestProgressShutdownEndsWatchers(t *testing.T) {
 	assert.Less(t, time.Since(begin), 3*time.Second)
 }
 
+func TestProgressCloseEndsWatchers(t *testing.T) {
+	step := make(chan struct{})
+	store := progress.NewMemoryStore(progress.MemoryOptions{})
+	srv, ts := start(t, meterApp(step), &continuity.Options{Progress: progress.Options{Store: store}})
+	owner := browser(t)
+	beginWork(t, owner, ts.URL)
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		if resp, err := owner.Get(ts.URL + "/_progress_status/work?since=0&wait=30s"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	require.Eventually(t, func() bool { return store.Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	begin := time.Now()
+	require.NoError(t, srv.Close())
+	select {
+	case <-polled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long-poll outlived Close")
+	}
+	assert.Less(t, time.Since(begin), 3*time.Second)
+	require.Eventually(t, func() bool { return store.Len() == 0 }, 5*time.Second, time.Millisecond, "meters outlived their sessions")
+}
+
 func TestProgressOptions(t *testing.T) {
 	step := make(chan struct{})
 	_, ts := start(t, meterApp(step), &continuity.Options{
