@@ -70,9 +70,14 @@ type Server struct {
 	varyCook  []string
 	noReferer []string
 
-	closing atomic.Bool
-	mu      sync.Mutex
-	servers []*http.Server // started by Serve/ListenAndServe
+	closing  atomic.Bool
+	draining atomic.Bool
+	stopOnce sync.Once
+	limiter  *ipLimiter
+	counts   counters
+	mu       sync.Mutex
+	servers  []*http.Server // started by Serve/ListenAndServe
+	lns      []*pausable    // their listeners
 }
 
 // New returns a Server running app for each session. A nil opts means the
@@ -147,7 +152,9 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		MaxLifetime:    o.MaxLifetime,
 		MaxSessions:    o.MaxSessions,
 		Logger:         o.Logger,
+		Admit:          s.admit,
 		Session: request.Options{
+			Hooks:               &s.opts.Hooks,
 			App:                 app,
 			QueueDepth:          o.QueueDepth,
 			NoImplicitFirstNext: o.NoImplicitFirstNext,
@@ -160,6 +167,12 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.mapper = m
+	if o.NewSessionsPerIP > 0 {
+		s.limiter = newIPLimiter(o.NewSessionsPerIP, time.Minute)
+	}
+	if o.OnStart != nil {
+		s.contain("OnStart hook", o.OnStart)
+	}
 	return s, nil
 }
 
@@ -182,19 +195,23 @@ func durationOr(d, def time.Duration) time.Duration {
 // (called Next, or returned), the client has gone, or a timeout has passed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.methodAllowed(r.Method) {
+		s.counts.methodNotAllowed.Add(1)
 		w.Header().Set("Allow", s.allow)
 		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, progressPrefix) {
+		s.counts.progress.Add(1)
 		s.serveProgress(w, r)
 		return
 	}
 	if s.static(r) {
+		s.counts.static.Add(1)
 		s.serveStatic(w, r)
 		return
 	}
 	if s.closing.Load() {
+		s.counts.shuttingDown.Add(1)
 		unavailable(w, "server shutting down")
 		return
 	}
@@ -207,6 +224,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cop != nil {
 		if err := s.cop.Check(r); err != nil {
+			s.counts.forbidden.Add(1)
 			http.Error(w, "403 forbidden: cross-origin request refused", http.StatusForbidden)
 			return
 		}
@@ -221,14 +239,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for range 4 {
 		sess, cookie, err := s.mapper.Session(r)
 		if err != nil {
-			s.mapError(w, err)
+			s.mapError(w, r, err)
 			return
 		}
 		if cookie != nil {
 			h.Set("Set-Cookie", cookie.String())
 		}
 		s.progress.Attach(sess)
-		if !sess.Serve(w, r, s.timeouts) {
+		o := sess.Handle(w, r, s.timeouts)
+		s.counts.outcome(o)
+		if o != request.Retry {
 			return
 		}
 		// The session ended before it took the request: map it again.
@@ -259,9 +279,11 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			s.counts.tooLarge.Add(1)
 			http.Error(w, "413 request body too large", http.StatusRequestEntityTooLarge)
 			return false
 		}
+		s.counts.badRequest.Add(1)
 		http.Error(w, "400 bad request: malformed form or query", http.StatusBadRequest)
 		return false
 	}
@@ -275,19 +297,34 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	if n > s.maxField {
+		s.counts.badRequest.Add(1)
 		http.Error(w, "400 bad request: too many form fields", http.StatusBadRequest)
 		return false
 	}
 	return true
 }
 
-func (s *Server) mapError(w http.ResponseWriter, err error) {
+func (s *Server) mapError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, errDraining):
+		s.counts.draining.Add(1)
+		if s.opts.DrainRedirect != "" {
+			http.Redirect(w, r, s.opts.DrainRedirect, http.StatusTemporaryRedirect)
+			return
+		}
+		unavailable(w, "not accepting new sessions (draining)")
+	case errors.Is(err, errRateLimited):
+		s.counts.rateLimited.Add(1)
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "429 too many new sessions from this address", http.StatusTooManyRequests)
 	case errors.Is(err, mapper.ErrFull):
+		s.counts.full.Add(1)
 		unavailable(w, "too many sessions")
 	case errors.Is(err, mapper.ErrClosed):
+		s.counts.shuttingDown.Add(1)
 		unavailable(w, "server shutting down")
 	case errors.Is(err, mapper.ErrBadForwardedFor):
+		s.counts.badRequest.Add(1)
 		http.Error(w, "400 bad request: malformed X-Forwarded-For", http.StatusBadRequest)
 	default:
 		s.logger.Error("continuity: cannot map request to a session", "err", err)

@@ -113,6 +113,23 @@ type Options struct {
 	// (default 30s). The zero value is the default.
 	Progress progress.Options
 
+	// Hooks are lifecycle callbacks for sessions and requests (session
+	// start and end with the reason, request start and end, before the
+	// response head is sent). Panics in hooks are contained and logged.
+	Hooks Hooks
+	// OnStart runs once when the application starts (in New, after the
+	// options are accepted); OnStop once when it stops (in Shutdown, after
+	// every session has ended and its hooks have run; in Close, at once).
+	OnStart, OnStop func()
+
+	// DrainRedirect, if set, is where [Server.Drain] sends new browsers
+	// (307), instead of answering them 503 with Retry-After.
+	DrainRedirect string
+	// NewSessionsPerIP, if positive, bounds how many sessions one client
+	// IP address may start per minute; beyond it, 429 with Retry-After.
+	// Default 0 (no limit).
+	NewSessionsPerIP int
+
 	// Logger receives lifecycle events (session IDs appear only as keyed
 	// hashes, at Debug level) and errors (panics, with stacks, at Error).
 	// Default [slog.Default].

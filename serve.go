@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/continuity-go/continuity/adapter"
 )
@@ -22,35 +23,61 @@ func (s *Server) ListenAndServe(addr string) error {
 
 // Serve serves the application on l; see [Server.ListenAndServe].
 func (s *Server) Serve(l net.Listener) error {
-	hs, err := s.track(l.Addr().String())
+	hs, p, err := s.track(l)
 	if err != nil {
 		l.Close()
 		return err
 	}
-	return hs.Serve(l)
+	return hs.Serve(p)
 }
 
 // ServeTLS serves the application over TLS on l with the given certificate
 // and key files (or Options.Adapter.TLSConfig's certificates if both are
 // empty). Session cookies get the Secure attribute.
 func (s *Server) ServeTLS(l net.Listener, certFile, keyFile string) error {
-	hs, err := s.track(l.Addr().String())
+	hs, p, err := s.track(l)
 	if err != nil {
 		l.Close()
 		return err
 	}
-	return hs.ServeTLS(l, certFile, keyFile)
+	return hs.ServeTLS(p, certFile, keyFile)
 }
 
-func (s *Server) track(addr string) (*http.Server, error) {
+func (s *Server) track(l net.Listener) (*http.Server, *pausable, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
-		return nil, http.ErrServerClosed
+		return nil, nil, http.ErrServerClosed
 	}
-	hs := adapter.NewServer(addr, s, s.opts.Adapter)
+	hs := adapter.NewServer(l.Addr().String(), s, s.opts.Adapter)
+	p := newPausable(l)
 	s.servers = append(s.servers, hs)
-	return hs, nil
+	s.lns = append(s.lns, p)
+	return hs, p, nil
+}
+
+// StopListening closes the listeners started by Serve and ListenAndServe,
+// so the port refuses new connections, without ending anything else:
+// sessions, open connections and requests in flight carry on (POE
+// SimpleHTTP's STOPLISTEN). [Server.StartListening] opens them again.
+func (s *Server) StopListening() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.lns {
+		p.pause()
+	}
+}
+
+// StartListening reopens listeners closed by StopListening, on the same
+// addresses; Serve goes on accepting as if nothing happened.
+func (s *Server) StartListening() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, p := range s.lns {
+		errs = append(errs, p.resume())
+	}
+	return errors.Join(errs...)
 }
 
 // Shutdown stops the server gracefully: new sessions are refused, every
@@ -71,6 +98,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, hs.Shutdown(ctx))
 	}
 	s.closeRoot()
+	s.stop()
 	return errors.Join(errs...)
 }
 
@@ -90,6 +118,7 @@ func (s *Server) Close() error {
 		errs = append(errs, hs.Close())
 	}
 	s.closeRoot()
+	s.stop()
 	return errors.Join(errs...)
 }
 
@@ -99,3 +128,91 @@ func (s *Server) closeRoot() {
 		s.root.Close()
 	}
 }
+
+// pausable is a listener that can close its socket and later reopen it on
+// the same address while its Accept loop (http.Server.Serve) waits.
+type pausable struct {
+	addr net.Addr
+
+	mu      sync.Mutex
+	cur     net.Listener  // nil while paused
+	resumed chan struct{} // closed by resume
+	closed  bool
+	done    chan struct{} // closed by Close
+}
+
+func newPausable(l net.Listener) *pausable {
+	return &pausable{addr: l.Addr(), cur: l, done: make(chan struct{})}
+}
+
+func (p *pausable) Accept() (net.Conn, error) {
+	for {
+		p.mu.Lock()
+		l, wait, closed := p.cur, p.resumed, p.closed
+		p.mu.Unlock()
+		if closed {
+			return nil, net.ErrClosed
+		}
+		if l == nil {
+			select {
+			case <-wait:
+				continue
+			case <-p.done:
+				return nil, net.ErrClosed
+			}
+		}
+		c, err := l.Accept()
+		if err != nil {
+			p.mu.Lock()
+			swapped := p.cur != l && !p.closed
+			p.mu.Unlock()
+			if swapped {
+				continue // paused (or resumed) under us
+			}
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+func (p *pausable) pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur == nil || p.closed {
+		return
+	}
+	p.cur.Close()
+	p.cur = nil
+	p.resumed = make(chan struct{})
+}
+
+func (p *pausable) resume() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != nil || p.closed {
+		return nil
+	}
+	l, err := net.Listen(p.addr.Network(), p.addr.String())
+	if err != nil {
+		return err
+	}
+	p.cur = l
+	close(p.resumed)
+	return nil
+}
+
+func (p *pausable) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	close(p.done)
+	if p.cur != nil {
+		return p.cur.Close()
+	}
+	return nil
+}
+
+func (p *pausable) Addr() net.Addr { return p.addr }

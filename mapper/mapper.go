@@ -109,6 +109,11 @@ type Config struct {
 	// still runs after the mapper's own bookkeeping).
 	Session request.Options
 
+	// Admit, if set, is asked before a request starts a new session; an
+	// error refuses it and is returned by [Mapper.Session] (servers use it
+	// for draining and for rate limits on new sessions).
+	Admit func(r *http.Request) error
+
 	// Logger receives mapper events. Nil discards them.
 	Logger *slog.Logger
 }
@@ -146,6 +151,30 @@ type Mapper struct {
 	created atomic.Uint64
 	evicted atomic.Uint64
 	refused atomic.Uint64
+	ended   [len(endReasons) + 1]atomic.Uint64 // by reason; the last is "other"
+}
+
+// endReasons name the session end reasons in [Stats.Ended].
+var endReasons = [...]struct {
+	err  error
+	name string
+}{
+	{request.EndReturned, "returned"},
+	{request.EndIdle, "idle"},
+	{request.EndLifetime, "lifetime"},
+	{request.EndEvicted, "evicted"},
+	{request.EndShutdown, "shutdown"},
+	{request.EndPanic, "panic"},
+}
+
+func (m *Mapper) countEnd(reason error) {
+	for i, r := range endReasons {
+		if errors.Is(reason, r.err) {
+			m.ended[i].Add(1)
+			return
+		}
+	}
+	m.ended[len(endReasons)].Add(1)
 }
 
 // New validates cfg and returns a running Mapper. The reaper goroutine is
@@ -269,6 +298,12 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 			return e.sess, nil, nil
 		}
 		m.mu.Unlock()
+	}
+
+	if m.cfg.Admit != nil {
+		if err := m.cfg.Admit(r); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	// No live session. Strict mode: an ID the client sent is reused only in
@@ -434,6 +469,7 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 			m.removeLocked(e)
 		}
 		m.mu.Unlock()
+		m.countEnd(reason)
 		if userEnd != nil {
 			userEnd(s, reason)
 		}
@@ -502,11 +538,19 @@ type Stats struct {
 	Created uint64 // sessions created
 	Evicted uint64 // sessions evicted at the cap
 	Refused uint64 // new sessions refused with ErrFull
+	// Ended counts ended sessions by reason: returned, idle, lifetime,
+	// evicted, shutdown, panic, other.
+	Ended map[string]uint64
 }
 
 // Stats returns the mapper's counters.
 func (m *Mapper) Stats() Stats {
-	st := Stats{Created: m.created.Load(), Evicted: m.evicted.Load(), Refused: m.refused.Load()}
+	st := Stats{Created: m.created.Load(), Evicted: m.evicted.Load(), Refused: m.refused.Load(),
+		Ended: make(map[string]uint64, len(endReasons)+1)}
+	for i, r := range endReasons {
+		st.Ended[r.name] = m.ended[i].Load()
+	}
+	st.Ended["other"] = m.ended[len(endReasons)].Load()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st.Live = len(m.table)

@@ -210,16 +210,37 @@ func (s *Session) deliver(ex *exchange) error {
 	}
 }
 
-// Serve hands the request to the session and blocks until the session has
+// Outcome is how [Session.Handle] disposed of a request.
+type Outcome uint8
+
+// Outcomes of [Session.Handle].
+const (
+	Served          Outcome = iota // the session answered (or streamed)
+	Retry                          // the session ended before taking it: map it again
+	QueueFull                      // 503: the session's queue was full
+	QueueTimeout                   // 503: the session stayed busy too long
+	ResponseTimeout                // 503: the session took it but did not answer in time
+	ClientGone                     // the client went away first
+	Panicked                       // the application panicked handling it
+)
+
+// Serve is [Session.Handle] reporting only whether to retry: it reports
+// retry when the session ended before taking the request, and the caller
+// should map the request again (to a new session).
+func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (retry bool) {
+	return s.Handle(w, r, t) == Retry
+}
+
+// Handle hands the request to the session and blocks until the session has
 // answered it, the client has gone, or a timeout in t expires. It writes
 // the error responses itself: 503 with Retry-After when the queue is full or
 // the wait times out, 500 when the application panicked before writing.
 //
-// Serve reports retry when the session ended before taking the request; the
-// caller should map the request again (to a new session). If the
+// Handle returns [Retry] when the session ended before taking the request;
+// the caller should map the request again (to a new session). If the
 // application panicked with [http.ErrAbortHandler], Serve re-panics with it
 // on the caller's goroutine so net/http aborts the connection.
-func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (retry bool) {
+func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Outcome {
 	s.waiting.Add(1)
 	defer func() {
 		s.lastSeen.Store(s.now())
@@ -228,10 +249,10 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 	ex := newExchange(w, r)
 	switch err := s.deliver(ex); {
 	case errors.Is(err, ErrSessionClosed):
-		return true
+		return Retry
 	case err != nil:
 		unavailable(w, "session busy: too many requests queued")
-		return false
+		return QueueFull
 	}
 
 	// One timer serves both bounds: it first fires at the nearer of the two
@@ -266,7 +287,7 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 			if prev == exFinished {
 				return s.settle(ex)
 			}
-			return false // nobody is listening; nothing to write
+			return ClientGone // nobody is listening; nothing to write
 		case <-timeout:
 			elapsed += armed
 			ex.mu.Lock()
@@ -287,7 +308,7 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 				ex.abandonLocked()
 				ex.mu.Unlock()
 				unavailable(w, "session busy: timed out waiting for earlier requests")
-				return false
+				return QueueTimeout
 			}
 			// Taken by the session.
 			if ex.wroteHeader || t.Response <= 0 {
@@ -311,7 +332,7 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 				s.logger.Warn("continuity: session did not answer in time", "session", s.logID, "timeout", t.Response)
 			}
 			http.Error(w, "503 service unavailable: the application did not answer in time", http.StatusServiceUnavailable)
-			return false
+			return ResponseTimeout
 		}
 	}
 }
@@ -319,20 +340,21 @@ func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (ret
 // settle acts on a finished exchange's outcome; it runs on the handler
 // goroutine after ex.done has fired, which orders it after every write the
 // session made.
-func (s *Session) settle(ex *exchange) bool {
+func (s *Session) settle(ex *exchange) Outcome {
 	o, wrote, w := ex.outcome, ex.wroteHeader, ex.w
 	ex.recycle()
 	switch o {
 	case outRetry:
-		return true
+		return Retry
 	case outPanic:
 		if !wrote {
 			http.Error(w, "500 internal server error", http.StatusInternalServerError)
 		}
+		return Panicked
 	case outAbort:
 		panic(http.ErrAbortHandler)
 	}
-	return false
+	return Served
 }
 
 func minPositive(a, b time.Duration) time.Duration {
