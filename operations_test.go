@@ -323,4 +323,3 @@ func TestSlowBodyTimesOutWithoutHoldingASession(t *testing.T) {
 	assert.NotContains(t, string(buf[:n]), "200 OK")
 	assert.Equal(t, 1, srv.Stats().Live, "the slow body never started a session")
 }
-

@@ -360,3 +360,19 @@ func plainServer(t *testing.T, h http.Handler) *httptestServer {
 	t.Cleanup(ts.Close)
 	return ts
 }
+
+func TestAStaleSameNameCookieDoesNotHideTheValidOne(t *testing.T) {
+	_, ts := start(t, counter, &continuity.Options{Logger: quietLogger()})
+	resp, err := http.Get(ts.URL + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	valid := sessionCookie(t, resp, "cid").Value
+	for want := 2; want <= 3; want++ {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
+		req.Header.Set("Cookie", "cid=stale; cid="+valid)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprint(want), readAll(t, resp))
+		assert.Empty(t, resp.Header.Values("Set-Cookie"))
+	}
+}

@@ -384,18 +384,24 @@ func (m *Mapper) keyPrefix(r *http.Request) (string, error) {
 	return prefix, nil
 }
 
-// clientID returns the verified session ID the client sent, or "".
+// clientID returns the verified session ID the client sent, or "". A
+// browser may send several cookies of the same name (with different Paths,
+// or one left by another server on the host): the first that verifies
+// wins.
 func (m *Mapper) clientID(r *http.Request) string {
-	var raw string
 	if m.cfg.Mode&ByCookie != 0 {
-		c, err := r.Cookie(m.cfg.CookieName)
-		if err != nil {
-			return ""
+		for _, c := range r.CookiesNamed(m.cfg.CookieName) {
+			if id := m.verify(c.Value); id != "" {
+				return id
+			}
 		}
-		raw = c.Value
-	} else {
-		raw = m.param(r)
+		return ""
 	}
+	return m.verify(m.param(r))
+}
+
+// verify checks a signed token and returns the ID inside it, or "".
+func (m *Mapper) verify(raw string) string {
 	if raw == "" || len(raw) > 1024 {
 		return ""
 	}
