@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -45,14 +46,25 @@ const recordBar = `(function () {
 
 // TestBrowser drives headless Chromium: it opens the example (mounted
 // under a prefix, as in the tour), clicks Start, and waits for the bar to
-// read 100%, having moved through values in between; once over Server-Sent
-// Events and once forced onto long-polling.
+// read 100%, having moved through values in between: over Server-Sent
+// Events, forced onto long-polling, and falling back to long-polling when
+// event streams are refused.
 func TestBrowser(t *testing.T) {
 	path := chromium(t)
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
 	base := serve(t, "/progress/", 50, 20*time.Millisecond)
+	// A proxy that refuses event streams: the page must fall back.
+	noStreams := serve(t, "/progress/", 50, 20*time.Millisecond, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+				http.Error(w, "no streams here", http.StatusBadGateway)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
@@ -75,15 +87,16 @@ func TestBrowser(t *testing.T) {
 	// context of that call: it must have no timeout.
 	require.NoError(t, chromedp.Do(ctx), "starting %s", path)
 
-	for _, tc := range []struct{ query, transport string }{
-		{"", "Server-Sent Events"},
-		{"?transport=poll", "long-polling"},
+	for _, tc := range []struct{ name, url, transport string }{
+		{"sse", base, "Server-Sent Events"},
+		{"poll", base + "?transport=poll", "long-polling"},
+		{"fallback", noStreams, "long-polling"},
 	} {
-		t.Run(tc.transport, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
 			require.NoError(t, chromedp.Do(ctx,
-				chromedp.Navigate(base+tc.query),
+				chromedp.Navigate(tc.url),
 				chromedp.WaitVisible(chromedp.ID("start")),
 			))
 			_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](recordBar))

@@ -122,8 +122,9 @@ func events(t *testing.T, c *http.Client, u string) []meter {
 }
 
 // serve runs the example app under prefix ("/" or "/progress/"), with the
-// session cookie scoped to it as the tour does.
-func serve(t *testing.T, prefix string, steps int, step time.Duration) string {
+// session cookie scoped to it as the tour does, behind the middleware
+// wrap, if any.
+func serve(t *testing.T, prefix string, steps int, step time.Duration, wrap ...func(http.Handler) http.Handler) string {
 	t.Helper()
 	srv, err := continuity.New(apps.Progress(steps, step), &continuity.Options{CookiePath: prefix})
 	require.NoError(t, err)
@@ -132,6 +133,9 @@ func serve(t *testing.T, prefix string, steps int, step time.Duration) string {
 		mux := http.NewServeMux()
 		mux.Handle(prefix, adapter.Mount(prefix, srv))
 		h = mux
+	}
+	for _, w := range wrap {
+		h = w(h)
 	}
 	ts := webtest.Serve(t, h, srv)
 	return ts.URL + prefix
