@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -32,14 +33,27 @@ type Config struct {
 	DocRoot     string        // -docroot: static files; "" serves none
 	IdleTimeout time.Duration // -idle: idle sessions end after this long
 	MaxSessions int           // -max-sessions: live sessions at most
+	Log         io.Writer     // where servers log (the program's stderr)
 }
 
-// Options returns the continuity options the flags ask for.
+// Options returns the continuity options the flags ask for. Errors and
+// the end of every session (with its reason) are logged to Config.Log.
 func (c Config) Options() *continuity.Options {
+	w := c.Log
+	if w == nil {
+		w = io.Discard
+	}
+	logger := slog.New(slog.NewTextHandler(w, nil))
 	return &continuity.Options{
 		DocRoot:     c.DocRoot,
 		IdleTimeout: c.IdleTimeout,
 		MaxSessions: c.MaxSessions,
+		Logger:      logger,
+		Hooks: continuity.Hooks{
+			SessionEnd: func(s *continuity.Session, why error) {
+				logger.Info("session ended", "session", s.LogID(), "reason", why.Error())
+			},
+		},
 	}
 }
 
@@ -93,6 +107,7 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	c.Log = stderr
 	srv, err := build(c)
 	if err != nil {
 		return err
