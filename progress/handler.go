@@ -46,8 +46,8 @@ type Options struct {
 
 // A Handler answers the status endpoint for the meters of the sessions
 // attached to it, and is where [Start] finds the store for those sessions.
-// A continuity server makes one from [continuity.Options].Progress and
-// attaches every session to it; nothing else need make one. It is safe for
+// A continuity server makes one from its Options.Progress and attaches
+// every session to it; nothing else need make one. It is safe for
 // concurrent use and starts no goroutines.
 type Handler struct {
 	store     Store
@@ -128,7 +128,7 @@ func (h *Handler) ServeStatus(w http.ResponseWriter, r *http.Request, sess *requ
 		writeError(w, http.StatusNotFound, "not found")
 		return
 	}
-	b := binding(sess)
+	b := bindingOf(sess)
 	if b == nil {
 		writeError(w, http.StatusNotFound, "not found")
 		return
@@ -142,14 +142,14 @@ func (h *Handler) ServeStatus(w http.ResponseWriter, r *http.Request, sess *requ
 		writeError(w, http.StatusServiceUnavailable, "unavailable")
 		return
 	}
-	w2 := watch{h: h, w: w, r: r, sess: sess, store: b.h.store, scope: b.scope, key: key}
+	wt := watch{h: h, w: w, r: r, sess: sess, store: b.h.store, scope: b.scope, key: key}
 	switch {
 	case r.Method == http.MethodHead:
 	case p.sse:
-		w2.stream(snap, p)
+		wt.stream(snap, p)
 		return
 	case p.poll:
-		snap = w2.longPoll(snap, p)
+		snap = wt.longPoll(snap, p)
 		if r.Context().Err() != nil {
 			return // nobody to answer
 		}

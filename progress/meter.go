@@ -113,6 +113,7 @@ type meter struct {
 	store      Store
 	ctx        context.Context
 	scope, key string
+	name, id   string
 	maxMsgs    int
 
 	mu   sync.Mutex
@@ -156,6 +157,8 @@ func Start(r *request.Request, name string, opts ...Option) (*Meter, error) {
 		ctx:     ctx,
 		scope:   b.scope,
 		key:     key,
+		name:    name,
+		id:      id,
 		maxMsgs: b.h.maxMsgs,
 	}
 	for _, msg := range c.msgs {
@@ -205,7 +208,7 @@ func Running(r *request.Request, name string) bool {
 		return false
 	}
 	sess := r.Session()
-	b := binding(sess)
+	b := bindingOf(sess)
 	if b == nil {
 		return false
 	}
@@ -245,10 +248,10 @@ func ValidName(s string) bool {
 }
 
 // Name is the meter's name.
-func (m *Meter) Name() string { return m.m.snap.Name }
+func (m *Meter) Name() string { return m.m.name }
 
 // ID is the client's progress_id the meter was started with, or "".
-func (m *Meter) ID() string { return m.m.snap.ID }
+func (m *Meter) ID() string { return m.m.id }
 
 // Inc adds one to the count.
 func (m *Meter) Inc() { m.Add(1) }
@@ -382,7 +385,7 @@ func (e *meterError) Unwrap() error { return e.err }
 // kept in the session's values.
 type bindKey struct{}
 
-type bindingT struct {
+type binding struct {
 	h     *Handler
 	scope string // random; names the session's meters in the store
 	once  sync.Once
@@ -392,39 +395,39 @@ type bindingT struct {
 // taken only while a session has no binding yet (its first request).
 var bindMu sync.Mutex
 
-func binding(sess *request.Session) *bindingT {
-	b, _ := sess.Value(bindKey{}).(*bindingT)
+func bindingOf(sess *request.Session) *binding {
+	b, _ := sess.Value(bindKey{}).(*binding)
 	return b
 }
 
 // bind returns sess's binding, attaching one to h if it has none (a nil h
 // means a private Handler with the default options).
-func bind(sess *request.Session, h *Handler) *bindingT {
-	if b := binding(sess); b != nil {
+func bind(sess *request.Session, h *Handler) *binding {
+	if b := bindingOf(sess); b != nil {
 		return b
 	}
 	bindMu.Lock()
 	defer bindMu.Unlock()
-	if b := binding(sess); b != nil {
+	if b := bindingOf(sess); b != nil {
 		return b
 	}
 	if h == nil {
 		h = New(Options{})
 	}
-	b := &bindingT{h: h, scope: rand.Text()}
+	b := &binding{h: h, scope: rand.Text()}
 	sess.SetValue(bindKey{}, b)
 	return b
 }
 
 // watchEnd arranges, once, for the session's meters to be freed when the
 // session ends.
-func (b *bindingT) watchEnd(sess *request.Session) {
+func (b *binding) watchEnd(sess *request.Session) {
 	b.once.Do(func() {
 		context.AfterFunc(sess.Context(), b.deleteScope)
 	})
 }
 
-func (b *bindingT) deleteScope() {
+func (b *binding) deleteScope() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = b.h.store.DeleteScope(ctx, b.scope)
