@@ -447,12 +447,18 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 		m.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if e := m.table[key]; e != nil && !e.sess.Closed() {
-		// Another request for the same key created it meanwhile (IP or
-		// path mode, or path mode with a known browser).
-		m.touchLocked(e)
-		m.mu.Unlock()
-		return e.sess, nil
+	if e := m.table[key]; e != nil {
+		if !e.sess.Closed() {
+			// Another request for the same key created it meanwhile (IP
+			// or path mode, or path mode with a known browser).
+			m.touchLocked(e)
+			m.mu.Unlock()
+			return e.sess, nil
+		}
+		// A session that has closed but not yet finished ending: take
+		// it out of the table and its list now, so that the new one does
+		// not share its slot (its own end hook then finds nothing to do).
+		m.removeLocked(e)
 	}
 	var victim *entry
 	if len(m.table) >= m.max {

@@ -261,8 +261,11 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 	// answered before any timer fires, never reads the clock.
 	var timer *time.Timer
 	var timeout <-chan time.Time
-	var elapsed, armed, takenSeen time.Duration
-	takenSeen = -1
+	// seenQueued is when the request was last seen still queued (0: at the
+	// hand-off); the response bound runs from there, so it is never longer
+	// than ResponseTimeout after the take, and shorter by at most the time
+	// the request spent queued unobserved.
+	var elapsed, armed, seenQueued time.Duration
 	if armed = minPositive(t.Queue, t.Response); armed > 0 {
 		timer = timers.Get().(*time.Timer)
 		timer.Reset(armed)
@@ -296,6 +299,7 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 				ex.mu.Unlock()
 				return s.settle(ex)
 			case exQueued:
+				seenQueued = elapsed
 				if t.Queue <= 0 || elapsed < t.Queue {
 					ex.mu.Unlock()
 					if t.Queue <= 0 {
@@ -316,12 +320,7 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 				timeout = nil // the session owns the response from here
 				continue
 			}
-			if takenSeen < 0 {
-				// The response bound runs from when the take is first seen
-				// (at most one timer period after it happened).
-				takenSeen = elapsed
-			}
-			if left := t.Response - (elapsed - takenSeen); left > 0 {
+			if left := t.Response - (elapsed - seenQueued); left > 0 {
 				ex.mu.Unlock()
 				rearm(left)
 				continue
