@@ -350,6 +350,34 @@ func TestResponseTimeoutIsNotDoubled(t *testing.T) {
 	}
 }
 
+// TestResponseTimeoutRunsFromTheTake: time spent queued behind another
+// request does not count against Timeouts.Response, which bounds the wait
+// once the session has taken the request. Here the request waits 200ms in
+// the queue and is answered 150ms after the take, inside its 300ms bound.
+// (Timing can only make this test pass wrongly, never fail wrongly: the
+// answer comes 150ms before a correct bound would expire.)
+func TestResponseTimeoutRunsFromTheTake(t *testing.T) {
+	const response = 300 * time.Millisecond
+	holding := make(chan struct{})
+	app := func(r *Request) {
+		close(holding)
+		time.Sleep(200 * time.Millisecond) // the first request holds the session
+		r.Print("first")
+		r.Next()
+		time.Sleep(150 * time.Millisecond) // then ours is answered, late but in time
+		r.Print("second")
+		r.Next()
+	}
+	rs := startSession(t, Options{App: app})
+	first := serveAsync(rs.Session, getReq("/"), Timeouts{})
+	<-holding
+	w := httptest.NewRecorder()
+	rs.Serve(w, getReq("/"), Timeouts{Response: response}) // queue unbounded
+	assert.Equal(t, http.StatusOK, w.Code, "cut off %v", w.Body.String())
+	assert.Equal(t, "second", w.Body.String())
+	assert.Equal(t, "first", recv(t, first).w.Body.String())
+}
+
 func TestStartedResponseOutlivesTheResponseTimeout(t *testing.T) {
 	app := func(r *Request) {
 		r.Print("head")
