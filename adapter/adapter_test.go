@@ -234,6 +234,16 @@ func TestMountUsedDirectlyMatchesWholeSegments(t *testing.T) {
 			}
 		}
 	}
+	// Mounting at the root changes nothing.
+	for _, prefix := range []string{"/", ""} {
+		h := adapter.Mount(prefix, echo)
+		for _, target := range []string{"/", "/app/x", "/application"} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+			assert.Equal(t, http.StatusOK, rec.Code, "%q %s", prefix, target)
+			assert.Equal(t, target, rec.Body.String(), "%q %s", prefix, target)
+		}
+	}
 }
 
 func TestMountedContinuityServerKeepsSessions(t *testing.T) {
