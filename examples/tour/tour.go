@@ -33,6 +33,7 @@ var examples = []example{
 	{path: "/guess/", title: "Guess the number", about: "A game from 1 to 100, written as two plain loops.", app: apps.Guess(nil)},
 	{path: "/callbacks/", title: "Callbacks", about: "Links bound to Go closures.", app: apps.Callbacks},
 	{path: "/progress/", title: "Progress", about: "A live progress bar for slow work in the session, over Server-Sent Events or long-polling.", app: apps.Progress(apps.DefaultProgressSteps, apps.DefaultProgressStep)},
+	{path: "/chat/", title: "Chat", about: "AJAX push chat: a session per browser waits in a long poll while another takes its posts.", app: apps.NewChat(0).App, options: apps.ChatOptions},
 }
 
 // A tour serves several examples under their paths, plus an index at /.

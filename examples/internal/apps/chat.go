@@ -1,0 +1,488 @@
+package apps
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/continuity-go/continuity"
+)
+
+// Chat limits and defaults.
+const (
+	// DefaultChatWait is how long GET receive waits for a message before
+	// it answers with none. It stays under the server's QueueTimeout (30s
+	// by default), so that a second tab's poll, queued behind the first in
+	// the browser's receive session, is taken before it times out.
+	DefaultChatWait = 25 * time.Second
+	MaxChatName     = 64   // bytes; longer names get 400
+	MaxChatMessage  = 1000 // bytes; longer messages get 400
+	chatPageHistory = 50   // messages the page shows when it opens
+	chatKeepAlive   = 15 * time.Second
+)
+
+// A Chat is Continuity's AJAX push chat. Every browser holds several
+// sessions, one per path (ByCookie|ByPath, see [ChatOptions]), as Perl
+// Continuity's chat-ajax-push does:
+//
+//   - GET / is the page (history, a form, and a script);
+//   - POST /send (form fields name and message) publishes a message;
+//   - GET /receive?since=ID long-polls: it answers
+//     {"messages":[{"id":…,"name":"…","message":"…","time":"…"}]} with every
+//     message after ID, in order, waiting up to the Chat's wait for one;
+//   - GET /events is the same stream as Server-Sent Events.
+//
+// So a browser's receive session can sit in a long poll while its send
+// session takes the message the user types. The messages live in one
+// [continuity.Topic] that every session shares; each is encoded to JSON
+// once, when it is published, however many receivers read it.
+type Chat struct {
+	wait  time.Duration
+	topic *continuity.Topic[chatMessage]
+}
+
+// chatMessage is a message as published: its fields for the page, and
+// its JSON object without the id (the topic's version), which a receiver
+// puts in front.
+type chatMessage struct {
+	name, text string
+	at         time.Time
+	json       []byte // "name":"…","message":"…","time":"…"}
+}
+
+// NewChat returns a chat whose long polls wait up to wait (zero or less
+// means [DefaultChatWait]); it keeps the last 1,024 messages.
+func NewChat(wait time.Duration) *Chat {
+	if wait <= 0 {
+		wait = DefaultChatWait
+	}
+	return &Chat{wait: wait, topic: continuity.NewTopic[chatMessage](0)}
+}
+
+// ChatOptions sets the options the chat needs: a session per browser and
+// path.
+func ChatOptions(o *continuity.Options) { o.Mode = continuity.ByCookie | continuity.ByPath }
+
+// Waiting is the number of receivers waiting in a long poll now.
+func (c *Chat) Waiting() int { return c.topic.Waiters() }
+
+// Interrupt answers every waiting long poll now, with no message; their
+// clients ask again at once.
+func (c *Chat) Interrupt() { c.topic.Interrupt() }
+
+// App is the chat application. Each session serves one path for one
+// browser, for as long as the browser comes back.
+func (c *Chat) App(r *continuity.Request) {
+	switch r.Path() {
+	case "/":
+		c.page(r)
+	case "/send":
+		c.send(r)
+	case "/receive":
+		c.receive(r)
+	case "/events":
+		c.events(r)
+	default:
+		// Ending the session at once: a path nobody uses holds nothing.
+		textError(r, http.StatusNotFound, "404 page not found")
+	}
+}
+
+// textError answers the request in hand with a plain-text error.
+func textError(r *continuity.Request, code int, msg string) {
+	h := r.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	r.WriteHeader(code)
+	r.Print(msg + "\n")
+}
+
+// only answers 405 unless the request in hand uses method; it reports
+// whether it does.
+func only(r *continuity.Request, method string) bool {
+	if r.Method() == method {
+		return true
+	}
+	r.Header().Set("Allow", method)
+	textError(r, http.StatusMethodNotAllowed, "405 method not allowed: use "+method)
+	return false
+}
+
+func (c *Chat) send(r *continuity.Request) {
+	for ; ; r.Next() {
+		if !only(r, http.MethodPost) {
+			continue
+		}
+		m, err := newChatMessage(r.Param("name"), r.Param("message"), time.Now())
+		if err != nil {
+			textError(r, http.StatusBadRequest, "400 bad request: "+err.Error())
+			continue
+		}
+		id := c.topic.Publish(m)
+		if strings.Contains(r.RequestHeader("Accept"), "application/json") {
+			r.Header().Set("Content-Type", "application/json")
+			r.Printf(`{"id":%d}`, id)
+			continue
+		}
+		r.Redirect("./", http.StatusSeeOther) // a form posted without the script
+	}
+}
+
+// newChatMessage checks and trims a message as sent.
+func newChatMessage(name, text string, at time.Time) (chatMessage, error) {
+	name, text = strings.TrimSpace(name), strings.TrimSpace(text)
+	switch {
+	case len(name) > MaxChatName:
+		return chatMessage{}, fmt.Errorf("name is longer than %d bytes", MaxChatName)
+	case text == "":
+		return chatMessage{}, errors.New("message is empty")
+	case len(text) > MaxChatMessage:
+		return chatMessage{}, fmt.Errorf("message is longer than %d bytes", MaxChatMessage)
+	case !utf8.ValidString(name) || !utf8.ValidString(text):
+		return chatMessage{}, errors.New("name and message must be UTF-8 text")
+	}
+	if name == "" {
+		name = "anonymous"
+	}
+	m := chatMessage{name: name, text: text, at: at.UTC().Truncate(time.Second)}
+	b := append([]byte(nil), `"name":`...)
+	b = appendJSONString(b, m.name)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, m.text)
+	b = append(b, `,"time":"`...)
+	b = m.at.AppendFormat(b, time.RFC3339)
+	m.json = append(b, `"}`...)
+	return m, nil
+}
+
+// appendJSON appends ev as a JSON object.
+func appendJSON(b []byte, ev continuity.Event[chatMessage]) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendUint(b, ev.Version, 10)
+	b = append(b, ',')
+	return append(b, ev.Value.json...)
+}
+
+// since reads the version a receiver has seen: ?since=ID, or 0.
+func since(r *continuity.Request) (uint64, error) {
+	s := r.Param("since")
+	if s == "" {
+		return 0, nil
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
+// missed reads on after a subscriber fell behind (or came back from an
+// earlier run of the server): what the topic still keeps.
+func (c *Chat) missed(next uint64) ([]continuity.Event[chatMessage], uint64) {
+	for {
+		evs, n, err := c.topic.Since(next)
+		if err == nil {
+			return evs, n
+		}
+		next = n // it moved on again meanwhile
+	}
+}
+
+func (c *Chat) receive(r *continuity.Request) {
+	for ; ; r.Next() {
+		if !only(r, http.MethodGet) {
+			continue
+		}
+		seen, err := since(r)
+		if err != nil {
+			textError(r, http.StatusBadRequest, "400 bad request: since must be a message id")
+			continue
+		}
+		evs, next, err := c.topic.Wait(r.RequestContext(), seen, c.wait)
+		missed := false
+		switch {
+		case errors.Is(err, continuity.ErrBehind):
+			missed = true
+			evs, _ = c.missed(next)
+		case err != nil && !errors.Is(err, continuity.ErrInterrupted):
+			continue // the client has gone, or the session is ending
+		}
+		b := append(make([]byte, 0, 64+len(evs)*128), `{"messages":[`...)
+		for i, ev := range evs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, ev)
+		}
+		b = append(b, ']')
+		if missed {
+			b = append(b, `,"missed":true`...)
+		}
+		b = append(b, '}')
+		r.Header().Set("Content-Type", "application/json")
+		r.Write(b)
+	}
+}
+
+func (c *Chat) events(r *continuity.Request) {
+	for ; ; r.Next() {
+		if !only(r, http.MethodGet) {
+			continue
+		}
+		// An EventSource that reconnects says where it was.
+		seen, err := strconv.ParseUint(r.RequestHeader("Last-Event-ID"), 10, 64)
+		if err != nil {
+			if seen, err = since(r); err != nil {
+				textError(r, http.StatusBadRequest, "400 bad request: since must be a message id")
+				continue
+			}
+		}
+		sse, err := r.SSE()
+		if err != nil {
+			continue
+		}
+		c.stream(r, sse, seen)
+	}
+}
+
+// stream sends the messages after seen as they come, until the client
+// goes or the same browser opens another stream (its newer request waits
+// in this session's queue: a reconnecting EventSource whose old connection
+// the server never saw close, or another tab, which then take turns).
+func (c *Chat) stream(r *continuity.Request, sse *continuity.SSE, seen uint64) {
+	if sse.Retry(2*time.Second) != nil {
+		return
+	}
+	keepAlive := time.NewTicker(chatKeepAlive)
+	defer keepAlive.Stop()
+	var buf []byte
+	for {
+		evs, next, err := c.topic.Since(seen)
+		if err != nil { // behind
+			if sse.Send(continuity.SSEEvent{Event: "missed", Data: "{}"}) != nil {
+				return
+			}
+			evs, next = c.missed(next)
+		}
+		for _, ev := range evs {
+			buf = appendJSON(buf[:0], ev)
+			id := strconv.FormatUint(ev.Version, 10)
+			if sse.Send(continuity.SSEEvent{ID: id, Data: string(buf)}) != nil {
+				return
+			}
+		}
+		seen = next
+		select {
+		case <-c.topic.Changed(seen):
+		case <-keepAlive.C:
+			if sse.Comment("keep-alive") != nil {
+				return
+			}
+		case <-r.Arrived():
+			return
+		case <-r.ClientGone():
+			return
+		}
+	}
+}
+
+func (c *Chat) page(r *continuity.Request) {
+	for ; ; r.Next() {
+		if !only(r, http.MethodGet) {
+			continue
+		}
+		evs, last := c.topic.Recent(chatPageHistory)
+		var items strings.Builder
+		for _, ev := range evs {
+			m := ev.Value
+			fmt.Fprintf(&items, `<li data-id="%d"><time datetime="%s">%s</time> <b>%s</b>: <span>%s</span></li>
+`, ev.Version, m.at.Format(time.RFC3339), m.at.Format("15:04:05"), html.EscapeString(m.name), html.EscapeString(m.text))
+		}
+		nonce := rand.Text()
+		r.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+
+			"'; style-src 'nonce-"+nonce+"'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		r.Printf(chatPage, nonce, last, items.String(), MaxChatName, MaxChatMessage, nonce)
+	}
+}
+
+// chatPage is the page; its arguments are the nonce, the last message id,
+// the history items, the two length limits, and the nonce again. Every URL
+// in it is relative, so it works mounted under a prefix. The script puts
+// text into the page with textContent only, never as HTML.
+const chatPage = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Chat</title>
+<style nonce="%[1]s">
+body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}
+#log{list-style:none;padding:0;min-height:10em;max-height:60vh;overflow-y:auto;border:1px solid #ccc;padding:.5em}
+#log li{white-space:pre-wrap;overflow-wrap:anywhere}
+#log time{color:#777;font-size:.85em}
+#log .note{color:#a50}
+#status,#error{color:#a00;min-height:1.2em}
+form{display:flex;gap:.5em;flex-wrap:wrap}
+#message{flex:1}
+</style>
+</head>
+<body>
+<h1>Chat</h1>
+<ul id="log" data-since="%[2]d" aria-live="polite">
+%[3]s</ul>
+<p id="status"></p>
+<form id="send" method="post" action="send">
+<input id="name" name="name" placeholder="Your name" maxlength="%[4]d" autocomplete="nickname" size="12">
+<input id="message" name="message" placeholder="Say something" maxlength="%[5]d" required autofocus autocomplete="off">
+<button type="submit">Send</button>
+</form>
+<p id="error"></p>
+<p><small>Messages arrive by long polling (<code>receive</code>); add <code>#sse</code> to the address to use Server-Sent Events (<code>events</code>) instead.</small></p>
+<script nonce="%[6]s">
+(() => {
+  const log = document.getElementById('log');
+  const form = document.getElementById('send');
+  const status = document.getElementById('status');
+  const error = document.getElementById('error');
+  let since = Number(log.dataset.since) || 0;
+
+  const line = (cls, text) => {
+    const li = document.createElement('li');
+    li.className = cls;
+    li.textContent = text;
+    log.append(li);
+    li.scrollIntoView({block: 'nearest'});
+  };
+  const show = m => {
+    const li = document.createElement('li');
+    li.dataset.id = m.id;
+    const time = document.createElement('time');
+    time.dateTime = m.time;
+    time.textContent = new Date(m.time).toLocaleTimeString();
+    const name = document.createElement('b');
+    name.textContent = m.name;
+    const text = document.createElement('span');
+    text.textContent = m.message;
+    li.append(time, ' ', name, ': ', text);
+    log.append(li);
+    li.scrollIntoView({block: 'nearest'});
+    since = m.id;
+  };
+  const missed = () => line('note', 'Some messages were missed.');
+  const sleep = ms => new Promise(done => setTimeout(done, ms));
+
+  async function poll() {
+    for (let delay = 1000;;) {
+      try {
+        const resp = await fetch('receive?since=' + since, {cache: 'no-store', headers: {Accept: 'application/json'}});
+        if (!resp.ok) throw new Error(resp.status + ' ' + resp.statusText);
+        const data = await resp.json();
+        if (data.missed) missed();
+        data.messages.forEach(show);
+        status.textContent = '';
+        delay = 1000;
+      } catch (e) {
+        status.textContent = 'Connection lost (' + e.message + '); trying again…';
+        await sleep(delay);
+        delay = Math.min(delay * 2, 30000);
+      }
+    }
+  }
+
+  function stream() {
+    const es = new EventSource('events?since=' + since);
+    es.onmessage = e => show(JSON.parse(e.data));
+    es.addEventListener('missed', missed);
+    es.onopen = () => { status.textContent = ''; };
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) {
+        status.textContent = 'Stream closed; long polling instead.';
+        poll();
+      } else {
+        status.textContent = 'Reconnecting…';
+      }
+    };
+  }
+
+  const nameInput = document.getElementById('name');
+  nameInput.value = localStorage.getItem('chat-name') || '';
+  form.addEventListener('submit', async e => {
+    e.preventDefault();
+    localStorage.setItem('chat-name', nameInput.value);
+    try {
+      const resp = await fetch('send', {
+        method: 'POST',
+        body: new URLSearchParams(new FormData(form)),
+        headers: {Accept: 'application/json'},
+      });
+      if (!resp.ok) throw new Error(await resp.text());
+      form.message.value = '';
+      error.textContent = '';
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  });
+
+  if (location.hash === '#sse' && window.EventSource) stream(); else poll();
+})();
+</script>
+</body>
+</html>
+`
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it: quotes, backslashes and control characters; <, > and & (so
+// the JSON is safe inside HTML); U+2028 and U+2029 (line ends in older
+// JavaScript); and invalid UTF-8 as U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
