@@ -155,6 +155,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		Admit:          s.admit,
 		Session: request.Options{
 			Hooks:               &s.opts.Hooks,
+			Shared:              map[any]any{progress.HandlerKey{}: s.progress},
 			App:                 app,
 			QueueDepth:          o.QueueDepth,
 			NoImplicitFirstNext: o.NoImplicitFirstNext,
@@ -245,7 +246,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if cookie != nil {
 			h.Set("Set-Cookie", cookie.String())
 		}
-		s.progress.Attach(sess)
 		o := sess.Handle(w, r, s.timeouts)
 		s.counts.outcome(o)
 		if o != request.Retry {

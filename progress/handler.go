@@ -91,8 +91,9 @@ func (h *Handler) Watching() int { return int(h.watching.Load()) }
 
 // Attach ties sess to h: meters that sess's application starts go to h's
 // store and are served by h. A session is attached once; later calls (for
-// this or another Handler) change nothing. Cheap enough to call on every
-// request.
+// this or another Handler) change nothing. Servers need not call it: they
+// share their Handler under [HandlerKey], and a session binds to it when
+// it starts its first meter.
 func (h *Handler) Attach(sess *request.Session) { bind(sess, h) }
 
 // ServeStatus answers a status request, r, for the meter name (the path

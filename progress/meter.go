@@ -391,32 +391,33 @@ type binding struct {
 	once  sync.Once
 }
 
-// bindMu makes attaching a binding to a session a compare-and-set. It is
-// taken only while a session has no binding yet (its first request).
-var bindMu sync.Mutex
-
 func bindingOf(sess *request.Session) *binding {
 	b, _ := sess.Value(bindKey{}).(*binding)
 	return b
 }
 
-// bind returns sess's binding, attaching one to h if it has none (a nil h
-// means a private Handler with the default options).
+// HandlerKey is the key under which a server shares its Handler with its
+// sessions (request.Options.Shared): a session's first meter binds it to
+// that Handler. Sessions without one get a private Handler with default
+// options.
+type HandlerKey struct{}
+
+// bind returns sess's binding, making one on first use: to h, else to the
+// Handler the server shares, else to a private default one. Sessions that
+// never start a meter never pay for a binding.
 func bind(sess *request.Session, h *Handler) *binding {
 	if b := bindingOf(sess); b != nil {
 		return b
 	}
-	bindMu.Lock()
-	defer bindMu.Unlock()
-	if b := bindingOf(sess); b != nil {
-		return b
-	}
 	if h == nil {
-		h = New(Options{})
+		h, _ = sess.Value(HandlerKey{}).(*Handler)
 	}
-	b := &binding{h: h, scope: rand.Text()}
-	sess.SetValue(bindKey{}, b)
-	return b
+	return sess.ValueOrSet(bindKey{}, func() any {
+		if h == nil {
+			h = New(Options{})
+		}
+		return &binding{h: h, scope: rand.Text()}
+	}).(*binding)
 }
 
 // watchEnd arranges, once, for the session's meters to be freed when the

@@ -42,6 +42,12 @@ type Options struct {
 	// Hooks, if set, are the lifecycle callbacks; see [Hooks].
 	Hooks *Hooks
 
+	// Shared holds read-only values every session of a server sees through
+	// [Session.Value] (a session's own values shadow them): a server shares
+	// its feature handlers this way instead of attaching them to each
+	// session. It must not be modified once sessions exist.
+	Shared map[any]any
+
 	// Clock, if set, is read instead of the system clock for the session's
 	// last-seen time: an owner with many sessions keeps one coarse clock
 	// (unix nanoseconds) rather than reading the time on every request.
@@ -79,6 +85,7 @@ type Session struct {
 	onEnd      func(*Session, error)
 	clock      *atomic.Int64
 	hooks      *Hooks
+	shared     map[any]any
 	created    time.Time
 
 	ctx    context.Context
@@ -115,6 +122,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		onEnd:      opts.OnEnd,
 		clock:      opts.Clock,
 		hooks:      opts.Hooks,
+		shared:     opts.Shared,
 		created:    now,
 		ctx:        ctx,
 		cancel:     cancel,
@@ -172,7 +180,27 @@ func (s *Session) Closed() bool {
 func (s *Session) Value(key any) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.values[key]
+	if v, ok := s.values[key]; ok {
+		return v
+	}
+	return s.shared[key]
+}
+
+// ValueOrSet returns the session's own value under key, first storing
+// make() there if it has none: an atomic get-or-create. make runs with the
+// session's lock held, so it must not call the session's methods.
+func (s *Session) ValueOrSet(key any, make func() any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.values[key]; ok {
+		return v
+	}
+	v := make()
+	if s.values == nil {
+		s.values = map[any]any{}
+	}
+	s.values[key] = v
+	return v
 }
 
 // SetValue stores v under key for the life of the session. A nil v deletes
