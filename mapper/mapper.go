@@ -521,7 +521,9 @@ func (m *Mapper) victimLocked() *entry {
 }
 
 func (m *Mapper) removeLocked(e *entry) {
-	delete(m.table, e.key)
+	if m.table[e.key] == e {
+		delete(m.table, e.key) // never unmap a newer entry under the same key
+	}
 	if e.list != nil {
 		e.list.remove(e)
 	}

@@ -283,18 +283,22 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 		return QueueFull
 	}
 
-	// One timer serves both bounds: it first fires at the nearer of the two
-	// and is re-armed for whatever remains of the bound that applies.
-	// Elapsed time is the sum of the periods armed, so the common path,
-	// answered before any timer fires, never reads the clock.
+	// One timer serves both bounds. While the request is queued it ticks
+	// every step (an eighth of the response bound, or the queue bound if
+	// nearer); the first tick that sees the request taken starts the
+	// response bound, so that bound is never cut short by time spent
+	// queued and runs late by at most one step. Elapsed time is the sum
+	// of the periods armed, so the common path, answered before any
+	// timer fires, never reads the clock.
 	var timer *time.Timer
 	var timeout <-chan time.Time
-	// seenQueued is when the request was last seen still queued (0: at the
-	// hand-off); the response bound runs from there, so it is never longer
-	// than ResponseTimeout after the take, and shorter by at most the time
-	// the request spent queued unobserved.
-	var elapsed, armed, seenQueued time.Duration
-	if armed = minPositive(t.Queue, t.Response); armed > 0 {
+	step := t.Response / 8
+	if t.Response > 0 && step <= 0 {
+		step = t.Response
+	}
+	var elapsed, armed time.Duration
+	takenSeen := time.Duration(-1)
+	if armed = minPositive(t.Queue, step); armed > 0 {
 		timer = timers.Get().(*time.Timer)
 		timer.Reset(armed)
 		defer func() {
@@ -327,14 +331,13 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 				ex.mu.Unlock()
 				return s.settle(ex)
 			case exQueued:
-				seenQueued = elapsed
 				if t.Queue <= 0 || elapsed < t.Queue {
 					ex.mu.Unlock()
-					if t.Queue <= 0 {
-						rearm(t.Response) // only the response bound applies
-					} else {
-						rearm(t.Queue - elapsed)
+					next := step
+					if t.Queue > 0 {
+						next = minPositive(t.Queue-elapsed, step)
 					}
+					rearm(next)
 					continue
 				}
 				ex.abandonLocked()
@@ -348,7 +351,10 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 				timeout = nil // the session owns the response from here
 				continue
 			}
-			if left := t.Response - (elapsed - seenQueued); left > 0 {
+			if takenSeen < 0 {
+				takenSeen = elapsed // the take happened in the last step
+			}
+			if left := t.Response - (elapsed - takenSeen); left > 0 {
 				ex.mu.Unlock()
 				rearm(left)
 				continue
