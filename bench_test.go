@@ -207,3 +207,41 @@ func memInUse() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse + ms.StackInuse
 }
+
+// BenchmarkCounterStepHTTP is one counter step over loopback HTTP with a
+// keep-alive client: what a browser's request costs end to end.
+func BenchmarkCounterStepHTTP(b *testing.B) {
+	srv, err := continuity.New(counterPage, &continuity.Options{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	benchHTTP(b, srv)
+}
+
+// BenchmarkBareCounterStepHTTP is the bare handler over loopback HTTP.
+func BenchmarkBareCounterStepHTTP(b *testing.B) { benchHTTP(b, newBareCounter()) }
+
+func benchHTTP(b *testing.B, h http.Handler) {
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	c := ts.Client()
+	cookie := sessionCookieFor(b, h)
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
+	req.AddCookie(cookie)
+	buf := make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := c.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := resp.Body.Read(buf); err != nil {
+				break
+			}
+		}
+		resp.Body.Close()
+	}
+}

@@ -80,9 +80,14 @@ func TestLongPollFanOutToManyReceivers(t *testing.T) {
 	want := []string{"1:one", "2:two", "3:three"}
 	got := make([][]string, receivers)
 	done := make(chan time.Time, receivers)
+	// Keep-alive connections for all, as browsers keep theirs.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 2 * receivers
+	t.Cleanup(tr.CloseIdleConnections)
 	var wg sync.WaitGroup
 	for i := range receivers {
 		c := browser(t) // each receiver is its own browser, its own session
+		c.Transport = tr
 		wg.Go(func() {
 			var since uint64
 			for len(got[i]) < len(want) {

@@ -339,7 +339,7 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
 <button type="submit">Send</button>
 </form>
 <p id="error"></p>
-<p><small>Messages arrive by long polling (<code>receive</code>); add <code>#sse</code> to the address to use Server-Sent Events (<code>events</code>) instead.</small></p>
+<p><small>Messages arrive by <span id="transport">long polling</span>. Add <code>#sse</code> to the address (and reload) for Server-Sent Events instead.</small></p>
 <script nonce="%[6]s">
 (() => {
   const log = document.getElementById('log');
@@ -374,6 +374,7 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
   const sleep = ms => new Promise(done => setTimeout(done, ms));
 
   async function poll() {
+    transport.textContent = 'long polling';
     for (let delay = 1000;;) {
       try {
         const resp = await fetch('receive?since=' + since, {cache: 'no-store', headers: {Accept: 'application/json'}});
@@ -391,7 +392,9 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
     }
   }
 
+  const transport = document.getElementById('transport');
   function stream() {
+    transport.textContent = 'Server-Sent Events';
     const es = new EventSource('events?since=' + since);
     es.onmessage = e => show(JSON.parse(e.data));
     es.addEventListener('missed', missed);

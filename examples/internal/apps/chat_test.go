@@ -186,9 +186,14 @@ func TestChatManyReceiversGetEveryMessageInOrder(t *testing.T) {
 	const receivers = 100
 	want := []string{"a: one", "b: two", "c: three"}
 	got := make([][]string, receivers)
+	// Keep-alive connections for all, as browsers keep theirs.
+	tr := ts.Client().Transport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 2 * receivers
+	t.Cleanup(tr.CloseIdleConnections)
 	var wg sync.WaitGroup
 	for i := range receivers {
 		c := chatClient(t, ts)
+		c.Transport = tr
 		wg.Go(func() {
 			var since uint64
 			for len(got[i]) < len(want) {
