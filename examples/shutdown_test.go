@@ -1,0 +1,121 @@
+package examples_test
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"net/http/cookiejar"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSIGTERMAnswersOpenRequestsAndEndsSessions runs the tour as a real
+// process with a chat long-poll waiting and a progress task busy in its
+// session, sends SIGTERM, and checks that both requests are answered, that
+// the sessions ended with reason shutdown (the examples log each end), and
+// that the process exits 0 within the shutdown deadline.
+func TestSIGTERMAnswersOpenRequestsAndEndsSessions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a program")
+	}
+	bin := build(t, []string{"tour"}) + "/tour"
+	stdout := &output{line: make(chan string, 1)}
+	var stderr safeBuffer
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = stdout, &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	var base string
+	select {
+	case line := <-stdout.line:
+		m := listening.FindStringSubmatch(line)
+		require.NotNil(t, m, line)
+		base = m[1]
+	case <-time.After(10 * time.Second):
+		t.Fatal("no URL printed")
+	}
+
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Jar: jar, Transport: tr, Timeout: 20 * time.Second}
+
+	// A busy session: the progress task runs in the session (5s).
+	resp, err := c.Get(base + "progress/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	work, err := c.Get(base + "progress/start")
+	require.NoError(t, err)
+	defer work.Body.Close()
+	lines := bufio.NewScanner(work.Body)
+	require.True(t, lines.Scan(), "the task started")
+	assert.Contains(t, lines.Text(), "started")
+
+	// A long-poll waiting in a chat session (25s by default).
+	resp, err = c.Get(base + "chat/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	polled := make(chan int, 1)
+	go func() {
+		resp, err := c.Get(base + "chat/receive?since=0")
+		if err != nil {
+			polled <- -1
+			return
+		}
+		resp.Body.Close()
+		polled <- resp.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond) // let the long-poll reach its session
+
+	sent := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+
+	select {
+	case code := <-polled:
+		assert.Positive(t, code, "the long-poll was answered, not cut")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long-poll was not answered")
+	}
+	for lines.Scan() { // the busy session's response ends
+	}
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		require.NoError(t, err, "exit status 0\nstderr:\n%s", stderr.String())
+	case <-time.After(12 * time.Second):
+		t.Fatalf("did not exit\nstderr:\n%s", stderr.String())
+	}
+	assert.Less(t, time.Since(sent), 10*time.Second, "within the shutdown deadline")
+	logs := stderr.String()
+	assert.GreaterOrEqual(t, strings.Count(logs, `reason="continuity: server shutdown"`), 3,
+		"the progress, chat page and chat receive sessions ended with reason shutdown:\n%s", logs)
+}
+
+type safeBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
