@@ -230,36 +230,40 @@ func (r *Request) SetStatus(code int) { r.status = code }
 // request is in hand and with [ErrClientGone] when its browser is no longer
 // listening. The default Content-Type is text/html; charset=utf-8.
 func (r *Request) Write(p []byte) (int, error) {
-	ex := r.ex
-	if ex == nil {
-		return 0, ErrNoRequest
+	ex, err := r.output()
+	if err != nil {
+		return 0, err
 	}
-	r.lockOut(ex)
 	defer ex.mu.Unlock()
-	if ex.state != exTaken || ex.r.Context().Err() != nil {
-		return 0, ErrClientGone
-	}
-	if !ex.wroteHeader {
-		r.commitLocked(ex)
-	}
 	return ex.w.Write(p)
 }
 
 // WriteString writes s to the response in hand; see [Request.Write].
 func (r *Request) WriteString(s string) (int, error) {
+	ex, err := r.output()
+	if err != nil {
+		return 0, err
+	}
+	defer ex.mu.Unlock()
+	return io.WriteString(ex.w, s)
+}
+
+// output locks the request in hand for writing, sending the response head
+// first if it is still unsent. On success the caller must unlock ex.mu.
+func (r *Request) output() (*exchange, error) {
 	ex := r.ex
 	if ex == nil {
-		return 0, ErrNoRequest
+		return nil, ErrNoRequest
 	}
 	r.lockOut(ex)
-	defer ex.mu.Unlock()
 	if ex.state != exTaken || ex.r.Context().Err() != nil {
-		return 0, ErrClientGone
+		ex.mu.Unlock()
+		return nil, ErrClientGone
 	}
 	if !ex.wroteHeader {
 		r.commitLocked(ex)
 	}
-	return io.WriteString(ex.w, s)
+	return ex, nil
 }
 
 // Print writes its operands to the response as [fmt.Print] does.
@@ -272,18 +276,11 @@ func (r *Request) Printf(format string, a ...any) { fmt.Fprintf(r, format, a...)
 // streamed response. It goes through [http.ResponseController], so it
 // reaches the connection through middleware that wraps the ResponseWriter.
 func (r *Request) Flush() error {
-	ex := r.ex
-	if ex == nil {
-		return ErrNoRequest
+	ex, err := r.output()
+	if err != nil {
+		return err
 	}
-	r.lockOut(ex)
 	defer ex.mu.Unlock()
-	if ex.state != exTaken || ex.r.Context().Err() != nil {
-		return ErrClientGone
-	}
-	if !ex.wroteHeader {
-		r.commitLocked(ex)
-	}
 	return http.NewResponseController(ex.w).Flush()
 }
 

@@ -27,21 +27,14 @@ func (r *Request) ClientGone() <-chan struct{} { return r.RequestContext().Done(
 // next request on the connection gets it back. Then write and
 // [Request.Flush] as you go, and end the stream with Next or End.
 func (r *Request) Stream() error {
-	ex := r.ex
-	if ex == nil {
-		return ErrNoRequest
+	ex, err := r.output()
+	if err != nil {
+		return err
 	}
-	r.lockOut(ex)
 	defer ex.mu.Unlock()
-	if ex.state != exTaken || ex.r.Context().Err() != nil {
-		return ErrClientGone
-	}
 	rc := http.NewResponseController(ex.w)
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
-	}
-	if !ex.wroteHeader {
-		r.commitLocked(ex)
 	}
 	return rc.Flush()
 }
