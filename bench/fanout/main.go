@@ -113,8 +113,8 @@ func run(n, runs int, chat string) error {
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i, err)
 		}
-		fmt.Printf("run %d: all %d received in %v (median receiver %v); server RSS +%.1f KiB per waiting receiver; setup %v\n",
-			i, r.received, r.all.Round(time.Millisecond), r.median.Round(time.Millisecond), r.rssPer/1024, r.setup.Round(time.Millisecond))
+		fmt.Printf("run %d: all %d received in %v (median receiver %v); server RSS +%.1f KiB per waiting receiver; setup %v; load average %s\n",
+			i, r.received, r.all.Round(time.Millisecond), r.median.Round(time.Millisecond), r.rssPer/1024, r.setup.Round(time.Millisecond), loadAverage())
 		results = append(results, r)
 	}
 	alls := make([]time.Duration, len(results))
@@ -443,4 +443,18 @@ func runBare() error {
 		return err
 	}
 	return nil
+}
+
+// loadAverage is the machine's 1-minute load average: other work on the
+// machine shows in the timings, so each run reports it.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "unknown"
+	}
+	return f[0]
 }
