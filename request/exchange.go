@@ -93,10 +93,9 @@ func (ex *exchange) take(time.Time) bool {
 	return true
 }
 
-// finish is called by the session when it is done with the request.
-func (ex *exchange) finish(o outcome) {
-	ex.mu.Lock()
-	defer ex.mu.Unlock()
+// finishLocked is called by the session, holding ex.mu, when it is done
+// with the request.
+func (ex *exchange) finishLocked(o outcome) {
 	if ex.state != exTaken {
 		return
 	}

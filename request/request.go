@@ -35,7 +35,8 @@ type Request struct {
 	header     http.Header // response headers, committed on the first write
 	status     int
 	cbs        callbacks
-	committing bool // the BeforeCommit hook is running
+	committing bool     // the BeforeCommit hook is running
+	htmlType   []string // the default Content-Type header value
 
 	// The context of the request in hand, made by RequestContext on first
 	// use and cancelled when the request is finished.
@@ -159,12 +160,16 @@ func (r *Request) finish(o outcome) {
 		r.reqCancel(nil)
 		r.reqCtx, r.reqCancel, r.reqStop = nil, nil, nil
 	}
-	r.lockOut(ex)
-	if ex.state == exTaken && !ex.wroteHeader && o == outServed {
-		r.commitLocked(ex)
+	if o == outServed {
+		r.lockOut(ex)
+		if ex.state == exTaken && !ex.wroteHeader {
+			r.commitLocked(ex)
+		}
+	} else {
+		ex.mu.Lock()
 	}
+	ex.finishLocked(o)
 	ex.mu.Unlock()
-	ex.finish(o)
 }
 
 // commitLocked writes the response head. ex.mu must be held and the state
@@ -175,7 +180,10 @@ func (r *Request) commitLocked(ex *exchange) {
 		r.mergeHeader(h)
 	}
 	if _, ok := h["Content-Type"]; !ok {
-		h["Content-Type"] = []string{"text/html; charset=utf-8"}
+		if r.htmlType == nil {
+			r.htmlType = []string{"text/html; charset=utf-8"}
+		}
+		h["Content-Type"] = r.htmlType // one per session, not per response
 	}
 	status := r.status
 	if status == 0 {
