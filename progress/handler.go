@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/continuity-go/continuity/internal/jsonstr"
 	"github.com/continuity-go/continuity/request"
 )
 
@@ -370,7 +371,7 @@ func writeSnapshot(w http.ResponseWriter, s *Snapshot) {
 func writeError(w http.ResponseWriter, code int, msg string) {
 	b := make([]byte, 0, 32+len(msg))
 	b = append(b, `{"error":`...)
-	b = appendString(b, msg)
+	b = jsonstr.Append(b, msg)
 	b = append(b, "}\n"...)
 	writeJSON(w, code, b)
 }

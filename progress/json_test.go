@@ -10,38 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var jsonStrings = []string{
-	"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\b\f\x00\x01\x1f\x7f",
-	"<script>&amp;</script>", "\u2028\u2029", "héllo wörld ✓ 😀", "\xff\xfe bad \xc3",
-	"\xed\xa0\x80 surrogate", "a\u00a0b", "</", "\ufffd", strings.Repeat("x", 1000),
-}
-
-// appendString must produce exactly what encoding/json produces.
-func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range jsonStrings {
-		want, err := json.Marshal(s)
-		require.NoError(t, err)
-		assert.Equal(t, string(want), string(appendString(nil, s)), "%q", s)
-	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	for _, s := range jsonStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got := appendString(nil, s)
-		want, err := json.Marshal(s)
-		require.NoError(t, err)
-		require.Equal(t, string(want), string(got))
-		var back string
-		require.NoError(t, json.Unmarshal(got, &back))
-		if utf8.ValidString(s) {
-			require.Equal(t, s, back)
-		}
-	})
-}
-
 func TestAppendJSON(t *testing.T) {
 	s := Snapshot{Name: "imp\"ort", ID: "x<1>", Total: 200, Count: -3, Messages: []string{"a\nb", "✓"},
 		Status: "line\u2028", InProgress: true, Version: 1 << 63}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/continuity-go/continuity"
+	"github.com/continuity-go/continuity/internal/jsonstr"
 )
 
 // Chat limits and defaults.
@@ -152,9 +153,9 @@ func newChatMessage(name, text string, at time.Time) (chatMessage, error) {
 	}
 	m := chatMessage{name: name, text: text, at: at.UTC().Truncate(time.Second)}
 	b := append([]byte(nil), `"name":`...)
-	b = appendJSONString(b, m.name)
+	b = jsonstr.Append(b, m.name)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, m.text)
+	b = jsonstr.Append(b, m.text)
 	b = append(b, `,"time":"`...)
 	b = m.at.AppendFormat(b, time.RFC3339)
 	m.json = append(b, `"}`...)
@@ -434,58 +435,3 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
 </body>
 </html>
 `
-
-// appendJSONString appends s as a JSON string, escaped as encoding/json
-// escapes it: quotes, backslashes and control characters; <, > and & (so
-// the JSON is safe inside HTML); U+2028 and U+2029 (line ends in older
-// JavaScript); and invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

@@ -8,27 +8,6 @@ import (
 	"github.com/continuity-go/continuity"
 )
 
-// FuzzAppendJSONString checks the chat's JSON escaper against
-// encoding/json byte for byte (go test -fuzz FuzzAppendJSONString).
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{
-		"", "plain", `"quoted" \back\slash`, "tab\tnew\nline\rcr", "\x00\x01\x1f\x7f",
-		"\b\f", "<script>&amp;</script>", "é ü 日本語 🙂", "line\u2028para\u2029", "bad \xff\xfe utf-8",
-		"\xed\xa0\x80 surrogate", "trailing \xe2\x82",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
-		}
-	})
-}
-
 func TestChatMessageJSON(t *testing.T) {
 	at := time.Date(2026, 11, 22, 16, 4, 5, 600, time.FixedZone("X", 3600))
 	m, err := newChatMessage(" <A> ", "hi \"you\"", at)
