@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,27 +11,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// chromium returns the path of a Chromium or Chrome binary. Without one
-// the test is skipped, except in CI (CI set), where .ci/run installs
-// Debian's chromium and its absence is a failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no chromium in PATH; .ci/run installs Debian's chromium package")
-	}
-	t.Skip("no chromium in PATH (set CHROMIUM, or apt-get install chromium)")
-	return ""
-}
+	"github.com/continuity-go/continuity/internal/browsertest"
+)
 
 // recordBar makes the page remember every text the bar shows.
 const recordBar = `(function () {
@@ -50,10 +30,7 @@ const recordBar = `(function () {
 // Events, forced onto long-polling, and falling back to long-polling when
 // event streams are refused.
 func TestBrowser(t *testing.T) {
-	path := chromium(t)
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
+	browser := browsertest.Start(t)
 	base := serve(t, "/progress/", 50, 20*time.Millisecond)
 	// A proxy that refuses event streams: the page must fall back.
 	noStreams := serve(t, "/progress/", 50, 20*time.Millisecond, func(h http.Handler) http.Handler {
@@ -66,26 +43,7 @@ func TestBrowser(t *testing.T) {
 		})
 	})
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	// The first action starts the browser, which lives as long as the
-	// context of that call: it must have no timeout.
-	require.NoError(t, chromedp.Do(ctx), "starting %s", path)
+	ctx := browser
 
 	for _, tc := range []struct{ name, url, transport string }{
 		{"sse", base, "Server-Sent Events"},
