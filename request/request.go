@@ -26,8 +26,8 @@ import (
 // handle.
 //
 // A Request belongs to its session goroutine: its methods must not be
-// called from other goroutines, except [Request.Context] and
-// [Request.Session].
+// called from other goroutines, except [Request.Context],
+// [Request.Session] and [Request.Arrived].
 type Request struct {
 	s  *Session
 	ex *exchange // the request in hand; nil before the first and after the last
