@@ -12,9 +12,7 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"strings"
+	"flag"
 	"time"
 
 	"github.com/continuity-go/continuity"
@@ -23,47 +21,17 @@ import (
 )
 
 func main() {
-	wait, rest, err := waitFlag(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "chat: %v\n", err)
-		os.Exit(2)
-	}
-	os.Args = append(os.Args[:1], rest...)
+	wait := apps.DefaultChatWait
 	demo.Main(func(c demo.Config) (demo.Server, error) {
 		opts := c.Options()
 		apps.ChatOptions(opts)
 		return continuity.New(apps.NewChat(wait).App, opts)
-	})
+	}, waitFlag(&wait))
 }
 
-// waitFlag takes -wait (or --wait) DURATION out of args, which demo.Main
-// then parses with the flags every example shares.
-func waitFlag(args []string) (time.Duration, []string, error) {
-	wait := apps.DefaultChatWait
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
-		if !strings.HasPrefix(a, "-") || name != "wait" {
-			rest = append(rest, a)
-			continue
-		}
-		if !hasVal {
-			if i+1 == len(args) {
-				return 0, nil, fmt.Errorf("flag needs an argument: -wait")
-			}
-			i++
-			val = args[i]
-		}
-		d, err := time.ParseDuration(val)
-		if err != nil || d <= 0 {
-			return 0, nil, fmt.Errorf("invalid value %q for -wait: want a positive duration such as 25s", val)
-		}
-		wait = d
+// waitFlag adds -wait DURATION to the flags every example shares.
+func waitFlag(wait *time.Duration) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.Func("wait", "bound a long poll with no message to `duration` (default 25s)", demo.PositiveDuration(wait, false))
 	}
-	return wait, rest, nil
 }

@@ -9,10 +9,9 @@
 package main
 
 import (
-	"fmt"
-	"os"
+	"errors"
+	"flag"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/continuity-go/continuity/examples/internal/apps"
@@ -20,47 +19,24 @@ import (
 )
 
 func main() {
-	steps, step, rest, err := taskFlags(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "progress: %v\n", err)
-		os.Exit(2)
-	}
-	os.Args = append(os.Args[:1], rest...)
-	demo.Main(demo.App(apps.Progress(steps, step)))
+	steps, step := apps.DefaultProgressSteps, apps.DefaultProgressStep
+	demo.Main(func(c demo.Config) (demo.Server, error) {
+		return demo.App(apps.Progress(steps, step))(c)
+	}, taskFlags(&steps, &step))
 }
 
-// taskFlags takes -steps N and -step DURATION (or --steps, -steps=N, …)
-// out of args, which demo.Main then parses with the flags every example
+// taskFlags adds -steps N and -step DURATION to the flags every example
 // shares.
-func taskFlags(args []string) (steps int, step time.Duration, rest []string, err error) {
-	steps, step = apps.DefaultProgressSteps, apps.DefaultProgressStep
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			rest = append(rest, args[i:]...)
-			break
-		}
-		name, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
-		if !strings.HasPrefix(a, "-") || (name != "steps" && name != "step") {
-			rest = append(rest, a)
-			continue
-		}
-		if !hasVal {
-			if i+1 == len(args) {
-				return 0, 0, nil, fmt.Errorf("flag needs an argument: -%s", name)
+func taskFlags(steps *int, step *time.Duration) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.Func("steps", "run a task of `n` steps (default 50)", func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return errors.New("want a whole number of at least 1")
 			}
-			i++
-			val = args[i]
-		}
-		if name == "steps" {
-			if steps, err = strconv.Atoi(val); err != nil || steps < 1 {
-				return 0, 0, nil, fmt.Errorf("invalid value %q for -steps: want a whole number of at least 1", val)
-			}
-			continue
-		}
-		if step, err = time.ParseDuration(val); err != nil || step < 0 {
-			return 0, 0, nil, fmt.Errorf("invalid value %q for -step: want a duration such as 100ms", val)
-		}
+			*steps = n
+			return nil
+		})
+		fs.Func("step", "make each step last `duration` (default 100ms)", demo.PositiveDuration(step, true))
 	}
-	return steps, step, rest, nil
 }

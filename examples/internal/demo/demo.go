@@ -78,11 +78,14 @@ func App(app func(*continuity.Request)) Build {
 // Main is an example's whole main function: it runs [Run] with the
 // command line, stops on SIGINT or SIGTERM, and exits: 0 after a clean
 // shutdown (or -h), 2 for bad flags, 1 for any other failure.
-func Main(build Build) {
+//
+// flags, if given, add an example's own flags to the shared ones; build
+// runs after parsing, so it sees their values.
+func Main(build Build, flags ...func(*flag.FlagSet)) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, a second one kills the process at once.
 	context.AfterFunc(ctx, stop)
-	err := Run(ctx, filepath.Base(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr, build)
+	err := Run(ctx, filepath.Base(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr, build, flags...)
 	stop()
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -102,8 +105,8 @@ var errUsage = errors.New("usage error")
 // "listening on URL" to stdout, and serves until ctx is done; then it
 // shuts the server down, waiting up to [ShutdownTimeout] for sessions and
 // requests to finish, and returns nil. It returns [flag.ErrHelp] for -h.
-func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer, build Build) error {
-	c, err := parse(name, args, stderr)
+func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer, build Build, flags ...func(*flag.FlagSet)) error {
+	c, err := parse(name, args, stderr, flags...)
 	if err != nil {
 		return err
 	}
@@ -146,7 +149,7 @@ func shutdown(srv Server, hs *http.Server) error {
 	return err
 }
 
-func parse(name string, args []string, stderr io.Writer) (Config, error) {
+func parse(name string, args []string, stderr io.Writer, flags ...func(*flag.FlagSet)) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -154,6 +157,9 @@ func parse(name string, args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.DocRoot, "docroot", "", "serve static files from `dir` (default none)")
 	fs.DurationVar(&c.IdleTimeout, "idle", continuity.DefaultIdleTimeout, "end sessions idle this long")
 	fs.IntVar(&c.MaxSessions, "max-sessions", continuity.DefaultMaxSessions, "live sessions at most")
+	for _, f := range flags {
+		f(fs)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: %s [flags]\n", name)
 		fs.PrintDefaults()
@@ -190,4 +196,17 @@ func URL(addr net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// PositiveDuration is a flag.Func parser that stores a duration greater
+// than zero (or, with zeroOK, at least zero) in d.
+func PositiveDuration(d *time.Duration, zeroOK bool) func(string) error {
+	return func(s string) error {
+		v, err := time.ParseDuration(s)
+		if err != nil || v < 0 || (v == 0 && !zeroOK) {
+			return errors.New("want a positive duration such as 25s")
+		}
+		*d = v
+		return nil
+	}
 }
