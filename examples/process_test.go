@@ -105,34 +105,8 @@ func TestPrograms(t *testing.T) {
 // starts a session, so shutdown has one to end), signals it and expects
 // exit status 0 within a few seconds.
 func run(t *testing.T, bin string, sig os.Signal) {
-	stdout := &output{line: make(chan string, 1)}
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-idle", "1m", "-max-sessions", "10")
-	cmd.Stdout, cmd.Stderr = stdout, &stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan struct{}) // closed when Wait has returned waitErr
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	var url string
-	select {
-	case line := <-stdout.line:
-		m := listening.FindStringSubmatch(line)
-		require.NotNil(t, m, "first line %q", line)
-		url = m[1]
-	case <-exited:
-		t.Fatalf("exited before listening: %v\nstderr: %s", waitErr, stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("printed no URL in 10s")
-	}
+	p := launch(t, bin, "-addr", "127.0.0.1:0", "-idle", "1m", "-max-sessions", "10")
+	url, stdout, stderr := p.url, p.stdout, p.stderr
 
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -151,13 +125,57 @@ func run(t *testing.T, bin string, sig os.Signal) {
 		assert.Contains(t, string(body), "<title>", u)
 	}
 
-	require.NoError(t, cmd.Process.Signal(sig))
+	require.NoError(t, p.cmd.Process.Signal(sig))
 	select {
-	case <-exited:
-		require.NoError(t, waitErr, "exit after %v; stderr: %s", sig, stderr.String())
-		assert.Equal(t, 0, cmd.ProcessState.ExitCode())
+	case <-p.exited:
+		require.NoError(t, p.waitErr, "exit after %v; stderr: %s", sig, stderr.String())
+		assert.Equal(t, 0, p.cmd.ProcessState.ExitCode())
 	case <-time.After(10 * time.Second):
 		t.Fatalf("still running 10s after %v", sig)
 	}
 	assert.Equal(t, 1, strings.Count(stdout.String(), "\n"), "stdout: %q", stdout.String())
+}
+
+// program is an example running as a process.
+type program struct {
+	cmd     *exec.Cmd
+	url     string // from its "listening on URL" line
+	stdout  *output
+	stderr  *output
+	exited  chan struct{} // closed when Wait has returned waitErr
+	waitErr error
+}
+
+// launch starts bin with args, waits for the URL it prints, and kills it
+// at the end of the test if it is still running.
+func launch(t *testing.T, bin string, args ...string) *program {
+	t.Helper()
+	p := &program{
+		cmd:    exec.Command(bin, args...),
+		stdout: &output{line: make(chan string, 1)},
+		stderr: &output{line: make(chan string, 1)},
+		exited: make(chan struct{}),
+	}
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	require.NoError(t, p.cmd.Start())
+	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	select {
+	case line := <-p.stdout.line:
+		m := listening.FindStringSubmatch(line)
+		require.NotNil(t, m, "first line %q", line)
+		p.url = m[1]
+	case <-p.exited:
+		t.Fatalf("exited before listening: %v\nstderr: %s", p.waitErr, p.stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("printed no URL in 10s")
+	}
+	return p
 }

@@ -2,12 +2,9 @@ package examples_test
 
 import (
 	"bufio"
-	"bytes"
 	"net/http"
 	"net/http/cookiejar"
-	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,27 +22,8 @@ func TestSIGTERMAnswersOpenRequestsAndEndsSessions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a program")
 	}
-	bin := build(t, []string{"tour"}) + "/tour"
-	stdout := &output{line: make(chan string, 1)}
-	var stderr safeBuffer
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
-	cmd.Stdout, cmd.Stderr = stdout, &stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	var base string
-	select {
-	case line := <-stdout.line:
-		m := listening.FindStringSubmatch(line)
-		require.NotNil(t, m, line)
-		base = m[1]
-	case <-time.After(10 * time.Second):
-		t.Fatal("no URL printed")
-	}
+	p := launch(t, build(t, []string{"tour"})+"/tour", "-addr", "127.0.0.1:0")
+	base, stderr := p.url, p.stderr
 
 	jar, _ := cookiejar.New(nil)
 	tr := &http.Transport{}
@@ -80,7 +58,7 @@ func TestSIGTERMAnswersOpenRequestsAndEndsSessions(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let the long-poll reach its session
 
 	sent := time.Now()
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 
 	select {
 	case code := <-polled:
@@ -91,9 +69,8 @@ func TestSIGTERMAnswersOpenRequestsAndEndsSessions(t *testing.T) {
 	for lines.Scan() { // the busy session's response ends
 	}
 	select {
-	case err := <-exited:
-		exited <- err // for the cleanup
-		require.NoError(t, err, "exit status 0\nstderr:\n%s", stderr.String())
+	case <-p.exited:
+		require.NoError(t, p.waitErr, "exit status 0\nstderr:\n%s", stderr.String())
 	case <-time.After(12 * time.Second):
 		t.Fatalf("did not exit\nstderr:\n%s", stderr.String())
 	}
@@ -101,21 +78,4 @@ func TestSIGTERMAnswersOpenRequestsAndEndsSessions(t *testing.T) {
 	logs := stderr.String()
 	assert.GreaterOrEqual(t, strings.Count(logs, `reason="continuity: server shutdown"`), 3,
 		"the progress, chat page and chat receive sessions ended with reason shutdown:\n%s", logs)
-}
-
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
