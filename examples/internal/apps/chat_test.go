@@ -220,7 +220,11 @@ func TestChatManyReceiversGetEveryMessageInOrder(t *testing.T) {
 	for i := range receivers {
 		assert.Equal(t, want, got[i], "receiver %d", i)
 	}
-	assert.Less(t, elapsed, time.Second)
+	// Three posts, one after another, make every receiver reconnect twice;
+	// on a loaded 2-core CI machine under -race that alone can take about
+	// a second. The library's one-second fan-out is asserted in the root
+	// push_test.go; here the bound only catches a stuck receiver.
+	assert.Less(t, elapsed, 5*time.Second)
 	t.Logf("%d receivers had 3 messages %v after the first post", receivers, elapsed)
 }
 
