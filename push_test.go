@@ -234,7 +234,7 @@ func TestShutdownFreesWaiters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx))
-	assert.Less(t, time.Since(begun), time.Second, "a waiting long poll does not hold up shutdown")
+	assert.Less(t, time.Since(begun), 4*time.Second, "a waiting long poll (1h) does not hold up shutdown")
 	assert.ErrorIs(t, <-ended, continuity.EndShutdown, "RequestContext's cause is the session's end")
 	assert.Equal(t, 0, topic.Waiters())
 }
