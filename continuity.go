@@ -42,9 +42,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/continuity-go/continuity/internal/handoff"
 	"github.com/continuity-go/continuity/mapper"
 	"github.com/continuity-go/continuity/progress"
-	"github.com/continuity-go/continuity/request"
 )
 
 // A Server runs one continuity application: it maps requests to sessions,
@@ -60,7 +60,7 @@ type Server struct {
 	allow    string // the Allow header for 405s
 	methods  []string
 	cop      *http.CrossOriginProtection
-	timeouts request.Timeouts
+	timeouts handoff.Timeouts
 	maxBody  int64
 	maxField int
 	byQuery  bool
@@ -125,7 +125,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		}
 	}
 	s.allow = strings.Join(s.methods, ", ")
-	s.timeouts = request.Timeouts{
+	s.timeouts = handoff.Timeouts{
 		Queue:    durationOr(o.QueueTimeout, DefaultQueueTimeout),
 		Response: durationOr(o.ResponseTimeout, DefaultResponseTimeout),
 	}
@@ -153,10 +153,10 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		MaxSessions:    o.MaxSessions,
 		Logger:         o.Logger,
 		Admit:          s.admit,
-		Session: request.Options{
-			Hooks:               &s.opts.Hooks,
+		Session: handoff.Options{
+			Hooks:               internalHooks(&s.opts.Hooks),
 			Shared:              map[any]any{progress.HandlerKey{}: s.progress},
-			App:                 app,
+			App:                 func(h *handoff.Handle) { app((*Request)(h)) },
 			QueueDepth:          o.QueueDepth,
 			NoImplicitFirstNext: o.NoImplicitFirstNext,
 		},
@@ -248,7 +248,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		o := sess.Handle(w, r, s.timeouts)
 		s.counts.outcome(o)
-		if o != request.Retry {
+		if o != handoff.Retry {
 			return
 		}
 		// The session ended before it took the request: map it again.

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/continuity-go/continuity/request"
+	"github.com/continuity-go/continuity/internal/handoff"
 )
 
 // counters are the server's request counters: one atomic add per request.
@@ -20,21 +20,21 @@ type counters struct {
 	forbidden, full, draining, rateLimited, shuttingDown      atomic.Uint64
 }
 
-func (c *counters) outcome(o request.Outcome) {
+func (c *counters) outcome(o handoff.Outcome) {
 	switch o {
-	case request.Served:
+	case handoff.Served:
 		c.served.Add(1)
-	case request.Retry:
+	case handoff.Retry:
 		c.retried.Add(1)
-	case request.QueueFull:
+	case handoff.QueueFull:
 		c.queueFull.Add(1)
-	case request.QueueTimeout:
+	case handoff.QueueTimeout:
 		c.queueTimeout.Add(1)
-	case request.ResponseTimeout:
+	case handoff.ResponseTimeout:
 		c.responseTimeout.Add(1)
-	case request.ClientGone:
+	case handoff.ClientGone:
 		c.clientGone.Add(1)
-	case request.Panicked:
+	case handoff.Panicked:
 		c.panicked.Add(1)
 	}
 }

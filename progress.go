@@ -3,6 +3,8 @@ package continuity
 import (
 	"net/http"
 	"strings"
+
+	"github.com/continuity-go/continuity/request"
 )
 
 // progressPrefix is the path of the progress status endpoint; the meter's
@@ -18,5 +20,5 @@ const progressPrefix = "/_progress_status/"
 // Server-Sent Events transports.
 func (s *Server) serveProgress(w http.ResponseWriter, r *http.Request) {
 	sess, _ := s.mapper.Find(r)
-	s.progress.ServeStatus(w, r, sess, strings.TrimPrefix(r.URL.Path, progressPrefix))
+	s.progress.ServeStatus(w, r, (*request.Session)(sess), strings.TrimPrefix(r.URL.Path, progressPrefix))
 }

@@ -1,12 +1,12 @@
 package mapper
 
-import "github.com/continuity-go/continuity/request"
+import "github.com/continuity-go/continuity/internal/handoff"
 
 // entry is one session in the table. It sits in exactly one of the
 // mapper's two recency lists while it is in the table.
 type entry struct {
 	key     string
-	sess    *request.Session
+	sess    *handoff.Session
 	touched int64 // unix nanos of the last lookup; orders its list
 	hits    uint32
 	list    *lru

@@ -27,7 +27,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
-	"github.com/continuity-go/continuity/request"
+	"github.com/continuity-go/continuity/internal/handoff"
 )
 
 // Defaults for the zero values of [Config].
@@ -107,7 +107,7 @@ type Config struct {
 	// Session is the template for each new session. App is required.
 	// LogID, Token and OnEnd are set by the mapper (OnEnd, if set here,
 	// still runs after the mapper's own bookkeeping).
-	Session request.Options
+	Session handoff.Options
 
 	// Admit, if set, is asked before a request starts a new session; an
 	// error refuses it and is returned by [Mapper.Session] (servers use it
@@ -128,7 +128,7 @@ type Mapper struct {
 	max      int
 	needID   bool // cookie or query mode: sessions carry a minted ID
 	newID    func() (string, error)
-	template request.Options
+	template handoff.Options
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -159,12 +159,12 @@ var endReasons = [...]struct {
 	err  error
 	name string
 }{
-	{request.EndReturned, "returned"},
-	{request.EndIdle, "idle"},
-	{request.EndLifetime, "lifetime"},
-	{request.EndEvicted, "evicted"},
-	{request.EndShutdown, "shutdown"},
-	{request.EndPanic, "panic"},
+	{handoff.EndReturned, "returned"},
+	{handoff.EndIdle, "idle"},
+	{handoff.EndLifetime, "lifetime"},
+	{handoff.EndEvicted, "evicted"},
+	{handoff.EndShutdown, "shutdown"},
+	{handoff.EndPanic, "panic"},
 }
 
 func (m *Mapper) countEnd(reason error) {
@@ -276,7 +276,7 @@ func New(cfg Config) (*Mapper, error) {
 // in ByQuery mode, the new token is available from the session's Request.
 // Errors: [ErrFull] at the session cap with every session busy,
 // [ErrClosed] after Close, [ErrBadForwardedFor], or an ID minting failure.
-func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error) {
+func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error) {
 	prefix, err := m.keyPrefix(r)
 	if err != nil {
 		return nil, nil, err
@@ -344,7 +344,7 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 // Find returns the live session for r without creating one or minting an
 // ID: for endpoints, such as progress status, that must never start a
 // session.
-func (m *Mapper) Find(r *http.Request) (*request.Session, bool) {
+func (m *Mapper) Find(r *http.Request) (*handoff.Session, bool) {
 	prefix, err := m.keyPrefix(r)
 	if err != nil {
 		return nil, false
@@ -441,7 +441,7 @@ func (m *Mapper) touchLocked(e *entry) {
 
 // create adds a session under key, evicting at the cap, and starts its
 // goroutine.
-func (m *Mapper) create(key, token string) (*request.Session, error) {
+func (m *Mapper) create(key, token string) (*handoff.Session, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -475,7 +475,7 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 	opts.LogID = m.logID(key)
 	opts.Token = token
 	userEnd := opts.OnEnd
-	opts.OnEnd = func(s *request.Session, reason error) {
+	opts.OnEnd = func(s *handoff.Session, reason error) {
 		m.mu.Lock()
 		if e.list != nil && m.table[e.key] == e {
 			m.removeLocked(e)
@@ -486,7 +486,7 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 			userEnd(s, reason)
 		}
 	}
-	e.sess = request.NewSession(m.ctx, opts)
+	e.sess = handoff.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
 	m.wg.Add(1)
@@ -494,7 +494,7 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 
 	if victim != nil {
 		m.evicted.Add(1)
-		victim.sess.Close(request.EndEvicted)
+		victim.sess.Close(handoff.EndEvicted)
 	}
 	m.created.Add(1)
 	m.running.Add(1)
@@ -575,10 +575,10 @@ func (m *Mapper) Stats() Stats {
 }
 
 // Sessions returns the live sessions, most recently used first.
-func (m *Mapper) Sessions() []*request.Session {
+func (m *Mapper) Sessions() []*handoff.Session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]*request.Session, 0, len(m.table))
+	out := make([]*handoff.Session, 0, len(m.table))
 	for _, l := range [...]*lru{&m.protected, &m.probation} {
 		for e := l.head; e != nil; e = e.next {
 			out = append(out, e.sess)
@@ -588,7 +588,7 @@ func (m *Mapper) Sessions() []*request.Session {
 }
 
 // Close stops the reaper, ends every session with reason
-// [request.EndShutdown] and waits for their goroutines to exit or for ctx to
+// [handoff.EndShutdown] and waits for their goroutines to exit or for ctx to
 // be done, whichever comes first. After Close, Session returns ErrClosed.
 // It is safe to call more than once.
 func (m *Mapper) Close(ctx context.Context) error {
@@ -598,7 +598,7 @@ func (m *Mapper) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	if first {
 		close(m.stop)
-		m.cancel(request.EndShutdown)
+		m.cancel(handoff.EndShutdown)
 	}
 	<-m.reaped
 	done := make(chan struct{})

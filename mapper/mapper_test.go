@@ -3,6 +3,7 @@ package mapper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -16,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/continuity-go/continuity/request"
+	"github.com/continuity-go/continuity/internal/handoff"
 )
 
 const (
@@ -26,9 +27,9 @@ const (
 
 // loop is an application that answers every request and waits for the
 // next one.
-func loop(r *request.Request) {
+func loop(r *handoff.Handle) {
 	for {
-		r.Print("ok")
+		fmt.Fprint(r, "ok")
 		r.Next()
 	}
 }
@@ -58,15 +59,15 @@ func get(target string, cookies ...*http.Cookie) *http.Request {
 }
 
 // serve hands r to s and returns the response.
-func serve(t *testing.T, s *request.Session, r *http.Request) *httptest.ResponseRecorder {
+func serve(t *testing.T, s *handoff.Session, r *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	w := httptest.NewRecorder()
-	retry := s.Serve(w, r, request.Timeouts{Response: waitMax})
+	retry := s.Serve(w, r, handoff.Timeouts{Response: waitMax})
 	require.False(t, retry)
 	return w
 }
 
-func ended(s *request.Session) func() bool {
+func ended(s *handoff.Session) func() bool {
 	return func() bool { return s.Context().Err() != nil }
 }
 
@@ -158,7 +159,7 @@ func TestSessionMintsSignedCookieAndFindNeverCreates(t *testing.T) {
 	assert.Equal(t, uint64(1), m.Stats().Created)
 
 	// A closed session is not found, and its cookie gets a fresh ID.
-	s1.Close(request.EndEvicted)
+	s1.Close(handoff.EndEvicted)
 	_, ok = m.Find(get("/", c))
 	assert.False(t, ok)
 	s3, c3, err := m.Session(get("/", c))
@@ -213,11 +214,11 @@ func TestCookieFromAnotherMapperOrKeyIsRejected(t *testing.T) {
 
 func TestQueryModeReadsTheSignedParam(t *testing.T) {
 	toks := make(chan string, 1)
-	app := func(r *request.Request) {
+	app := func(r *handoff.Handle) {
 		toks <- r.SessionToken()
 		loop(r)
 	}
-	m := newMapper(t, Config{Mode: ByQuery, Session: request.Options{App: app}})
+	m := newMapper(t, Config{Mode: ByQuery, Session: handoff.Options{App: app}})
 	s, c, err := m.Session(get("/"))
 	require.NoError(t, err)
 	assert.Nil(t, c, "query mode sets no cookie")
@@ -264,7 +265,7 @@ func TestIPAndPathModes(t *testing.T) {
 
 	// Path mode keys cleaned paths; encoded dots clean as plain ones.
 	p := newMapper(t, Config{Mode: ByIP | ByPath})
-	var first *request.Session
+	var first *handoff.Session
 	for _, target := range []string{"/b", "/b/", "//b", "/a/../b", "/%2e%2e/b", "/a/%2E%2E/b"} {
 		r := get(target)
 		s, _, err := p.Session(r)
@@ -354,16 +355,16 @@ func TestNewIDIsUsedAndItsErrorReported(t *testing.T) {
 func TestCloseEndsSessionsAndIsIdempotent(t *testing.T) {
 	var mu sync.Mutex
 	var reasons []error
-	m, err := New(Config{Session: request.Options{
+	m, err := New(Config{Session: handoff.Options{
 		App: loop,
-		OnEnd: func(_ *request.Session, reason error) {
+		OnEnd: func(_ *handoff.Session, reason error) {
 			mu.Lock()
 			reasons = append(reasons, reason)
 			mu.Unlock()
 		},
 	}})
 	require.NoError(t, err)
-	var sessions []*request.Session
+	var sessions []*handoff.Session
 	var cookies []*http.Cookie
 	for range 3 {
 		s, c, err := m.Session(get("/"))
@@ -379,11 +380,11 @@ func TestCloseEndsSessionsAndIsIdempotent(t *testing.T) {
 	require.NoError(t, m.Close(ctx), "Close twice is fine")
 
 	for _, s := range sessions {
-		assert.ErrorIs(t, context.Cause(s.Context()), request.EndShutdown)
+		assert.ErrorIs(t, context.Cause(s.Context()), handoff.EndShutdown)
 		assert.True(t, s.Closed())
 	}
 	mu.Lock()
-	assert.Equal(t, []error{request.EndShutdown, request.EndShutdown, request.EndShutdown}, reasons)
+	assert.Equal(t, []error{handoff.EndShutdown, handoff.EndShutdown, handoff.EndShutdown}, reasons)
 	mu.Unlock()
 	assert.Zero(t, m.Len())
 
@@ -398,19 +399,19 @@ func TestCloseEndsSessionsAndIsIdempotent(t *testing.T) {
 func TestCloseReportsSessionsThatDoNotFinish(t *testing.T) {
 	release := make(chan struct{})
 	holding := make(chan struct{})
-	stuck := func(r *request.Request) {
+	stuck := func(r *handoff.Handle) {
 		close(holding)
 		<-release // ignores the session's context
 		r.Next()
 	}
-	m, err := New(Config{Session: request.Options{App: stuck}})
+	m, err := New(Config{Session: handoff.Options{App: stuck}})
 	require.NoError(t, err)
 	s, _, err := m.Session(get("/"))
 	require.NoError(t, err)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		s.Serve(httptest.NewRecorder(), get("/"), request.Timeouts{})
+		s.Serve(httptest.NewRecorder(), get("/"), handoff.Timeouts{})
 	}()
 	<-holding
 
@@ -444,7 +445,7 @@ func TestEvictionPrefersProbationEntries(t *testing.T) {
 	c, _, err := m.Session(get("/"))
 	require.NoError(t, err)
 	require.Eventually(t, ended(b), waitMax, tick)
-	assert.ErrorIs(t, context.Cause(b.Context()), request.EndEvicted)
+	assert.ErrorIs(t, context.Cause(b.Context()), handoff.EndEvicted)
 	assert.NoError(t, a.Context().Err(), "the returning user is kept")
 	assert.NoError(t, c.Context().Err())
 	assert.Equal(t, uint64(1), m.Stats().Evicted)
@@ -460,7 +461,7 @@ func TestEvictionPrefersProbationEntries(t *testing.T) {
 
 func TestEvictionFallsBackToProtectedLRU(t *testing.T) {
 	m := newMapper(t, Config{MaxSessions: 2})
-	var ss []*request.Session
+	var ss []*handoff.Session
 	for range 2 {
 		s, c, err := m.Session(get("/"))
 		require.NoError(t, err)
@@ -477,21 +478,21 @@ func TestEvictionFallsBackToProtectedLRU(t *testing.T) {
 func TestAllBusyAtTheCapIsErrFull(t *testing.T) {
 	hold := make(chan struct{})
 	holding := make(chan struct{}, 1)
-	app := func(r *request.Request) {
+	app := func(r *handoff.Handle) {
 		for {
 			holding <- struct{}{}
 			<-hold
-			r.Print("done")
+			fmt.Fprint(r, "done")
 			r.Next()
 		}
 	}
-	m := newMapper(t, Config{MaxSessions: 1, Session: request.Options{App: app}})
+	m := newMapper(t, Config{MaxSessions: 1, Session: handoff.Options{App: app}})
 	s, _, err := m.Session(get("/"))
 	require.NoError(t, err)
 	served := make(chan string)
 	go func() {
 		w := httptest.NewRecorder()
-		s.Serve(w, get("/"), request.Timeouts{})
+		s.Serve(w, get("/"), handoff.Timeouts{})
 		served <- w.Body.String()
 	}()
 	<-holding
@@ -516,7 +517,7 @@ func TestReaperEndsIdleSessions(t *testing.T) {
 	require.NoError(t, err)
 	serve(t, s, get("/"))
 	require.Eventually(t, ended(s), waitMax, tick)
-	assert.ErrorIs(t, context.Cause(s.Context()), request.EndIdle)
+	assert.ErrorIs(t, context.Cause(s.Context()), handoff.EndIdle)
 	require.Eventually(t, func() bool { return m.Len() == 0 }, waitMax, tick)
 	_, ok := m.Find(get("/", c))
 	assert.False(t, ok)
@@ -529,19 +530,19 @@ func TestReaperEndsIdleSessions(t *testing.T) {
 func TestReaperSparesBusySessions(t *testing.T) {
 	hold := make(chan struct{})
 	holding := make(chan struct{})
-	app := func(r *request.Request) {
+	app := func(r *handoff.Handle) {
 		close(holding)
 		<-hold
-		r.Print("late")
+		fmt.Fprint(r, "late")
 		r.Next()
 	}
-	m := newMapper(t, Config{IdleTimeout: 20 * time.Millisecond, Session: request.Options{App: app}})
+	m := newMapper(t, Config{IdleTimeout: 20 * time.Millisecond, Session: handoff.Options{App: app}})
 	s, _, err := m.Session(get("/"))
 	require.NoError(t, err)
 	served := make(chan string)
 	go func() {
 		w := httptest.NewRecorder()
-		s.Serve(w, get("/"), request.Timeouts{})
+		s.Serve(w, get("/"), handoff.Timeouts{})
 		served <- w.Body.String()
 	}()
 	<-holding
@@ -553,7 +554,7 @@ func TestReaperSparesBusySessions(t *testing.T) {
 	assert.Equal(t, "late", <-served)
 	// Idle from now on: reaped.
 	require.Eventually(t, ended(s), waitMax, tick)
-	assert.ErrorIs(t, context.Cause(s.Context()), request.EndIdle)
+	assert.ErrorIs(t, context.Cause(s.Context()), handoff.EndIdle)
 }
 
 func TestReaperEndsSessionsPastMaxLifetime(t *testing.T) {
@@ -567,7 +568,7 @@ func TestReaperEndsSessionsPastMaxLifetime(t *testing.T) {
 		}
 		return s.Context().Err() != nil
 	}, waitMax, 5*time.Millisecond)
-	assert.ErrorIs(t, context.Cause(s.Context()), request.EndLifetime)
+	assert.ErrorIs(t, context.Cause(s.Context()), handoff.EndLifetime)
 	assert.GreaterOrEqual(t, time.Since(s.Created()), 60*time.Millisecond)
 }
 
@@ -604,7 +605,7 @@ func TestReapOnceWithAClock(t *testing.T) {
 	m.reapOnce(now.Add(time.Hour + time.Minute))
 	require.Eventually(t, ended(old), waitMax, tick)
 	require.Eventually(t, ended(fresh), waitMax, tick)
-	assert.ErrorIs(t, context.Cause(old.Context()), request.EndIdle)
+	assert.ErrorIs(t, context.Cause(old.Context()), handoff.EndIdle)
 }
 
 func TestReapInterval(t *testing.T) {
@@ -635,7 +636,7 @@ func TestSessionsAndStats(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = m.Session(get("/", ca)) // a came back: most recent
 	require.NoError(t, err)
-	assert.Equal(t, []*request.Session{a, b}, m.Sessions())
+	assert.Equal(t, []*handoff.Session{a, b}, m.Sessions())
 	st := m.Stats()
 	assert.Equal(t, 2, st.Live)
 	assert.Equal(t, uint64(2), st.Created)
@@ -656,19 +657,19 @@ func TestSessionClosedButNotYetEndedIsReplacedCleanly(t *testing.T) {
 	closedSelf := make(chan struct{})
 	release := make(chan struct{})
 	var first sync.Once
-	app := func(r *request.Request) {
+	app := func(r *handoff.Handle) {
 		isFirst := false
 		first.Do(func() { isFirst = true })
 		if isFirst {
-			r.Session().Close(request.EndReturned) // e.g. a logout
+			r.Session().Close(handoff.EndReturned) // e.g. a logout
 			close(closedSelf)
 			<-release // still finishing the response
-			r.Print("bye")
+			fmt.Fprint(r, "bye")
 			return
 		}
 		loop(r)
 	}
-	m := newMapper(t, Config{Mode: ByIP, MaxSessions: 2, Session: request.Options{App: app}})
+	m := newMapper(t, Config{Mode: ByIP, MaxSessions: 2, Session: handoff.Options{App: app}})
 	from := func(ip string) *http.Request {
 		r := get("/")
 		r.RemoteAddr = ip + ":1000"
@@ -717,11 +718,11 @@ func TestSessionClosedButNotYetEndedIsReplacedCleanly(t *testing.T) {
 	assert.Equal(t, m.Len(), inLists, "every list entry is in the table and vice versa")
 }
 
-func serveAsyncM(s *request.Session, r *http.Request) <-chan *httptest.ResponseRecorder {
+func serveAsyncM(s *handoff.Session, r *http.Request) <-chan *httptest.ResponseRecorder {
 	out := make(chan *httptest.ResponseRecorder, 1)
 	go func() {
 		w := httptest.NewRecorder()
-		s.Serve(w, r, request.Timeouts{})
+		s.Serve(w, r, handoff.Timeouts{})
 		out <- w
 	}()
 	return out

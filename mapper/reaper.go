@@ -3,7 +3,7 @@ package mapper
 import (
 	"time"
 
-	"github.com/continuity-go/continuity/request"
+	"github.com/continuity-go/continuity/internal/handoff"
 )
 
 // reapInterval is how often the reaper looks: often enough that a session
@@ -41,7 +41,7 @@ func (m *Mapper) reap() {
 
 func (m *Mapper) reapOnce(now time.Time) {
 	type doomed struct {
-		s      *request.Session
+		s      *handoff.Session
 		reason error
 	}
 	var out []doomed
@@ -56,7 +56,7 @@ func (m *Mapper) reapOnce(now time.Time) {
 				prev := e.prev
 				if !e.sess.Busy() && e.sess.LastSeen().UnixNano() <= cut {
 					m.removeLocked(e)
-					out = append(out, doomed{e.sess, request.EndIdle})
+					out = append(out, doomed{e.sess, handoff.EndIdle})
 				}
 				e = prev
 			}
@@ -66,7 +66,7 @@ func (m *Mapper) reapOnce(now time.Time) {
 		for _, e := range m.table {
 			if !e.sess.Busy() && now.Sub(e.sess.Created()) >= life {
 				m.removeLocked(e)
-				out = append(out, doomed{e.sess, request.EndLifetime})
+				out = append(out, doomed{e.sess, handoff.EndLifetime})
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/continuity-go/continuity/internal/handoff"
 	"github.com/continuity-go/continuity/request"
 )
 
@@ -36,13 +37,13 @@ type harness struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	mu       sync.Mutex
-	sessions map[string]*request.Session
+	sessions map[string]*handoff.Session
 }
 
 func newHarness(t *testing.T, app func(*request.Request), o Options) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	hs := &harness{t: t, h: New(o), app: app, ctx: ctx, cancel: cancel, sessions: map[string]*request.Session{}}
+	hs := &harness{t: t, h: New(o), app: app, ctx: ctx, cancel: cancel, sessions: map[string]*handoff.Session{}}
 	hs.ts = httptest.NewServer(http.HandlerFunc(hs.serve))
 	t.Cleanup(hs.close)
 	return hs
@@ -58,7 +59,7 @@ func (hs *harness) close() {
 
 func (hs *harness) serve(w http.ResponseWriter, r *http.Request) {
 	c, _ := r.Cookie("t")
-	var sess *request.Session
+	var sess *handoff.Session
 	if c != nil {
 		hs.mu.Lock()
 		sess = hs.sessions[c.Value]
@@ -68,20 +69,20 @@ func (hs *harness) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if name, ok := strings.CutPrefix(r.URL.Path, "/_progress_status/"); ok {
-		hs.h.ServeStatus(w, r, sess, name)
+		hs.h.ServeStatus(w, r, (*request.Session)(sess), name)
 		return
 	}
 	if sess == nil {
 		tok := rand.Text()
-		sess = request.NewSession(hs.ctx, request.Options{App: hs.app})
+		sess = handoff.NewSession(hs.ctx, handoff.Options{App: func(h *handoff.Handle) { hs.app((*request.Request)(h)) }})
 		hs.mu.Lock()
 		hs.sessions[tok] = sess
 		hs.mu.Unlock()
 		hs.wg.Go(sess.Run)
 		http.SetCookie(w, &http.Cookie{Name: "t", Value: tok, Path: "/"})
 	}
-	hs.h.Attach(sess)
-	sess.Serve(w, r, request.Timeouts{})
+	hs.h.Attach((*request.Session)(sess))
+	sess.Serve(w, r, handoff.Timeouts{})
 }
 
 // browser is a client with its own cookie jar: its own session.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/continuity-go/continuity/internal/handoff"
 	"github.com/continuity-go/continuity/request"
 )
 
@@ -338,7 +339,7 @@ func TestSessionEndEndsWatchersAndFreesMeters(t *testing.T) {
 	var sess *request.Session
 	c.do(t, func(r *request.Request) { sess = r.Session() })
 	start := time.Now()
-	sess.Close(request.EndShutdown)
+	(*handoff.Session)(sess).Close(request.EndShutdown)
 	select {
 	case code := <-got:
 		assert.Equal(t, http.StatusOK, code, "the poll answers with the last state")
@@ -560,7 +561,7 @@ func TestStartAfterTheSessionEnded(t *testing.T) {
 	c.begin(t, b, "")
 	var err error
 	c.do(t, func(r *request.Request) {
-		r.Session().Close(request.EndShutdown)
+		(*handoff.Session)(r.Session()).Close(request.EndShutdown)
 		_, err = Start(r, "late")
 	})
 	assert.ErrorIs(t, err, request.ErrSessionClosed)

@@ -50,7 +50,7 @@ var (
 // returned SSE until [Request.ClientGone] is closed or you are done, then
 // call Next or End.
 func (r *Request) SSE() (*SSE, error) {
-	if r.ex == nil {
+	if r.HTTP() == nil {
 		return nil, ErrNoRequest
 	}
 	h := r.Header()
@@ -120,7 +120,7 @@ func (s *SSE) send(b []byte) error {
 	s.buf = b[:0]
 	// The request context is made afresh for each request in hand, so it
 	// tells whether that is still the stream's request.
-	if s.r.reqCtx != s.ctx || s.ctx.Err() != nil {
+	if s.ctx.Err() != nil || s.r.RequestContext() != s.ctx {
 		return ErrClientGone
 	}
 	if _, err := s.r.Write(b); err != nil {

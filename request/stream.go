@@ -1,11 +1,5 @@
 package request
 
-import (
-	"errors"
-	"net/http"
-	"time"
-)
-
 // Streaming: a session may send its response bit by bit, flushing each
 // part to the browser, for as long as it likes; the response ends when the
 // session calls Next or End. [Request.ClientGone] tells it when to stop
@@ -26,18 +20,7 @@ func (r *Request) ClientGone() <-chan struct{} { return r.RequestContext().Done(
 // ([http.Server] WriteTimeout), so that it does not cut the stream; the
 // next request on the connection gets it back. Then write and
 // [Request.Flush] as you go, and end the stream with Next or End.
-func (r *Request) Stream() error {
-	ex, err := r.output()
-	if err != nil {
-		return err
-	}
-	defer ex.mu.Unlock()
-	rc := http.NewResponseController(ex.w)
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
-	}
-	return rc.Flush()
-}
+func (r *Request) Stream() error { return r.h().Stream() }
 
 // FlushError is [Request.Flush]. With it, [http.NewResponseController]
 // can flush a Request handed to code that takes an [http.ResponseWriter].

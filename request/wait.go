@@ -28,7 +28,7 @@ package request
 // the first half of [Request.Next]. Output methods then fail with
 // [ErrNoRequest] until Next or TryNext loads another request. End is a
 // no-op with no request in hand.
-func (r *Request) End() { r.finish(outServed) }
+func (r *Request) End() { r.h().End() }
 
 // Arrived returns a channel that is closed when a request for this session
 // is waiting to be taken: at once if one is queued already. It does not
@@ -39,35 +39,10 @@ func (r *Request) End() { r.finish(outServed) }
 // taken; then Next waits for another one, and TryNext reports false. The
 // channel is not closed when the session ends: select on
 // [Request.Context] as well. Arrived may be called from any goroutine.
-func (r *Request) Arrived() <-chan struct{} {
-	s := r.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.inbox) > 0 {
-		return closedChan
-	}
-	if s.bell == nil {
-		s.bell = make(chan struct{})
-	}
-	return s.bell
-}
+func (r *Request) Arrived() <-chan struct{} { return r.h().Arrived() }
 
 // TryNext is [Request.Next] that never blocks: it sends the response in
 // hand and, if a request is waiting, loads it and reports true. Otherwise
 // (no request waiting, or the session has ended) it reports false and
 // leaves no request in hand, as [Request.End] does.
-func (r *Request) TryNext() bool {
-	r.finish(outServed)
-	s := r.s
-	for s.ctx.Err() == nil {
-		select {
-		case ex := <-s.inbox:
-			if r.accept(ex) {
-				return true
-			}
-		default:
-			return false
-		}
-	}
-	return false
-}
+func (r *Request) TryNext() bool { return r.h().TryNext() }

@@ -1,13 +1,12 @@
-package request
+package handoff
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,8 +91,8 @@ func recv[T any](t *testing.T, c <-chan T) T {
 
 func TestNextErrReturnsErrSessionClosedAfterClose(t *testing.T) {
 	errs := make(chan error, 3)
-	app := func(r *Request) {
-		r.Print("first")
+	app := func(r *Handle) {
+		fmt.Fprint(r, "first")
 		errs <- r.NextErr()
 		errs <- r.NextErr() // again: returns at once
 		_, err := r.Write([]byte("x"))
@@ -120,9 +119,9 @@ func TestNextEndsTheGoroutineAndRunsDeferredCalls(t *testing.T) {
 	deferred := make(chan error, 1)
 	ends := make(chan error, 1)
 	reached := make(chan struct{}, 1)
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		defer func() { deferred <- context.Cause(r.Context()) }()
-		r.Print("a")
+		fmt.Fprint(r, "a")
 		r.Next()
 		reached <- struct{}{}
 	}
@@ -139,7 +138,7 @@ func TestNextEndsTheGoroutineAndRunsDeferredCalls(t *testing.T) {
 
 func TestServeRetriesOnceTheSessionHasEnded(t *testing.T) {
 	ends := make(chan error, 1)
-	app := func(r *Request) { r.Print("only") }
+	app := func(r *Handle) { fmt.Fprint(r, "only") }
 	rs := startSession(t, Options{App: app, OnEnd: func(s *Session, reason error) { ends <- reason }})
 	w, retry := serveOnce(rs.Session, getReq("/"))
 	assert.False(t, retry)
@@ -160,10 +159,10 @@ func TestServeRetriesOnceTheSessionHasEnded(t *testing.T) {
 func TestRequestsQueuedBehindAnEndingSessionAreHandedBack(t *testing.T) {
 	holding := make(chan struct{})
 	release := make(chan struct{})
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		close(holding)
 		<-release
-		r.Print("first")
+		fmt.Fprint(r, "first")
 	}
 	rs := startSession(t, Options{App: app})
 	first := serveAsync(rs.Session, getReq("/?n=1"), Timeouts{})
@@ -187,13 +186,13 @@ func TestQueueIsFIFO(t *testing.T) {
 	holding := make(chan struct{})
 	gate := make(chan struct{})
 	order := make(chan string, 16)
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		close(holding)
 		<-gate
 		for {
 			n := r.Param("n")
 			order <- n
-			r.Print(n)
+			fmt.Fprint(r, n)
 			r.Next()
 		}
 	}
@@ -221,11 +220,11 @@ func TestQueueIsFIFO(t *testing.T) {
 func TestQueueFullGets503(t *testing.T) {
 	holding := make(chan struct{})
 	gate := make(chan struct{})
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		close(holding)
 		<-gate
 		for {
-			r.Print(r.Param("n"))
+			fmt.Fprint(r, r.Param("n"))
 			r.Next()
 		}
 	}
@@ -251,12 +250,12 @@ func TestQueueTimeoutAnswers503AndTheAppNeverSeesTheRequest(t *testing.T) {
 	holding := make(chan struct{})
 	gate := make(chan struct{})
 	seen := make(chan string, 4)
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		close(holding)
 		<-gate
 		for {
 			seen <- r.Param("n")
-			r.Print(r.Param("n"))
+			fmt.Fprint(r, r.Param("n"))
 			r.Next()
 		}
 	}
@@ -285,13 +284,13 @@ func TestResponseTimeoutAnswers503AndDetachesTheApp(t *testing.T) {
 	holding := make(chan struct{})
 	proceed := make(chan struct{})
 	writeErr := make(chan error, 1)
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		close(holding)
 		<-proceed
 		_, err := r.Write([]byte("too late"))
 		writeErr <- err
 		r.Next()
-		r.Print("next")
+		fmt.Fprint(r, "next")
 		r.Next()
 	}
 	rs := startSession(t, Options{App: app})
@@ -327,7 +326,7 @@ func TestResponseTimeoutIsNotDoubled(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			holding := make(chan struct{})
 			release := make(chan struct{})
-			app := func(r *Request) {
+			app := func(r *Handle) {
 				close(holding)
 				<-release
 				r.Next()
@@ -359,13 +358,13 @@ func TestResponseTimeoutIsNotDoubled(t *testing.T) {
 func TestResponseTimeoutRunsFromTheTake(t *testing.T) {
 	const response = 300 * time.Millisecond
 	holding := make(chan struct{})
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		close(holding)
 		time.Sleep(200 * time.Millisecond) // the first request holds the session
-		r.Print("first")
+		fmt.Fprint(r, "first")
 		r.Next()
 		time.Sleep(150 * time.Millisecond) // then ours is answered, late but in time
-		r.Print("second")
+		fmt.Fprint(r, "second")
 		r.Next()
 	}
 	rs := startSession(t, Options{App: app})
@@ -379,11 +378,11 @@ func TestResponseTimeoutRunsFromTheTake(t *testing.T) {
 }
 
 func TestStartedResponseOutlivesTheResponseTimeout(t *testing.T) {
-	app := func(r *Request) {
-		r.Print("head")
+	app := func(r *Handle) {
+		fmt.Fprint(r, "head")
 		require.NoError(t, r.Flush())
 		time.Sleep(60 * time.Millisecond) // longer than the response timeout
-		r.Print(" tail")
+		fmt.Fprint(r, " tail")
 		r.Next()
 	}
 	rs := startSession(t, Options{App: app})
@@ -399,12 +398,12 @@ func TestWriteAfterTheClientLeftIsErrClientGone(t *testing.T) {
 	holding := make(chan struct{})
 	proceed := make(chan struct{})
 	errs := make(chan []error, 1)
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		close(holding)
 		<-proceed
 		var got []error
 		select {
-		case <-r.ClientGone():
+		case <-r.RequestContext().Done():
 		default:
 			got = append(got, errors.New("ClientGone not closed"))
 		}
@@ -417,7 +416,7 @@ func TestWriteAfterTheClientLeftIsErrClientGone(t *testing.T) {
 		errs <- got
 		assert.NoError(t, r.Context().Err(), "the session itself is alive")
 		r.Next()
-		r.Print("after")
+		fmt.Fprint(r, "after")
 		r.Next()
 	}
 	rs := startSession(t, Options{App: app})
@@ -442,14 +441,14 @@ func TestWriteAfterTheClientLeftIsErrClientGone(t *testing.T) {
 
 func TestNoImplicitFirstNext(t *testing.T) {
 	errs := make(chan error, 2)
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		_, err := r.Write([]byte("x"))
 		errs <- err
 		errs <- r.Flush()
 		assert.Nil(t, r.HTTP())
 		assert.Equal(t, "", r.Param("n"))
 		r.Next()
-		r.Print("n=" + r.Param("n"))
+		fmt.Fprint(r, "n="+r.Param("n"))
 		r.Next()
 	}
 	rs := startSession(t, Options{App: app, NoImplicitFirstNext: true})
@@ -461,7 +460,7 @@ func TestNoImplicitFirstNext(t *testing.T) {
 
 func TestPanicAnswers500AndEndsTheSession(t *testing.T) {
 	ends := make(chan error, 1)
-	app := func(r *Request) { panic("boom") }
+	app := func(r *Handle) { panic("boom") }
 	rs := startSession(t, Options{App: app, OnEnd: func(_ *Session, reason error) { ends <- reason }})
 	w, retry := serveOnce(rs.Session, getReq("/"))
 	assert.False(t, retry)
@@ -472,8 +471,8 @@ func TestPanicAnswers500AndEndsTheSession(t *testing.T) {
 }
 
 func TestPanicAfterWritingKeepsTheStartedResponse(t *testing.T) {
-	app := func(r *Request) {
-		r.Print("partial")
+	app := func(r *Handle) {
+		fmt.Fprint(r, "partial")
 		panic("boom")
 	}
 	rs := startSession(t, Options{App: app})
@@ -484,7 +483,7 @@ func TestPanicAfterWritingKeepsTheStartedResponse(t *testing.T) {
 }
 
 func TestPanicErrAbortHandlerRepanicsInTheHandler(t *testing.T) {
-	app := func(r *Request) { panic(http.ErrAbortHandler) }
+	app := func(r *Handle) { panic(http.ErrAbortHandler) }
 	rs := startSession(t, Options{App: app})
 	var v any
 	func() {
@@ -497,7 +496,7 @@ func TestPanicErrAbortHandlerRepanicsInTheHandler(t *testing.T) {
 }
 
 func TestValueAndSetValue(t *testing.T) {
-	s := NewSession(context.Background(), Options{App: func(*Request) {}})
+	s := NewSession(context.Background(), Options{App: func(*Handle) {}})
 	defer s.Close(EndShutdown)
 	type keyA struct{}
 	type keyB struct{}
@@ -534,11 +533,11 @@ func TestValueAndSetValue(t *testing.T) {
 
 func TestValueIsSharedWithTheSessionGoroutine(t *testing.T) {
 	type key struct{}
-	app := func(r *Request) {
+	app := func(r *Handle) {
 		for {
 			n, _ := r.Session().Value(key{}).(int)
 			r.Session().SetValue(key{}, n+1)
-			r.Printf("%d", n+1)
+			fmt.Fprintf(r, "%d", n+1)
 			r.Next()
 		}
 	}
@@ -552,7 +551,7 @@ func TestValueIsSharedWithTheSessionGoroutine(t *testing.T) {
 
 func TestSessionAccessors(t *testing.T) {
 	before := time.Now()
-	s := NewSession(context.Background(), Options{App: func(*Request) {}, LogID: "abc", Token: "tok"})
+	s := NewSession(context.Background(), Options{App: func(*Handle) {}, LogID: "abc", Token: "tok"})
 	defer s.Close(EndShutdown)
 	assert.Equal(t, "abc", s.LogID())
 	assert.False(t, s.Created().Before(before))
@@ -562,126 +561,9 @@ func TestSessionAccessors(t *testing.T) {
 
 	// Parent cancellation ends the session.
 	parent, cancel := context.WithCancelCause(context.Background())
-	child := NewSession(parent, Options{App: func(*Request) {}})
+	child := NewSession(parent, Options{App: func(*Handle) {}})
 	assert.False(t, child.Closed())
 	cancel(EndShutdown)
 	assert.True(t, child.Closed())
 	assert.ErrorIs(t, context.Cause(child.Context()), EndShutdown)
-}
-
-func TestCallbacks(t *testing.T) {
-	type page struct {
-		ran  bool
-		log  []string
-		body string
-	}
-	app := func(r *Request) {
-		var log []string
-		ev := func(name string) func() { return func() { log = append(log, name) } }
-		for {
-			ran := r.RunCallbacks()
-			r.Printf("ran=%v log=%v\n", ran, log)
-			r.Print(r.Link("one <&>", ev("one")), "\n")
-			r.Print(r.Button("two \"x\"", ev("two")), "\n")
-			r.Print(r.Link("nest", func() {
-				log = append(log, "nest")
-				// A callback may register another; it survives this
-				// render's RunCallbacks and works on the next request.
-				r.Printf("inner=%s\n", r.CallbackURL(ev("inner")))
-			}), "\n")
-			r.Next()
-		}
-	}
-	rs := startSession(t, Options{App: app})
-	get := func(query string) string {
-		t.Helper()
-		w, retry := serveOnce(rs.Session, getReq("/"+query))
-		require.False(t, retry)
-		require.Equal(t, http.StatusOK, w.Code)
-		return w.Body.String()
-	}
-	post := func(form string) string {
-		t.Helper()
-		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(form))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		w, retry := serveOnce(rs.Session, r)
-		require.False(t, retry)
-		return w.Body.String()
-	}
-
-	body := get("")
-	assert.Contains(t, body, "ran=false log=[]")
-	assert.Contains(t, body, ">one &lt;&amp;&gt;</a>", "link text is escaped")
-	assert.Contains(t, body, `>two &#34;x&#34;</button>`, "button text is escaped")
-	assert.Contains(t, body, `<button type="submit" name="_cb" value="`)
-	toks := tokens(t, body)
-	require.Len(t, toks, 3)
-
-	body = get("?_cb=" + toks[0])
-	assert.Contains(t, body, "ran=true log=[one]")
-	// The old page's links are forgotten, even the ones not followed.
-	body2 := get("?_cb=" + toks[1])
-	assert.Contains(t, body2, "ran=false log=[one]", "an old token does nothing")
-	body = get("?_cb=" + toks[0])
-	assert.Contains(t, body, "ran=false log=[one]", "a token works once")
-
-	// The button posts its token in the form.
-	toks = tokens(t, body)
-	body = post("_cb=" + toks[1])
-	assert.Contains(t, body, "ran=true log=[one two]")
-
-	// Nested registration.
-	toks = tokens(t, body)
-	body = get("?_cb=" + toks[2])
-	assert.Contains(t, body, "ran=true log=[one two nest]")
-	inner := tokens(t, body)
-	require.Len(t, inner, 4, "three fresh links and the inner one")
-	body = get("?_cb=" + inner[0])
-	assert.Contains(t, body, "ran=true log=[one two nest inner]")
-
-	// A guessed or garbage token does nothing.
-	body = get("?_cb=AAAAAAAAAAAAAAAAAAAAAAAAAA")
-	assert.Contains(t, body, "ran=false")
-	body = get("?_cb=")
-	assert.Contains(t, body, "ran=false")
-}
-
-func TestCallbackTokensAreUnique(t *testing.T) {
-	got := make(chan []string, 1)
-	app := func(r *Request) {
-		var urls []string
-		for range 2000 {
-			urls = append(urls, r.CallbackURL(func() {}))
-			r.Button("b", func() {})
-		}
-		got <- urls
-		r.Next()
-	}
-	startSessionAndServe(t, app)
-	urls := recv(t, got)
-	seen := make(map[string]bool)
-	for _, u := range urls {
-		require.Regexp(t, `^\?_cb=[A-Z2-7]{26}$`, u)
-		require.False(t, seen[u], "duplicate token %s", u)
-		seen[u] = true
-	}
-}
-
-func startSessionAndServe(t *testing.T, app func(*Request)) {
-	t.Helper()
-	rs := startSession(t, Options{App: app})
-	_, retry := serveOnce(rs.Session, getReq("/"))
-	require.False(t, retry)
-}
-
-var tokenRE = regexp.MustCompile(`(?:_cb=|value=")([A-Z2-7]{26})`)
-
-// tokens returns the callback tokens in body, in order.
-func tokens(t *testing.T, body string) []string {
-	t.Helper()
-	var out []string
-	for _, m := range tokenRE.FindAllStringSubmatch(body, -1) {
-		out = append(out, m[1])
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package request
+package handoff
 
 import (
 	"net/http"

@@ -1,0 +1,19 @@
+package handoff
+
+import "errors"
+
+// The errors and end reasons are re-exported by package request, where
+// their documentation lives.
+var (
+	ErrSessionClosed = errors.New("continuity: session closed")
+	ErrQueueFull     = errors.New("continuity: session queue full")
+	ErrNoRequest     = errors.New("continuity: no request in hand")
+	ErrClientGone    = errors.New("continuity: client gone")
+
+	EndReturned = errors.New("continuity: session finished")
+	EndIdle     = errors.New("continuity: session idle timeout")
+	EndLifetime = errors.New("continuity: session lifetime exceeded")
+	EndEvicted  = errors.New("continuity: session evicted at the session cap")
+	EndShutdown = errors.New("continuity: server shutdown")
+	EndPanic    = errors.New("continuity: session panicked")
+)

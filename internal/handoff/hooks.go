@@ -1,0 +1,74 @@
+package handoff
+
+import "runtime/debug"
+
+// Hooks are lifecycle callbacks, each optional (ASP's global.asa events,
+// for sessions and requests). They run on the session goroutine. A panic in
+// a hook is recovered and logged; it never ends the session or the server.
+type Hooks struct {
+	// SessionStart runs when a session's goroutine starts, before the
+	// application function.
+	SessionStart func(s *Session)
+	// SessionEnd runs when a session has ended, after its cleanups. reason
+	// is one of the End* errors: EndReturned, EndIdle, EndLifetime,
+	// EndEvicted, EndShutdown or EndPanic.
+	SessionEnd func(s *Session, reason error)
+	// RequestStart runs when the session takes a request, before the
+	// application sees it.
+	RequestStart func(r *Handle)
+	// RequestEnd runs when the session is done with a request (at Next,
+	// End, or when the application returns), while it is still in hand.
+	RequestEnd func(r *Handle)
+	// BeforeCommit runs just before a response's status and headers are
+	// sent: the last moment to change them.
+	BeforeCommit func(r *Handle)
+}
+
+// Cleanup registers fn to run when the session ends, however it ends
+// (ASP's RegisterCleanup): the application returned or panicked, the
+// session was reaped or evicted, or the server shut down. Cleanups run on
+// the session goroutine, last registered first, after the session has
+// stopped taking requests; context.Cause(s.Context()) tells why. A panic in
+// fn is recovered and logged.
+func (s *Session) Cleanup(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleanups = append(s.cleanups, fn)
+}
+
+// Cleanup registers fn to run when the session ends; see [Session.Cleanup].
+func (r *Handle) Cleanup(fn func()) { r.s.Cleanup(fn) }
+
+// runCleanups runs the registered cleanups, last first.
+func (s *Session) runCleanups() {
+	s.mu.Lock()
+	fns := s.cleanups
+	s.cleanups = nil
+	s.mu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		s.contain("cleanup", fns[i])
+	}
+}
+
+// contain runs fn, recovering and logging a panic in it.
+func (s *Session) contain(what string, fn func()) {
+	defer func() {
+		if v := recover(); v != nil && s.logger != nil {
+			s.logger.Error("continuity: panic in "+what, "session", s.logID, "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
+}
+
+// lockOut runs the BeforeCommit hook if the response head is still
+// unsent, then locks ex for output. Only the session goroutine writes
+// wroteHeader, so it may read it unlocked. The hook runs unlocked, so it
+// may itself write; committing stops it recursing.
+func (r *Handle) lockOut(ex *exchange) {
+	if h := r.s.hooks; h != nil && h.BeforeCommit != nil && !ex.wroteHeader && !r.committing && ex.state == exTaken {
+		r.committing = true
+		r.s.contain("BeforeCommit hook", func() { h.BeforeCommit(r) })
+		r.committing = false
+	}
+	ex.mu.Lock()
+}

@@ -1,0 +1,32 @@
+package handoff
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Streaming: a session may send its response bit by bit, flushing each
+// part to the browser, for as long as it likes; the response ends when the
+// session calls Next or End. [Handle.ClientGone] tells it when to stop
+// (POE::Component::Server::SimpleHTTP's close handler).
+
+// Stream starts a streamed response for the request in hand: it sends the
+// head (set headers and status first) and flushes it, so the browser sees
+// the response begin and the server's response timeout no longer applies.
+// It also lifts the connection's write deadline, if the server set one
+// ([http.Server] WriteTimeout), so that it does not cut the stream; the
+// next request on the connection gets it back. Then write and
+// [Handle.Flush] as you go, and end the stream with Next or End.
+func (r *Handle) Stream() error {
+	ex, err := r.output()
+	if err != nil {
+		return err
+	}
+	defer ex.mu.Unlock()
+	rc := http.NewResponseController(ex.w)
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return rc.Flush()
+}
