@@ -49,13 +49,16 @@ type Options struct {
 // attached to it, and is where [Start] finds the store for those sessions.
 // A continuity server makes one from its Options.Progress and attaches
 // every session to it; nothing else need make one. It is safe for
-// concurrent use and starts no goroutines.
+// concurrent use. Its only goroutine finishes meters dropped without
+// [Meter.Done], runs only while there are some, and is ended by
+// [Handler.Shutdown].
 type Handler struct {
 	store     Store
 	maxWait   time.Duration
 	keepAlive time.Duration
 	maxMsgs   int
 	watching  atomic.Int64
+	jan       *janitor
 }
 
 // New returns a Handler with the options o.
@@ -65,6 +68,7 @@ func New(o Options) *Handler {
 		maxWait:   o.MaxWait,
 		keepAlive: o.KeepAlive,
 		maxMsgs:   o.MaxMessages,
+		jan:       newJanitor(),
 	}
 	if h.store == nil {
 		h.store = NewMemoryStore(MemoryOptions{Retention: o.Retention})
@@ -83,6 +87,13 @@ func New(o Options) *Handler {
 	}
 	return h
 }
+
+// Shutdown waits, until ctx is done, for the store calls that finish
+// meters dropped without [Meter.Done] (made on a goroutine of the
+// Handler's, started only while there are some), then cancels those still
+// running. It returns ctx's error if ctx ended first. A server calls it as
+// it shuts down, after its sessions have ended.
+func (h *Handler) Shutdown(ctx context.Context) error { return h.jan.shutdown(ctx) }
 
 // Store returns the handler's store.
 func (h *Handler) Store() Store { return h.store }

@@ -54,6 +54,7 @@ func (hs *harness) close() {
 	hs.cancel()
 	hs.wg.Wait()
 	hs.ts.Close()
+	_ = hs.h.Shutdown(context.Background())
 }
 
 func (hs *harness) serve(w http.ResponseWriter, r *http.Request) {

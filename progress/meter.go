@@ -185,7 +185,9 @@ func Start(r *request.Request, name string, opts ...Option) (*Meter, error) {
 	}
 	m.snap.Version = v
 	h := &Meter{m: m}
-	h.cleanup = runtime.AddCleanup(h, (*meter).finish, m)
+	// A dropped handle is finished by the Handler's janitor, never on the
+	// runtime's cleanup goroutine, which a slow store would block.
+	h.cleanup = runtime.AddCleanup(h, b.h.jan.finishLater, m)
 	return h, nil
 }
 
@@ -306,7 +308,7 @@ func (m *Meter) Status(status string) {
 // for the store's retention time. Done is idempotent.
 func (m *Meter) Done() {
 	m.cleanup.Stop()
-	m.m.finish()
+	m.m.finish(m.m.ctx)
 }
 
 // Snapshot returns the meter's current state. Treat its Messages as
@@ -335,7 +337,8 @@ func (m *meter) update(f func(*Snapshot) bool) {
 	m.publish()
 }
 
-func (m *meter) finish() {
+// finish publishes the final state, with ctx for the store call.
+func (m *meter) finish(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done {
@@ -343,13 +346,15 @@ func (m *meter) finish() {
 	}
 	m.done = true
 	m.snap.InProgress = false
-	m.publish()
+	m.publishCtx(ctx)
 }
 
 // publish stores the state. m.mu must be held: holding it across the store
 // call keeps versions in the order of the changes.
-func (m *meter) publish() {
-	v, err := m.store.Update(m.ctx, m.scope, m.key, m.snap)
+func (m *meter) publish() { m.publishCtx(m.ctx) }
+
+func (m *meter) publishCtx(ctx context.Context) {
+	v, err := m.store.Update(ctx, m.scope, m.key, m.snap)
 	if err != nil {
 		if m.err == nil {
 			m.err = err
