@@ -45,13 +45,13 @@ type Options struct {
 	MaxMessages int
 }
 
-// A Handler answers the status endpoint for the meters of the sessions
-// attached to it, and is where [Start] finds the store for those sessions.
-// A continuity server makes one from its Options.Progress and attaches
-// every session to it; nothing else need make one. It is safe for
-// concurrent use. Its only goroutine finishes meters dropped without
-// [Meter.Done], runs only while there are some, and is ended by
-// [Handler.Shutdown].
+// A Handler is the server's side of the meters: it answers the status
+// endpoint and is where [Start] finds the store. A continuity server makes
+// one from its Options.Progress, shares it with its sessions under the key
+// (*Handler)(nil), and shuts it down with itself; applications never need
+// one. It is safe for concurrent use. Its only goroutine finishes meters
+// dropped without [Meter.Done], runs only while there are some, and is
+// ended by [Handler.Shutdown].
 type Handler struct {
 	store     Store
 	maxWait   time.Duration
@@ -95,18 +95,12 @@ func New(o Options) *Handler {
 // it shuts down, after its sessions have ended.
 func (h *Handler) Shutdown(ctx context.Context) error { return h.jan.shutdown(ctx) }
 
-// Store returns the handler's store.
-func (h *Handler) Store() Store { return h.store }
+// watchers is the number of long-polls and event streams waiting now.
+func (h *Handler) watchers() int { return int(h.watching.Load()) }
 
-// Watching is the number of long-polls and event streams waiting now.
-func (h *Handler) Watching() int { return int(h.watching.Load()) }
-
-// Attach ties sess to h: meters that sess's application starts go to h's
-// store and are served by h. A session is attached once; later calls (for
-// this or another Handler) change nothing. Servers need not call it: they
-// share their Handler under [HandlerKey], and a session binds to it when
-// it starts its first meter.
-func (h *Handler) Attach(sess *request.Session) { bind(sess, h) }
+// attach ties sess to h, as if h were the Handler the server shares: for
+// tests, whose sessions come from no server.
+func (h *Handler) attach(sess *request.Session) { bind(sess, h) }
 
 // ServeStatus answers a status request, r, for the meter name (the path
 // after /_progress_status/) of sess, the session the request belongs to,
@@ -136,7 +130,7 @@ func (h *Handler) ServeStatus(w http.ResponseWriter, r *http.Request, sess *requ
 		writeError(w, http.StatusBadRequest, "bad request")
 		return
 	}
-	key, err := Key(name, q.Get(IDParam))
+	key, err := meterKey(name, q.Get(IDParam))
 	if err != nil || sess == nil {
 		writeError(w, http.StatusNotFound, "not found")
 		return

@@ -81,7 +81,7 @@ func (hs *harness) serve(w http.ResponseWriter, r *http.Request) {
 		hs.wg.Go(sess.Run)
 		http.SetCookie(w, &http.Cookie{Name: "t", Value: tok, Path: "/"})
 	}
-	hs.h.Attach(sess)
+	hs.h.attach(sess)
 	sess.Serve(w, r, request.Timeouts{})
 }
 

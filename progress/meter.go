@@ -136,7 +136,7 @@ type meter struct {
 // replaced.
 func Start(r *request.Request, name string, opts ...Option) (*Meter, error) {
 	id := r.Param(IDParam)
-	key, err := Key(name, id)
+	key, err := meterKey(name, id)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func Run(r *request.Request, name string, fn func(*Meter) error, opts ...Option)
 // Running reports whether a meter of that name (plus the request's
 // progress_id, as in [Start]) is in progress in r's session.
 func Running(r *request.Request, name string) bool {
-	key, err := Key(name, r.Param(IDParam))
+	key, err := meterKey(name, r.Param(IDParam))
 	if err != nil {
 		return false
 	}
@@ -218,10 +218,10 @@ func Running(r *request.Request, name string) bool {
 	return err == nil && s.InProgress
 }
 
-// Key returns the store key of the meter name with the client's
+// meterKey returns the store key of the meter name with the client's
 // progress_id id ("" for none): name, or name + "/" + id. It returns
 // [ErrBadName] if either is invalid (see [ValidName]).
-func Key(name, id string) (string, error) {
+func meterKey(name, id string) (string, error) {
 	if !ValidName(name) {
 		return "", &meterError{key: name, err: ErrBadName}
 	}
@@ -401,12 +401,6 @@ func bindingOf(sess *request.Session) *binding {
 	return b
 }
 
-// HandlerKey is the key under which a server shares its Handler with its
-// sessions (request.Options.Shared): a session's first meter binds it to
-// that Handler. Sessions without one get a private Handler with default
-// options.
-type HandlerKey struct{}
-
 // bind returns sess's binding, making one on first use: to h, else to the
 // Handler the server shares, else to a private default one. Sessions that
 // never start a meter never pay for a binding.
@@ -415,7 +409,9 @@ func bind(sess *request.Session, h *Handler) *binding {
 		return b
 	}
 	if h == nil {
-		h, _ = sess.Value(HandlerKey{}).(*Handler)
+		// The server shares its Handler with its sessions under a typed
+		// nil, a key both packages can name without exporting one.
+		h, _ = sess.Value((*Handler)(nil)).(*Handler)
 	}
 	return sess.ValueOrSet(bindKey{}, func() any {
 		if h == nil {

@@ -256,7 +256,7 @@ func TestLongPoll(t *testing.T) {
 			s, _ := b.status("work?wait=30s&since=" + strconv.Itoa(cur.Count) + "&version=" + strconv.FormatUint(cur.Version, 10))
 			got <- s
 		}()
-		require.Eventually(t, func() bool { return hs.h.Watching() == 1 }, 5*time.Second, time.Millisecond, tc.name)
+		require.Eventually(t, func() bool { return hs.h.watchers() == 1 }, 5*time.Second, time.Millisecond, tc.name)
 		changed := time.Now()
 		tc.change()
 		select {
@@ -291,10 +291,10 @@ func TestLongPollEndsWhenTheClientGoes(t *testing.T) {
 		}
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return hs.h.Watching() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return hs.h.watchers() == 1 }, 5*time.Second, time.Millisecond)
 	cancel()
 	require.Error(t, <-done)
-	require.Eventually(t, func() bool { return hs.h.Watching() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return hs.h.watchers() == 0 }, 5*time.Second, time.Millisecond)
 	c.end(t)
 }
 
@@ -307,11 +307,11 @@ func TestStreamEndsWhenTheClientGoes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	_, events := b.stream(ctx, "work")
 	<-events
-	require.Eventually(t, func() bool { return hs.h.Watching() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return hs.h.watchers() == 1 }, 5*time.Second, time.Millisecond)
 	cancel()
 	for range events {
 	}
-	require.Eventually(t, func() bool { return hs.h.Watching() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return hs.h.watchers() == 0 }, 5*time.Second, time.Millisecond)
 	m.Inc() // nobody is listening: no write to a dead stream
 	c.end(t)
 }
@@ -333,7 +333,7 @@ func TestSessionEndEndsWatchersAndFreesMeters(t *testing.T) {
 	defer cancel()
 	_, events := b.stream(ctx, "work")
 	<-events
-	require.Eventually(t, func() bool { return hs.h.Watching() == 2 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return hs.h.watchers() == 2 }, 5*time.Second, time.Millisecond)
 
 	var sess *request.Session
 	c.do(t, func(r *request.Request) { sess = r.Session() })
@@ -348,8 +348,8 @@ func TestSessionEndEndsWatchersAndFreesMeters(t *testing.T) {
 	for range events {
 	}
 	assert.Less(t, time.Since(start), 3*time.Second)
-	require.Eventually(t, func() bool { return hs.h.Store().(*MemoryStore).Len() == 0 }, 5*time.Second, time.Millisecond)
-	assert.Equal(t, 0, hs.h.Watching())
+	require.Eventually(t, func() bool { return hs.h.store.(*MemoryStore).Len() == 0 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, 0, hs.h.watchers())
 	m.Inc() // a meter outliving its session is harmless
 	assert.ErrorIs(t, m.Err(), ErrNotFound)
 }
@@ -448,7 +448,7 @@ func TestRetention(t *testing.T) {
 		_, code := b.status("work")
 		return code == http.StatusNotFound
 	}, 5*time.Second, 10*time.Millisecond)
-	assert.Equal(t, 0, hs.h.Store().(*MemoryStore).Len())
+	assert.Equal(t, 0, hs.h.store.(*MemoryStore).Len())
 	c.end(t)
 }
 
@@ -564,5 +564,5 @@ func TestStartAfterTheSessionEnded(t *testing.T) {
 		_, err = Start(r, "late")
 	})
 	assert.ErrorIs(t, err, request.ErrSessionClosed)
-	assert.Equal(t, 0, hs.h.Store().(*MemoryStore).Len())
+	assert.Equal(t, 0, hs.h.store.(*MemoryStore).Len())
 }
