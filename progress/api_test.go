@@ -60,11 +60,12 @@ func TestExportedNames(t *testing.T) {
 		"Meter", "Meter.Name", "Meter.ID", "Meter.Inc", "Meter.Add", "Meter.Set", "Meter.SetTotal",
 		"Meter.Message", "Meter.Status", "Meter.Done", "Meter.Snapshot", "Meter.Err",
 		"IDParam", "MaxNameLen", "ValidName", "DefaultTotal",
-		"ErrRunning", "ErrNotFound", "ErrBadName", "ErrTooMany",
+		"ErrRunning", "ErrNotFound", "ErrBadName", "ErrTooMany", "ErrFull",
 		// Operators: continuity.Options.Progress, and stores.
-		"Options", "DefaultMaxWait", "DefaultKeepAlive", "DefaultMaxMessages",
+		"Options", "DefaultMaxWait", "DefaultKeepAlive", "DefaultMaxMessages", "DefaultMaxWatchers",
 		"Store", "Snapshot",
 		"MemoryStore", "MemoryOptions", "NewMemoryStore", "DefaultRetention", "DefaultMaxPerScope", "DefaultHistory",
+		"DefaultMaxMeters", "DefaultMaxBytes",
 		"MemoryStore.Create", "MemoryStore.Update", "MemoryStore.Get", "MemoryStore.Changes",
 		"MemoryStore.DeleteScope", "MemoryStore.Len", "MemoryStore.Waiting",
 		// The server's side: a continuity.Server makes, serves and shuts

@@ -126,7 +126,7 @@ func TestStartOverTheGlobalBound(t *testing.T) {
 	hs := newHarness(t, c.app, Options{MaxMeters: 2})
 	var browsers []*browser
 	var meters []*Meter // in progress: kept from the collector
-	defer runtime.KeepAlive(meters)
+	defer func() { runtime.KeepAlive(meters) }()
 	for i, name := range []string{"one", "two", "three"} {
 		b := hs.browser()
 		browsers = append(browsers, b)

@@ -60,6 +60,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -128,12 +129,13 @@ type meter struct {
 // [Run], which does. If r's request carries a progress_id parameter, the
 // meter's key is name plus that ID.
 //
-// Start fails, changing nothing, if a meter of that key is already in
-// progress in the session (an error wrapping [ErrRunning]; see [Running]),
-// if the name or ID is invalid ([ErrBadName]), if the session holds too
-// many meters ([ErrTooMany]), or if the session has ended
-// ([request.ErrSessionClosed]). A finished meter of the same key is
-// replaced.
+// Start fails if a meter of that key is already in progress in the
+// session (an error wrapping [ErrRunning]; see [Running]), if the name or
+// ID is invalid ([ErrBadName]), if the session holds too many meters
+// ([ErrTooMany]), if the server holds too many across all sessions
+// ([ErrFull]; see [Options].MaxMeters), or if the session has ended
+// ([request.ErrSessionClosed]). A running meter is never disturbed; a
+// finished meter of the same key is replaced.
 func Start(r *request.Request, name string, opts ...Option) (*Meter, error) {
 	id := r.Param(IDParam)
 	key, err := meterKey(name, id)
@@ -320,7 +322,9 @@ func (m *Meter) Snapshot() Snapshot {
 }
 
 // Err returns the first error the store returned for an update, or nil.
-// With the memory store, updates fail only after the session has ended.
+// With the memory store, an update fails after the session has ended, and
+// one whose new messages or status did not fit in the server's bound
+// ([ErrFull]; see [Options].MaxBytes) is recorded without them.
 func (m *Meter) Err() error {
 	m.m.mu.Lock()
 	defer m.m.mu.Unlock()
@@ -355,13 +359,12 @@ func (m *meter) publish() { m.publishCtx(m.ctx) }
 
 func (m *meter) publishCtx(ctx context.Context) {
 	v, err := m.store.Update(ctx, m.scope, m.key, m.snap)
-	if err != nil {
-		if m.err == nil {
-			m.err = err
-		}
-		return
+	if err != nil && m.err == nil {
+		m.err = err
 	}
-	m.snap.Version = v
+	if v != 0 { // recorded, perhaps without its text (ErrFull)
+		m.snap.Version = v
+	}
 }
 
 // addMessage appends msg, dropping the oldest beyond maxMsgs. Snapshots
@@ -391,9 +394,10 @@ func (e *meterError) Unwrap() error { return e.err }
 type bindKey struct{}
 
 type binding struct {
-	h     *Handler
-	scope string // random; names the session's meters in the store
-	once  sync.Once
+	h        *Handler
+	scope    string // random; names the session's meters in the store
+	once     sync.Once
+	watchers atomic.Int32 // the session's waiting status requests
 }
 
 func bindingOf(sess *request.Session) *binding {
