@@ -47,9 +47,17 @@
 // # Lifetime
 //
 // A meter is in progress from [Start] until [Meter.Done]; [Run] calls Done
-// for you, and a Meter dropped without Done is finished when it is garbage
-// collected. Finished meters stay readable for a retention time, then are
+// for you, and a Meter dropped without Done is finished after it is garbage
+// collected (by a goroutine of the server's, never on the runtime's cleanup
+// goroutine). Finished meters stay readable for a retention time, then are
 // freed; all of a session's meters are freed when the session ends.
+//
+// # Bounds
+//
+// What one session, and all of them together, may hold is bounded, with
+// clear refusals: 64 meters per session ([ErrTooMany]), 10,000 meters and
+// 64 MiB across all sessions ([ErrFull]), and 16 watchers waiting at once
+// per session (429 with Retry-After). See [Options].
 package progress
 
 import (
