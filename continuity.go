@@ -155,7 +155,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		Admit:          s.admit,
 		Session: handoff.Options{
 			Hooks:               internalHooks(&s.opts.Hooks),
-			Shared:              map[any]any{progress.HandlerKey{}: s.progress},
+			Shared:              map[any]any{(*progress.Handler)(nil): s.progress},
 			App:                 func(h *handoff.Handle) { app((*Request)(h)) },
 			QueueDepth:          o.QueueDepth,
 			NoImplicitFirstNext: o.NoImplicitFirstNext,

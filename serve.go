@@ -90,7 +90,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	// Sessions first: handlers waiting on them are then released at once,
 	// so http.Server.Shutdown does not wait out its deadline on them.
-	errs := []error{s.mapper.Close(ctx)}
+	errs := []error{s.mapper.Close(ctx), s.progress.Shutdown(ctx)}
 	s.mu.Lock()
 	servers := s.servers
 	s.mu.Unlock()
@@ -110,6 +110,7 @@ func (s *Server) Close() error {
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = s.mapper.Close(done) // cancels every session; returns without waiting
+	_ = s.progress.Shutdown(done)
 	s.mu.Lock()
 	servers := s.servers
 	s.mu.Unlock()

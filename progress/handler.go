@@ -20,7 +20,12 @@ const (
 	DefaultMaxWait     = 30 * time.Second
 	DefaultKeepAlive   = 15 * time.Second
 	DefaultMaxMessages = 100
+	DefaultMaxWatchers = 16
 )
+
+// retryAfter is the Retry-After, in seconds, of a watcher refused for
+// being one too many: about when another has had time to end.
+const retryAfter = "5"
 
 // writeGrace is added to write deadlines: a client that reads nothing for
 // this long after a response is due is dropped.
@@ -43,19 +48,35 @@ type Options struct {
 	// MaxMessages bounds the messages a meter keeps; older ones are
 	// dropped. Default 100.
 	MaxMessages int
+	// MaxWatchers bounds the long-polls and event streams that wait at
+	// once on the meters of one session; one more is answered 429 Too
+	// Many Requests, with Retry-After. Requests answered at once do not
+	// count. Default 16.
+	MaxWatchers int
+	// MaxMeters bounds the meters held across all sessions when Store is
+	// nil: see [MemoryOptions].MaxMeters. [Start] beyond it fails with
+	// [ErrFull]. Default 10,000.
+	MaxMeters int
+	// MaxBytes bounds the memory the meters hold across all sessions when
+	// Store is nil: see [MemoryOptions].MaxBytes. Default 64 MiB.
+	MaxBytes int64
 }
 
-// A Handler answers the status endpoint for the meters of the sessions
-// attached to it, and is where [Start] finds the store for those sessions.
-// A continuity server makes one from its Options.Progress and attaches
-// every session to it; nothing else need make one. It is safe for
-// concurrent use and starts no goroutines.
+// A Handler is the server's side of the meters: it answers the status
+// endpoint and is where [Start] finds the store. A continuity server makes
+// one from its Options.Progress, shares it with its sessions under the key
+// (*Handler)(nil), and shuts it down with itself; applications never need
+// one. It is safe for concurrent use. Its only goroutine finishes meters
+// dropped without [Meter.Done], runs only while there are some, and is
+// ended by [Handler.Shutdown].
 type Handler struct {
 	store     Store
 	maxWait   time.Duration
 	keepAlive time.Duration
 	maxMsgs   int
+	maxWatch  int
 	watching  atomic.Int64
+	jan       *janitor
 }
 
 // New returns a Handler with the options o.
@@ -65,9 +86,14 @@ func New(o Options) *Handler {
 		maxWait:   o.MaxWait,
 		keepAlive: o.KeepAlive,
 		maxMsgs:   o.MaxMessages,
+		maxWatch:  o.MaxWatchers,
+		jan:       newJanitor(),
 	}
 	if h.store == nil {
-		h.store = NewMemoryStore(MemoryOptions{Retention: o.Retention})
+		h.store = NewMemoryStore(MemoryOptions{Retention: o.Retention, MaxMeters: o.MaxMeters, MaxBytes: o.MaxBytes})
+	}
+	if h.maxWatch <= 0 {
+		h.maxWatch = DefaultMaxWatchers
 	}
 	switch {
 	case h.maxWait == 0:
@@ -84,18 +110,19 @@ func New(o Options) *Handler {
 	return h
 }
 
-// Store returns the handler's store.
-func (h *Handler) Store() Store { return h.store }
+// Shutdown waits, until ctx is done, for the store calls that finish
+// meters dropped without [Meter.Done] (made on a goroutine of the
+// Handler's, started only while there are some), then cancels those still
+// running. It returns ctx's error if ctx ended first. A server calls it as
+// it shuts down, after its sessions have ended.
+func (h *Handler) Shutdown(ctx context.Context) error { return h.jan.shutdown(ctx) }
 
-// Watching is the number of long-polls and event streams waiting now.
-func (h *Handler) Watching() int { return int(h.watching.Load()) }
+// watchers is the number of long-polls and event streams waiting now.
+func (h *Handler) watchers() int { return int(h.watching.Load()) }
 
-// Attach ties sess to h: meters that sess's application starts go to h's
-// store and are served by h. A session is attached once; later calls (for
-// this or another Handler) change nothing. Servers need not call it: they
-// share their Handler under [HandlerKey], and a session binds to it when
-// it starts its first meter.
-func (h *Handler) Attach(sess *request.Session) { bind(sess, h) }
+// attach ties sess to h, as if h were the Handler the server shares: for
+// tests, whose sessions come from no server.
+func (h *Handler) attach(sess *request.Session) { bind(sess, h) }
 
 // ServeStatus answers a status request, r, for the meter name (the path
 // after /_progress_status/) of sess, the session the request belongs to,
@@ -108,6 +135,9 @@ func (h *Handler) Attach(sess *request.Session) { bind(sess, h) }
 //     EventSource to stop reconnecting;
 //   - 404 {"error":"not found"} for an invalid name, no session, a meter
 //     not in sess (whoever else owns it), or one freed;
+//   - 429 {"error":"too many watchers for this session"}, with
+//     Retry-After, to a long-poll or event stream that would wait while
+//     the session has [Options].MaxWatchers waiting already;
 //   - 400 for malformed since, version or wait parameters; 405 for methods
 //     other than GET and HEAD.
 func (h *Handler) ServeStatus(w http.ResponseWriter, r *http.Request, sess *request.Session, name string) {
@@ -125,7 +155,7 @@ func (h *Handler) ServeStatus(w http.ResponseWriter, r *http.Request, sess *requ
 		writeError(w, http.StatusBadRequest, "bad request")
 		return
 	}
-	key, err := Key(name, q.Get(IDParam))
+	key, err := meterKey(name, q.Get(IDParam))
 	if err != nil || sess == nil {
 		writeError(w, http.StatusNotFound, "not found")
 		return
@@ -144,16 +174,16 @@ func (h *Handler) ServeStatus(w http.ResponseWriter, r *http.Request, sess *requ
 		writeError(w, http.StatusServiceUnavailable, "unavailable")
 		return
 	}
-	wt := watch{h: h, w: w, r: r, sess: sess, store: b.h.store, scope: b.scope, key: key}
+	wt := watch{h: h, w: w, r: r, sess: sess, b: b, key: key}
 	switch {
 	case r.Method == http.MethodHead:
 	case p.sse:
 		wt.stream(snap, p)
 		return
 	case p.poll:
-		snap = wt.longPoll(snap, p)
-		if r.Context().Err() != nil {
-			return // nobody to answer
+		var ok bool
+		if snap, ok = wt.longPoll(snap, p); !ok || r.Context().Err() != nil {
+			return // refused, or nobody to answer
 		}
 	}
 	writeSnapshot(w, &snap)
@@ -230,14 +260,28 @@ func parseWait(v string) (time.Duration, bool) {
 
 // watch is one waiting status request.
 type watch struct {
-	h     *Handler
-	w     http.ResponseWriter
-	r     *http.Request
-	sess  *request.Session
-	store Store
-	scope string
-	key   string
+	h    *Handler
+	w    http.ResponseWriter
+	r    *http.Request
+	sess *request.Session
+	b    *binding
+	key  string
 }
+
+// admit counts the watch against its session's watchers, or, when the
+// session has as many as it may, answers 429 and reports false. A watch
+// admitted must call leave.
+func (wt *watch) admit() bool {
+	if int(wt.b.watchers.Add(1)) > wt.h.maxWatch {
+		wt.b.watchers.Add(-1)
+		wt.w.Header()["Retry-After"] = []string{retryAfter}
+		writeError(wt.w, http.StatusTooManyRequests, "too many watchers for this session")
+		return false
+	}
+	return true
+}
+
+func (wt *watch) leave() { wt.b.watchers.Add(-1) }
 
 // context returns a context that ends when the client goes, when the
 // session ends (which includes server shutdown), or after d if d > 0.
@@ -260,43 +304,51 @@ func (wt *watch) context(d time.Duration) (context.Context, context.CancelFunc) 
 func (wt *watch) changes(ctx context.Context, after uint64) ([]Snapshot, error) {
 	wt.h.watching.Add(1)
 	defer wt.h.watching.Add(-1)
-	return wt.store.Changes(ctx, wt.scope, wt.key, after)
+	return wt.b.h.store.Changes(ctx, wt.b.scope, wt.key, after)
 }
 
 // longPoll returns snap at once if it is news to the client (its count is
 // not since, its version is not version, or it is finished); else the
 // first state after it, or snap again when the wait ends without one (time
-// up, client gone, session ended, meter freed).
-func (wt *watch) longPoll(snap Snapshot, p params) Snapshot {
+// up, client gone, session ended, meter freed). It reports false when it
+// refused to wait, having answered.
+func (wt *watch) longPoll(snap Snapshot, p params) (Snapshot, bool) {
 	if !snap.InProgress || (p.hasSince && snap.Count != p.since) ||
 		(p.hasVersion && snap.Version != p.version) || p.wait <= 0 {
-		return snap
+		return snap, true
 	}
+	if !wt.admit() {
+		return snap, false
+	}
+	defer wt.leave()
 	ctx, cancel := wt.context(p.wait)
 	defer cancel()
 	_ = http.NewResponseController(wt.w).SetWriteDeadline(time.Now().Add(p.wait + writeGrace))
 	if ch, err := wt.changes(ctx, snap.Version); err == nil {
-		return ch[len(ch)-1]
+		return ch[len(ch)-1], true
 	}
-	return snap
+	return snap, true
 }
 
 // stream answers with Server-Sent Events: the states after Last-Event-ID
 // (or the current one), then one event per change until the meter
 // finishes, the client goes, or the session ends.
 func (wt *watch) stream(snap Snapshot, p params) {
+	if p.hasLastID && p.lastID == snap.Version && !snap.InProgress {
+		// The client has seen the end; 204 stops EventSource.
+		wt.w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if !wt.admit() {
+		return
+	}
+	defer wt.leave()
 	var pending []Snapshot
 	last := snap.Version
 	switch {
 	case !p.hasLastID || p.lastID > snap.Version:
 		pending = []Snapshot{snap}
-	case p.lastID == snap.Version:
-		if !snap.InProgress {
-			// The client has seen the end; 204 stops EventSource.
-			wt.w.WriteHeader(http.StatusNoContent)
-			return
-		}
-	default:
+	case p.lastID < snap.Version:
 		ch, err := wt.changes(wt.r.Context(), p.lastID)
 		if err != nil {
 			ch = []Snapshot{snap}

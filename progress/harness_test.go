@@ -55,6 +55,7 @@ func (hs *harness) close() {
 	hs.cancel()
 	hs.wg.Wait()
 	hs.ts.Close()
+	_ = hs.h.Shutdown(context.Background())
 }
 
 func (hs *harness) serve(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +82,7 @@ func (hs *harness) serve(w http.ResponseWriter, r *http.Request) {
 		hs.wg.Go(sess.Run)
 		http.SetCookie(w, &http.Cookie{Name: "t", Value: tok, Path: "/"})
 	}
-	hs.h.Attach((*request.Session)(sess))
+	hs.h.attach((*request.Session)(sess))
 	sess.Serve(w, r, handoff.Timeouts{})
 }
 

@@ -10,13 +10,11 @@ import (
 // The status endpoint encodes snapshots by hand, without reflection: with
 // thousands of watchers woken by one change, encoding is the hot path.
 
-// AppendJSON appends s to b as the status endpoint's JSON object:
+// appendSnapshot appends s to b as the status endpoint's JSON object:
 //
 //	{"name":"work","total":100,"count":20,"messages":["…"],"in_progress":true,"status":"…","version":7}
 //
 // with "progress_id" after "name" when the meter has one.
-func AppendJSON(b []byte, s *Snapshot) []byte { return appendSnapshot(b, s) }
-
 func appendSnapshot(b []byte, s *Snapshot) []byte {
 	b = append(b, `{"name":`...)
 	b = jsonstr.Append(b, s.Name)

@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestAppendJSON(t *testing.T) {
+func TestSnapshotJSON(t *testing.T) {
 	s := Snapshot{Name: "imp\"ort", ID: "x<1>", Total: 200, Count: -3, Messages: []string{"a\nb", "✓"},
 		Status: "line\u2028", InProgress: true, Version: 1 << 63}
-	b := AppendJSON([]byte("prefix:"), &s)
+	b := appendSnapshot([]byte("prefix:"), &s)
 	require.True(t, strings.HasPrefix(string(b), "prefix:"))
 	var got map[string]any
 	d := json.NewDecoder(strings.NewReader(string(b[len("prefix:"):])))
@@ -26,7 +26,7 @@ func TestAppendJSON(t *testing.T) {
 	}, got)
 	// The field names and order are part of the format.
 	assert.Equal(t, `{"name":"w","total":100,"count":0,"messages":[],"in_progress":false,"status":"","version":0}`,
-		string(AppendJSON(nil, &Snapshot{Name: "w", Total: 100})))
+		string(appendSnapshot(nil, &Snapshot{Name: "w", Total: 100})))
 }
 
 func FuzzValidName(f *testing.F) {
@@ -34,13 +34,13 @@ func FuzzValidName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		key, err := Key(s, "")
+		k, err := meterKey(s, "")
 		if !ValidName(s) {
 			require.ErrorIs(t, err, ErrBadName)
 			return
 		}
 		require.NoError(t, err)
-		require.Equal(t, s, key)
+		require.Equal(t, s, k)
 		require.NotEmpty(t, s)
 		require.LessOrEqual(t, len(s), MaxNameLen)
 		require.True(t, utf8.ValidString(s))
@@ -51,7 +51,7 @@ func FuzzValidName(f *testing.F) {
 			require.False(t, r < 0x20 || r == 0x7f, "control character in %q", s)
 		}
 		// A valid name and a valid ID never make the key of another pair.
-		k2, err := Key(s, s)
+		k2, err := meterKey(s, s)
 		require.NoError(t, err)
 		require.Equal(t, s+"/"+s, k2)
 	})

@@ -47,9 +47,17 @@
 // # Lifetime
 //
 // A meter is in progress from [Start] until [Meter.Done]; [Run] calls Done
-// for you, and a Meter dropped without Done is finished when it is garbage
-// collected. Finished meters stay readable for a retention time, then are
+// for you, and a Meter dropped without Done is finished after it is garbage
+// collected (by a goroutine of the server's, never on the runtime's cleanup
+// goroutine). Finished meters stay readable for a retention time, then are
 // freed; all of a session's meters are freed when the session ends.
+//
+// # Bounds
+//
+// What one session, and all of them together, may hold is bounded, with
+// clear refusals: 64 meters per session ([ErrTooMany]), 10,000 meters and
+// 64 MiB across all sessions ([ErrFull]), and 16 watchers waiting at once
+// per session (429 with Retry-After). See [Options].
 package progress
 
 import (
@@ -60,6 +68,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -128,15 +137,16 @@ type meter struct {
 // [Run], which does. If r's request carries a progress_id parameter, the
 // meter's key is name plus that ID.
 //
-// Start fails, changing nothing, if a meter of that key is already in
-// progress in the session (an error wrapping [ErrRunning]; see [Running]),
-// if the name or ID is invalid ([ErrBadName]), if the session holds too
-// many meters ([ErrTooMany]), or if the session has ended
-// ([request.ErrSessionClosed]). A finished meter of the same key is
-// replaced.
+// Start fails if a meter of that key is already in progress in the
+// session (an error wrapping [ErrRunning]; see [Running]), if the name or
+// ID is invalid ([ErrBadName]), if the session holds too many meters
+// ([ErrTooMany]), if the server holds too many across all sessions
+// ([ErrFull]; see [Options].MaxMeters), or if the session has ended
+// ([request.ErrSessionClosed]). A running meter is never disturbed; a
+// finished meter of the same key is replaced.
 func Start(r *request.Request, name string, opts ...Option) (*Meter, error) {
 	id := r.Param(IDParam)
-	key, err := Key(name, id)
+	key, err := meterKey(name, id)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +195,9 @@ func Start(r *request.Request, name string, opts ...Option) (*Meter, error) {
 	}
 	m.snap.Version = v
 	h := &Meter{m: m}
-	h.cleanup = runtime.AddCleanup(h, (*meter).finish, m)
+	// A dropped handle is finished by the Handler's janitor, never on the
+	// runtime's cleanup goroutine, which a slow store would block.
+	h.cleanup = runtime.AddCleanup(h, b.h.jan.finishLater, m)
 	return h, nil
 }
 
@@ -203,7 +215,7 @@ func Run(r *request.Request, name string, fn func(*Meter) error, opts ...Option)
 // Running reports whether a meter of that name (plus the request's
 // progress_id, as in [Start]) is in progress in r's session.
 func Running(r *request.Request, name string) bool {
-	key, err := Key(name, r.Param(IDParam))
+	key, err := meterKey(name, r.Param(IDParam))
 	if err != nil {
 		return false
 	}
@@ -216,10 +228,10 @@ func Running(r *request.Request, name string) bool {
 	return err == nil && s.InProgress
 }
 
-// Key returns the store key of the meter name with the client's
+// meterKey returns the store key of the meter name with the client's
 // progress_id id ("" for none): name, or name + "/" + id. It returns
 // [ErrBadName] if either is invalid (see [ValidName]).
-func Key(name, id string) (string, error) {
+func meterKey(name, id string) (string, error) {
 	if !ValidName(name) {
 		return "", &meterError{key: name, err: ErrBadName}
 	}
@@ -306,7 +318,7 @@ func (m *Meter) Status(status string) {
 // for the store's retention time. Done is idempotent.
 func (m *Meter) Done() {
 	m.cleanup.Stop()
-	m.m.finish()
+	m.m.finish(m.m.ctx)
 }
 
 // Snapshot returns the meter's current state. Treat its Messages as
@@ -318,7 +330,9 @@ func (m *Meter) Snapshot() Snapshot {
 }
 
 // Err returns the first error the store returned for an update, or nil.
-// With the memory store, updates fail only after the session has ended.
+// With the memory store, an update fails after the session has ended, and
+// one whose new messages or status did not fit in the server's bound
+// ([ErrFull]; see [Options].MaxBytes) is recorded without them.
 func (m *Meter) Err() error {
 	m.m.mu.Lock()
 	defer m.m.mu.Unlock()
@@ -335,7 +349,8 @@ func (m *meter) update(f func(*Snapshot) bool) {
 	m.publish()
 }
 
-func (m *meter) finish() {
+// finish publishes the final state, with ctx for the store call.
+func (m *meter) finish(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done {
@@ -343,20 +358,21 @@ func (m *meter) finish() {
 	}
 	m.done = true
 	m.snap.InProgress = false
-	m.publish()
+	m.publishCtx(ctx)
 }
 
 // publish stores the state. m.mu must be held: holding it across the store
 // call keeps versions in the order of the changes.
-func (m *meter) publish() {
-	v, err := m.store.Update(m.ctx, m.scope, m.key, m.snap)
-	if err != nil {
-		if m.err == nil {
-			m.err = err
-		}
-		return
+func (m *meter) publish() { m.publishCtx(m.ctx) }
+
+func (m *meter) publishCtx(ctx context.Context) {
+	v, err := m.store.Update(ctx, m.scope, m.key, m.snap)
+	if err != nil && m.err == nil {
+		m.err = err
 	}
-	m.snap.Version = v
+	if v != 0 { // recorded, perhaps without its text (ErrFull)
+		m.snap.Version = v
+	}
 }
 
 // addMessage appends msg, dropping the oldest beyond maxMsgs. Snapshots
@@ -386,21 +402,16 @@ func (e *meterError) Unwrap() error { return e.err }
 type bindKey struct{}
 
 type binding struct {
-	h     *Handler
-	scope string // random; names the session's meters in the store
-	once  sync.Once
+	h        *Handler
+	scope    string // random; names the session's meters in the store
+	once     sync.Once
+	watchers atomic.Int32 // the session's waiting status requests
 }
 
 func bindingOf(sess *request.Session) *binding {
 	b, _ := sess.Value(bindKey{}).(*binding)
 	return b
 }
-
-// HandlerKey is the key under which a server shares its Handler with its
-// sessions (request.Options.Shared): a session's first meter binds it to
-// that Handler. Sessions without one get a private Handler with default
-// options.
-type HandlerKey struct{}
 
 // bind returns sess's binding, making one on first use: to h, else to the
 // Handler the server shares, else to a private default one. Sessions that
@@ -410,7 +421,9 @@ func bind(sess *request.Session, h *Handler) *binding {
 		return b
 	}
 	if h == nil {
-		h, _ = sess.Value(HandlerKey{}).(*Handler)
+		// The server shares its Handler with its sessions under a typed
+		// nil, a key both packages can name without exporting one.
+		h, _ = sess.Value((*Handler)(nil)).(*Handler)
 	}
 	return sess.ValueOrSet(bindKey{}, func() any {
 		if h == nil {

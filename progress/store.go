@@ -1,8 +1,10 @@
 package progress
 
 import (
+	"container/list"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +24,11 @@ var (
 	// ErrTooMany: the session already holds as many meters as the store
 	// allows, all of them still in progress.
 	ErrTooMany = errors.New("progress: too many meters in this session")
+	// ErrFull: the store holds as many meters, or as many bytes, across
+	// all sessions as it allows. Start refuses a new meter with it; an
+	// update that would add more text than fits is recorded without that
+	// text (its counts and its end still count) and reports it.
+	ErrFull = errors.New("progress: store full: too many meters or bytes held across all sessions")
 )
 
 // A Snapshot is a meter's state at one moment. Snapshots are values: a
@@ -53,12 +60,16 @@ type Store interface {
 	// Create adds a meter, in progress, with state s, and returns the
 	// version it assigned. If a meter in progress already has that key,
 	// Create changes nothing and returns an error wrapping [ErrRunning]; a
-	// finished one is replaced.
+	// finished one is replaced. A store that bounds what it holds returns
+	// [ErrTooMany] or [ErrFull] when the meter does not fit.
 	Create(ctx context.Context, scope, key string, s Snapshot) (uint64, error)
 	// Update records s as the meter's new state and returns the version it
 	// assigned (s.Version is ignored). It returns [ErrNotFound] if the
 	// meter is gone. A store may free a meter whose new state is not in
-	// progress after a retention time of its choosing.
+	// progress after a retention time of its choosing. A store that cannot
+	// hold s's messages and status may record s with the ones the meter
+	// had, returning the version it assigned and an error wrapping
+	// [ErrFull]; it must still record the rest, an end above all.
 	Update(ctx context.Context, scope, key string, s Snapshot) (uint64, error)
 	// Get returns the meter's current state, or [ErrNotFound].
 	Get(ctx context.Context, scope, key string) (Snapshot, error)
@@ -79,6 +90,8 @@ const (
 	DefaultRetention   = 5 * time.Minute
 	DefaultMaxPerScope = 64
 	DefaultHistory     = 64
+	DefaultMaxMeters   = 10_000
+	DefaultMaxBytes    = 64 << 20
 )
 
 // MemoryOptions configure a [MemoryStore]. The zero value is the default.
@@ -95,7 +108,26 @@ type MemoryOptions struct {
 	// fall behind (an SSE stream resuming from Last-Event-ID, a slow
 	// reader). Default 64; at least 1.
 	History int
+	// MaxMeters bounds the meters held across all sessions, in progress or
+	// finished and not yet freed. Creating one more frees the meter that
+	// finished first, in whichever session, or fails with [ErrFull] if all
+	// are in progress. Default 10,000.
+	MaxMeters int
+	// MaxBytes bounds the memory the meters hold across all sessions, as
+	// the store estimates it: their names, IDs, messages and kept status
+	// lines, and a fixed overhead per meter and per kept state. A meter
+	// that does not fit frees finished ones as MaxMeters does, or fails
+	// with [ErrFull]; an update whose new text does not fit is recorded
+	// without it (see [Store]). Default 64 MiB.
+	MaxBytes int64
 }
+
+// The store's estimate of the memory a meter holds, beyond its text.
+const (
+	meterOverhead   = 512 // the entry, its map slot, channel and timer
+	stateOverhead   = 128 // a Snapshot in the history, and its slot
+	messageOverhead = 16  // a message's string header
+)
 
 // A MemoryStore keeps meters in this process's memory. Watchers wait on a
 // channel that is closed on every change, so a waiting watcher costs no
@@ -105,22 +137,36 @@ type MemoryStore struct {
 	retention time.Duration
 	maxScope  int
 	history   int
+	maxMeters int
+	maxBytes  int64
 
 	seq     atomic.Uint64 // last version handed out
 	waiting atomic.Int64  // goroutines blocked in Changes
+	bytes   atomic.Int64  // the estimate of what the meters held hold
 
 	mu     sync.RWMutex
 	scopes map[string]map[string]*entry
+	n      int // meters held
+
+	// fmu guards finished and the entries' elem. It is taken after mu and
+	// after an entry's mu, never before either.
+	fmu      sync.Mutex
+	finished list.List // *entry, in the order they finished
 }
 
-// entry is one meter. Its fields are guarded by mu; changed is closed (and
-// replaced) on every change, and closed for good when the entry is freed.
+// entry is one meter. Its fields are guarded by mu, except elem (s.fmu);
+// changed is closed (and replaced) on every change, and closed for good
+// when the entry is freed.
 type entry struct {
-	mu      sync.RWMutex
-	hist    []Snapshot // the last states, oldest first; never empty
-	changed chan struct{}
-	timer   *time.Timer // frees a finished meter
-	gone    bool
+	scope, key string
+	mu         sync.RWMutex
+	hist       []Snapshot // the last states, oldest first; never empty
+	changed    chan struct{}
+	timer      *time.Timer // frees a finished meter
+	bytes      int64       // the store's estimate of what hist holds
+	done       bool        // it has finished, so it is in finished
+	gone       bool
+	elem       *list.Element
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -131,6 +177,8 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 		retention: o.Retention,
 		maxScope:  o.MaxPerScope,
 		history:   o.History,
+		maxMeters: o.MaxMeters,
+		maxBytes:  o.MaxBytes,
 		scopes:    make(map[string]map[string]*entry),
 	}
 	if s.retention == 0 {
@@ -142,6 +190,12 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	if s.history <= 0 {
 		s.history = DefaultHistory
 	}
+	if s.maxMeters <= 0 {
+		s.maxMeters = DefaultMaxMeters
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxBytes
+	}
 	return s
 }
 
@@ -152,49 +206,51 @@ func (s *MemoryStore) Waiting() int { return int(s.waiting.Load()) }
 func (s *MemoryStore) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	n := 0
-	for _, m := range s.scopes {
-		n += len(m)
-	}
-	return n
+	return s.n
 }
 
 // Create implements [Store].
 func (s *MemoryStore) Create(_ context.Context, scope, key string, snap Snapshot) (uint64, error) {
+	snap.InProgress = true
+	size := statesSize(nil, &snap)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	meters := s.scopes[scope]
-	if meters == nil {
-		meters = make(map[string]*entry)
-		s.scopes[scope] = meters
-	}
 	if old := meters[key]; old != nil {
 		if old.current().InProgress {
 			return 0, ErrRunning
 		}
-		old.free()
-		delete(meters, key)
+		s.remove(old)
 	}
 	if len(meters) >= s.maxScope {
 		// Free the finished meter that changed least recently.
-		var victim string
+		var victim *entry
 		var oldest uint64
-		for k, e := range meters {
-			if c := e.current(); !c.InProgress && (victim == "" || c.Version < oldest) {
-				victim, oldest = k, c.Version
+		for _, e := range meters {
+			if c := e.current(); !c.InProgress && (victim == nil || c.Version < oldest) {
+				victim, oldest = e, c.Version
 			}
 		}
-		if victim == "" {
+		if victim == nil {
 			return 0, ErrTooMany
 		}
-		meters[victim].free()
-		delete(meters, victim)
+		s.remove(victim)
 	}
-	snap.InProgress = true
+	for s.n >= s.maxMeters || s.bytes.Load()+size > s.maxBytes {
+		if !s.evictFinished() {
+			return 0, ErrFull
+		}
+	}
 	snap.Version = s.seq.Add(1)
 	hist := make([]Snapshot, 1, min(s.history, 8))
 	hist[0] = snap
-	meters[key] = &entry{hist: hist, changed: make(chan struct{})}
+	if meters = s.scopes[scope]; meters == nil {
+		meters = make(map[string]*entry)
+		s.scopes[scope] = meters
+	}
+	meters[key] = &entry{scope: scope, key: key, hist: hist, changed: make(chan struct{}), bytes: size}
+	s.n++
+	s.bytes.Add(size)
 	return snap.Version, nil
 }
 
@@ -210,18 +266,47 @@ func (s *MemoryStore) Update(_ context.Context, scope, key string, snap Snapshot
 		return 0, ErrNotFound
 	}
 	snap.Version = s.seq.Add(1)
-	if len(e.hist) < s.history {
-		e.hist = append(e.hist, snap)
+	var err error
+	kept := e.hist
+	if len(kept) >= s.history {
+		kept = kept[1:]
+	}
+	size := statesSize(kept, &snap)
+	if grow := size - e.bytes; grow > 0 && s.bytes.Add(grow) > s.maxBytes {
+		// It does not fit: the state replaces the last one, with the text
+		// the meter had, so that nothing more is held. Only new text is
+		// lost, and only that is an error.
+		s.bytes.Add(-grow)
+		last := &e.hist[len(e.hist)-1]
+		if snap.Name != last.Name || snap.ID != last.ID || snap.Status != last.Status || !slices.Equal(snap.Messages, last.Messages) {
+			snap.Name, snap.ID, snap.Status, snap.Messages = last.Name, last.ID, last.Status, last.Messages
+			err = ErrFull
+		}
+		*last = snap
 	} else {
-		copy(e.hist, e.hist[1:])
-		e.hist[len(e.hist)-1] = snap
+		if grow <= 0 {
+			s.bytes.Add(grow)
+		}
+		if len(e.hist) < s.history {
+			e.hist = append(e.hist, snap)
+		} else {
+			copy(e.hist, e.hist[1:])
+			e.hist[len(e.hist)-1] = snap
+		}
+		e.bytes = size
 	}
 	close(e.changed)
 	e.changed = make(chan struct{})
-	if !snap.InProgress && e.timer == nil && s.retention > 0 {
-		e.timer = time.AfterFunc(s.retention, func() { s.expire(scope, key, e) })
+	if !snap.InProgress && !e.done {
+		e.done = true
+		s.fmu.Lock()
+		e.elem = s.finished.PushBack(e)
+		s.fmu.Unlock()
+		if s.retention > 0 {
+			e.timer = time.AfterFunc(s.retention, func() { s.expire(e) })
+		}
 	}
-	return snap.Version, nil
+	return snap.Version, err
 }
 
 // Get implements [Store].
@@ -278,9 +363,10 @@ func (s *MemoryStore) DeleteScope(_ context.Context, scope string) error {
 	s.mu.Lock()
 	meters := s.scopes[scope]
 	delete(s.scopes, scope)
+	s.n -= len(meters)
 	s.mu.Unlock()
 	for _, e := range meters {
-		e.free()
+		s.free(e)
 	}
 	return nil
 }
@@ -291,20 +377,91 @@ func (s *MemoryStore) lookup(scope, key string) *entry {
 	return s.scopes[scope][key]
 }
 
+// remove takes e out of the store and frees it. s.mu must be held.
+func (s *MemoryStore) remove(e *entry) {
+	meters := s.scopes[e.scope]
+	delete(meters, e.key)
+	if len(meters) == 0 {
+		delete(s.scopes, e.scope)
+	}
+	s.n--
+	s.free(e)
+}
+
+// evictFinished removes the meter that finished first, if any. s.mu must
+// be held.
+func (s *MemoryStore) evictFinished() bool {
+	for {
+		s.fmu.Lock()
+		el := s.finished.Front()
+		if el == nil {
+			s.fmu.Unlock()
+			return false
+		}
+		e := s.finished.Remove(el).(*entry)
+		e.elem = nil
+		s.fmu.Unlock()
+		// An entry leaves the map before it is freed (and leaves this
+		// list); skip one caught in between.
+		if s.scopes[e.scope][e.key] == e {
+			s.remove(e)
+			return true
+		}
+	}
+}
+
 // expire frees e after its retention, unless it was replaced or freed
 // meanwhile.
-func (s *MemoryStore) expire(scope, key string, e *entry) {
+func (s *MemoryStore) expire(e *entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	meters := s.scopes[scope]
-	if meters[key] != e {
+	if s.scopes[e.scope][e.key] == e {
+		s.remove(e)
+	}
+}
+
+// free marks e gone, wakes its watchers, and gives back what it held.
+func (s *MemoryStore) free(e *entry) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.gone {
 		return
 	}
-	delete(meters, key)
-	if len(meters) == 0 {
-		delete(s.scopes, scope)
+	e.gone = true
+	if e.timer != nil {
+		e.timer.Stop()
 	}
-	e.free()
+	close(e.changed)
+	s.bytes.Add(-e.bytes)
+	s.fmu.Lock()
+	if e.elem != nil {
+		s.finished.Remove(e.elem)
+		e.elem = nil
+	}
+	s.fmu.Unlock()
+}
+
+// statesSize estimates the memory held by one meter's states: kept, oldest
+// first, then next. States share a status line that did not change, and
+// the messages of the latest state are counted once (older states hold
+// windows of the same messages).
+func statesSize(kept []Snapshot, next *Snapshot) int64 {
+	n := int64(meterOverhead + len(next.Name) + len(next.ID))
+	prev := ""
+	for i := range kept {
+		if i == 0 || kept[i].Status != prev {
+			n += int64(len(kept[i].Status))
+		}
+		prev = kept[i].Status
+	}
+	if len(kept) == 0 || next.Status != prev {
+		n += int64(len(next.Status))
+	}
+	n += int64(len(kept)+1) * stateOverhead
+	for _, m := range next.Messages {
+		n += int64(len(m) + messageOverhead)
+	}
+	return n
 }
 
 // current returns the latest state.
@@ -329,18 +486,4 @@ func (e *entry) since(v uint64) []Snapshot {
 		i--
 	}
 	return append([]Snapshot(nil), e.hist[i:]...)
-}
-
-// free marks e gone and wakes its watchers.
-func (e *entry) free() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.gone {
-		return
-	}
-	e.gone = true
-	if e.timer != nil {
-		e.timer.Stop()
-	}
-	close(e.changed)
 }

@@ -3,13 +3,19 @@ package progress
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestMemoryStore(t *testing.T) {
+// The store's tests wait on time (a watcher's deadline, retention), so
+// they run in a synctest bubble: time is exact, and passes at once.
+
+func TestMemoryStore(t *testing.T) { synctest.Test(t, testMemoryStore) }
+
+func testMemoryStore(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryStore(MemoryOptions{Retention: -1, MaxPerScope: 2, History: 3})
 
@@ -51,15 +57,18 @@ func TestMemoryStore(t *testing.T) {
 
 	// Changes waits for the next state, or for its context.
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	start := time.Now()
 	_, err = s.Changes(short, "s", "a", vs[4])
 	cancel()
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, 20*time.Millisecond, time.Since(start))
 	got1 := make(chan []Snapshot, 1)
 	go func() {
 		ch, _ := s.Changes(ctx, "s", "a", vs[4])
 		got1 <- ch
 	}()
-	require.Eventually(t, func() bool { return s.Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	synctest.Wait()
+	require.Equal(t, 1, s.Waiting())
 	_, err = s.Update(ctx, "s", "a", Snapshot{Name: "a", Count: 6})
 	require.NoError(t, err)
 	assert.Equal(t, []int{6}, counts(<-got1))
@@ -72,7 +81,8 @@ func TestMemoryStore(t *testing.T) {
 		ch, _ := s.Changes(ctx, "s", "a", fin.Version)
 		got1 <- ch
 	}()
-	require.Eventually(t, func() bool { return s.Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	synctest.Wait()
+	require.Equal(t, 1, s.Waiting())
 	_, err = s.Create(ctx, "s", "a", Snapshot{Name: "a", Count: 100})
 	require.NoError(t, err)
 	assert.Equal(t, []int{100}, counts(<-got1))
@@ -97,14 +107,19 @@ func TestMemoryStore(t *testing.T) {
 		_, err := s.Changes(ctx, "s", "c", cur.Version)
 		errc <- err
 	}()
-	require.Eventually(t, func() bool { return s.Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	synctest.Wait()
+	require.Equal(t, 1, s.Waiting())
 	require.NoError(t, s.DeleteScope(ctx, "s"))
 	assert.ErrorIs(t, <-errc, ErrNotFound)
 	assert.Equal(t, 0, s.Len())
 	assert.Equal(t, 0, s.Waiting())
 }
 
-func TestMemoryStoreRetention(t *testing.T) {
+func TestMemoryStoreRetention(t *testing.T) { synctest.Test(t, testMemoryStoreRetention) }
+
+// A finished meter is freed after exactly its retention, and its watchers
+// learn of it then.
+func testMemoryStoreRetention(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryStore(MemoryOptions{Retention: 30 * time.Millisecond})
 	_, err := s.Create(ctx, "s", "a", Snapshot{})
@@ -119,11 +134,20 @@ func TestMemoryStoreRetention(t *testing.T) {
 		}
 		errc <- err
 	}()
-	require.Eventually(t, func() bool { return s.Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	synctest.Wait()
+	require.Equal(t, 1, s.Waiting())
 	_, err = s.Update(ctx, "s", "a", Snapshot{})
 	require.NoError(t, err)
+	time.Sleep(30*time.Millisecond - 1)
+	synctest.Wait()
+	assert.Empty(t, errc, "freed early")
+	_, err = s.Get(ctx, "s", "a")
+	require.NoError(t, err)
+	time.Sleep(1)
+	synctest.Wait()
 	assert.ErrorIs(t, <-errc, ErrNotFound)
 	assert.Equal(t, 0, s.Len())
+	assert.Zero(t, s.bytes.Load())
 }
 
 func counts(ss []Snapshot) []int {

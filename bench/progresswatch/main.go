@@ -3,7 +3,9 @@
 // meter of one session, over loopback. For each of several updates it
 // reports the time from the update (taken in the server just before
 // Meter.Inc) to each watcher receiving it, the last one included, and it
-// reports the server's memory per waiting watcher.
+// reports the server's memory per waiting watcher. The server lifts its
+// cap on one session's watchers (progress.Options.MaxWatchers, default
+// 16) to N, which a real deployment would not.
 //
 //	go run ./bench/progresswatch -watchers 10000 -mode longpoll
 //	go run ./bench/progresswatch -watchers 10000 -mode sse
@@ -44,7 +46,7 @@ const serverEnv = "PROGRESSWATCH_SERVER"
 
 func main() {
 	raiseFileLimit()
-	if os.Getenv(serverEnv) != "" {
+	if v := os.Getenv(serverEnv); v != "" {
 		if p := os.Getenv("PROGRESSWATCH_CPUPROFILE"); p != "" {
 			f, err := os.Create(p)
 			if err == nil {
@@ -52,7 +54,8 @@ func main() {
 				defer pprof.StopCPUProfile()
 			}
 		}
-		if err := serve(); err != nil {
+		watchers, _ := strconv.Atoi(v) // the one session's watchers, all allowed
+		if err := serve(watchers); err != nil {
 			fmt.Fprintln(os.Stderr, "progresswatch server:", err)
 			os.Exit(1)
 		}
@@ -86,7 +89,7 @@ func raiseFileLimit() {
 // serve runs a continuity server whose app, on /start, starts the meter
 // "work" and then advances it once per /bench/bump, answering each bump
 // with the wall-clock time just before the update.
-func serve() error {
+func serve(watchers int) error {
 	bumps := make(chan chan int64)
 	store := progress.NewMemoryStore(progress.MemoryOptions{})
 	app := func(r *continuity.Request) {
@@ -115,7 +118,7 @@ func serve() error {
 		}
 	}
 	srv, err := continuity.New(app, &continuity.Options{
-		Progress: progress.Options{Store: store, MaxWait: 10 * time.Minute, KeepAlive: 10 * time.Minute},
+		Progress: progress.Options{Store: store, MaxWait: 10 * time.Minute, KeepAlive: 10 * time.Minute, MaxWatchers: watchers},
 	})
 	if err != nil {
 		return err
@@ -195,7 +198,7 @@ func drive(n int, mode string, updates, dialers int) error {
 		return err
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), serverEnv+"=1")
+	cmd.Env = append(os.Environ(), serverEnv+"="+strconv.Itoa(n))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

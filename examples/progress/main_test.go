@@ -21,6 +21,7 @@ import (
 	"github.com/continuity-go/continuity/adapter"
 	"github.com/continuity-go/continuity/examples/internal/apps"
 	"github.com/continuity-go/continuity/examples/internal/webtest"
+	"github.com/continuity-go/continuity/progress"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -79,7 +80,18 @@ func client(t *testing.T) *http.Client {
 // returned channel.
 func startTask(t *testing.T, c *http.Client, method, base string) <-chan string {
 	t.Helper()
-	req, err := http.NewRequest(method, base+"start", nil)
+	return startTaskWith(t, c, method, base+"start")
+}
+
+// startTaskAt is startTask with GET of the URL u.
+func startTaskAt(t *testing.T, c *http.Client, u string) <-chan string {
+	t.Helper()
+	return startTaskWith(t, c, http.MethodGet, u)
+}
+
+func startTaskWith(t *testing.T, c *http.Client, method, u string) <-chan string {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
 	require.NoError(t, err)
 	if method == http.MethodPost {
 		req.Header.Set("Sec-Fetch-Site", "same-origin") // as fetch sends it
@@ -223,4 +235,51 @@ func TestRelativeURLs(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, base.ResolveReference(u).Path)
 	}
+}
+
+// A start the meter refuses says why: an invalid progress_id gets 400,
+// not an empty 200, and the session carries on.
+func TestStartWithABadProgressID(t *testing.T) {
+	base := serve(t, "/", 2, time.Millisecond)
+	c := client(t)
+	for _, id := range []string{"..", "a/b", "a%00b", "a%5Cb", strings.Repeat("x", 129)} {
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			req, err := http.NewRequest(method, base+"start?progress_id="+id, nil)
+			require.NoError(t, err)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s %q: %s", method, id, body)
+			assert.Equal(t, "application/x-ndjson", resp.Header.Get("Content-Type"))
+			assert.Equal(t, `{"error":"invalid progress_id: it must be 1 to 128 bytes, without slashes, backslashes, double dots or control characters"}`+"\n", string(body))
+		}
+	}
+	// A good ID starts the meter under that ID.
+	done := startTaskAt(t, c, base+"start?progress_id=one")
+	assert.Equal(t, `{"done":true}`+"\n", <-done)
+	resp, err := c.Get(base + "_progress_status/work?progress_id=one")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// A start beyond the server's bound on meters gets 503 with Retry-After
+// and says why.
+func TestStartWhenTheServerHoldsTooManyMeters(t *testing.T) {
+	srv, err := continuity.New(apps.Progress(1000, time.Hour), &continuity.Options{
+		Progress: progress.Options{MaxMeters: 1},
+	})
+	require.NoError(t, err)
+	base := webtest.Serve(t, srv, srv).URL + "/"
+	startTask(t, client(t), http.MethodGet, base) // runs until the server stops
+
+	resp, err := client(t).Get(base + "start")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+	assert.Equal(t, `{"error":"server busy: too many progress meters; try again later"}`+"\n", string(body))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,9 @@ const ProgressMeter = "work"
 // meanwhile the session is busy, and the page watches
 // _progress_status/work, which the server answers outside the session,
 // by Server-Sent Events, or by long-polling where EventSource is missing
-// or fails (or the page's URL has ?transport=poll).
+// or fails (or the page's URL has ?transport=poll). A start the meter
+// refuses gets 400 (an invalid progress_id), 409 (already running), 429
+// or 503 with Retry-After (too many meters) and {"error":"why"}.
 func Progress(steps int, step time.Duration) func(*continuity.Request) {
 	if steps < 1 {
 		steps = DefaultProgressSteps
@@ -50,12 +53,15 @@ func Progress(steps int, step time.Duration) func(*continuity.Request) {
 	}
 }
 
-// progressTask runs the work for one start request.
+// progressTask runs the work for one start request. A start the meter
+// refuses is answered with a status and a line that says why.
 func progressTask(r *continuity.Request, steps int, step time.Duration) {
 	r.Header().Set("Content-Type", "application/x-ndjson")
+	started := false
 	err := progress.Run(r, ProgressMeter, func(m *progress.Meter) error {
 		// Answer now, so the page knows the meter exists, and keep the
 		// response open while the session works.
+		started = true
 		r.WriteString(`{"started":true}` + "\n")
 		r.Flush()
 		t := time.NewTimer(step)
@@ -76,12 +82,29 @@ func progressTask(r *continuity.Request, steps int, step time.Duration) {
 		return nil
 	}, progress.Total(steps), progress.InitialStatus("working"))
 	switch {
-	case errors.Is(err, progress.ErrRunning):
-		r.SetStatus(http.StatusConflict)
-		r.WriteString(`{"error":"already running"}` + "\n")
 	case err == nil:
 		r.WriteString(`{"done":true}` + "\n")
+	case started:
+		// The session ended during the task: nobody is left to tell.
+	case errors.Is(err, progress.ErrRunning):
+		refuseStart(r, http.StatusConflict, "already running")
+	case errors.Is(err, progress.ErrBadName):
+		refuseStart(r, http.StatusBadRequest, "invalid "+progress.IDParam+": it must be 1 to "+strconv.Itoa(progress.MaxNameLen)+" bytes, without slashes, backslashes, double dots or control characters")
+	case errors.Is(err, progress.ErrTooMany):
+		refuseStart(r, http.StatusTooManyRequests, "too many progress meters in this session")
+	case errors.Is(err, progress.ErrFull):
+		r.Header().Set("Retry-After", "5")
+		refuseStart(r, http.StatusServiceUnavailable, "server busy: too many progress meters; try again later")
+	default:
+		refuseStart(r, http.StatusServiceUnavailable, "the task could not start")
 	}
+}
+
+// refuseStart answers a start that did not start; msg has nothing to
+// escape in JSON.
+func refuseStart(r *continuity.Request, code int, msg string) {
+	r.SetStatus(code)
+	r.WriteString(`{"error":"` + msg + `"}` + "\n")
 }
 
 // progressBody is the page: a form (which works without JavaScript, if
