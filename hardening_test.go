@@ -103,5 +103,5 @@ func TestBadClientsDoNotDisturbAWellBehavedOne(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	require.NoError(t, <-good)
-	assert.Equal(t, 1, srv.Stats().Live, "only the browser holds a session")
+	assert.Equal(t, 1, srv.Metrics().LiveSessions, "only the browser holds a session")
 }

@@ -44,7 +44,7 @@ func TestIdleSessionsAreReapedAndDeferredCallsRun(t *testing.T) {
 	get(t, c, ts.URL+"/")
 	require.Eventually(t, func() bool { return len(ends.reasons()) == 1 }, testTimeout, tick)
 	assert.ErrorIs(t, ends.reasons()[0], continuity.EndIdle)
-	assert.Zero(t, srv.Stats().Live)
+	assert.Zero(t, srv.Metrics().LiveSessions)
 	_, body := get(t, c, ts.URL+"/")
 	assert.Equal(t, "1", body, "the browser's next request starts a new session")
 }
@@ -72,7 +72,7 @@ func TestBusySessionIsNotReapedMidRequest(t *testing.T) {
 	assert.Equal(t, "done", body)
 	require.Eventually(t, func() bool { return len(ends.reasons()) == 1 }, testTimeout, tick)
 	assert.ErrorIs(t, ends.reasons()[0], continuity.EndIdle, "reaped only after the request finished")
-	assert.Zero(t, srv.Stats().Live)
+	assert.Zero(t, srv.Metrics().LiveSessions)
 }
 
 func TestMaxLifetimeEndsActiveSessions(t *testing.T) {
@@ -102,8 +102,8 @@ func TestEvictionAtTheCapPrefersLeastRecentlyUsedIdle(t *testing.T) {
 	assert.Equal(t, "1", body)
 	require.Eventually(t, func() bool { return len(ends.reasons()) == 1 }, testTimeout, tick)
 	assert.ErrorIs(t, ends.reasons()[0], continuity.EndEvicted)
-	assert.Equal(t, 2, srv.Stats().Live)
-	assert.EqualValues(t, 1, srv.Stats().Evicted)
+	assert.Equal(t, 2, srv.Metrics().LiveSessions)
+	assert.EqualValues(t, 1, srv.Metrics().SessionsEvicted)
 
 	_, body = get(t, a, ts.URL+"/")
 	assert.Equal(t, "4", body, "a kept its session")
@@ -123,7 +123,7 @@ func TestFloodOfNewBrowsersEvictsItselfNotEstablishedUsers(t *testing.T) {
 		code, _ := get(t, http.DefaultClient, ts.URL+"/")
 		require.Equal(t, http.StatusOK, code)
 	}
-	assert.LessOrEqual(t, srv.Stats().Live, 10)
+	assert.LessOrEqual(t, srv.Metrics().LiveSessions, 10)
 	for _, c := range regulars {
 		_, body := get(t, c, ts.URL+"/")
 		assert.Equal(t, "3", body, "established sessions survive the flood")
@@ -150,7 +150,7 @@ func TestAllBusyAtTheCapGets503WithRetryAfter(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
-	assert.EqualValues(t, 1, srv.Stats().Refused)
+	assert.EqualValues(t, 1, srv.Metrics().SessionsRefused)
 	close(release)
 	wg.Wait()
 }
@@ -180,7 +180,7 @@ func TestRequestsQueuedBehindAReturningAppAreServedByANewSession(t *testing.T) {
 	<-holding
 	wg.Go(func() { fetch("b") })
 	wg.Go(func() { fetch("c") })
-	require.Eventually(t, func() bool { return srv.Stats().Waiting == 3 }, testTimeout, tick)
+	require.Eventually(t, func() bool { return srv.Metrics().WaitingRequests == 3 }, testTimeout, tick)
 	close(release)
 	wg.Wait()
 	close(got)

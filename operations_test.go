@@ -58,17 +58,15 @@ func hooked(ev *events) continuity.Hooks {
 func TestHooksRunInOrderWithReasons(t *testing.T) {
 	ev := &events{}
 	app := func(r *continuity.Request) {
-		r.Cleanup(func() { ev.add("cleanup") })
+		r.Session().Cleanup(func() { ev.add("cleanup") })
 		r.Print("a")
 		r.Next()
 		r.Print("b")
 	}
-	srv, err := continuity.New(app, &continuity.Options{
-		Hooks:   hooked(ev),
-		OnStart: func() { ev.add("app start") },
-		OnStop:  func() { ev.add("app stop") },
-		Logger:  quietLogger(),
-	})
+	hooks := hooked(ev)
+	hooks.ServerStart = func() { ev.add("app start") }
+	hooks.ServerStop = func() { ev.add("app stop") }
+	srv, err := continuity.New(app, &continuity.Options{Hooks: hooks, Logger: quietLogger()})
 	require.NoError(t, err)
 	ts := plainServer(t, srv)
 	c := browser(t)
@@ -121,7 +119,7 @@ func TestCleanupAndEndHookRunOnEveryKindOfEnd(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := &events{}
 			app := func(r *continuity.Request) {
-				r.Cleanup(func() { ev.add("cleanup") })
+				r.Session().Cleanup(func() { ev.add("cleanup") })
 				tc.app(r)
 			}
 			opts := tc.opts
@@ -142,9 +140,10 @@ func TestHookPanicsAreContained(t *testing.T) {
 	logs := &logBuffer{}
 	boom := func() { panic("hook exploded") }
 	srv, ts := start(t, counter, &continuity.Options{
-		Logger:  newLogger(logs),
-		OnStart: boom,
+		Logger: newLogger(logs),
 		Hooks: continuity.Hooks{
+			ServerStart:  boom,
+			ServerStop:   boom,
 			SessionStart: func(*continuity.Session) { boom() },
 			RequestStart: func(*continuity.Request) { boom() },
 			RequestEnd:   func(*continuity.Request) { boom() },
@@ -159,7 +158,7 @@ func TestHookPanicsAreContained(t *testing.T) {
 		assert.Equal(t, string(rune('0'+want)), body)
 	}
 	assert.Contains(t, logs.String(), "hook exploded")
-	assert.Equal(t, 1, srv.Stats().Live)
+	assert.Equal(t, 1, srv.Metrics().LiveSessions)
 }
 
 func TestDrainRefusesNewBrowsersWhileExistingSessionsFinish(t *testing.T) {
@@ -293,7 +292,7 @@ func TestNewSessionsPerIPLimit(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
-	assert.Equal(t, 3, srv.Stats().Live)
+	assert.Equal(t, 3, srv.Metrics().LiveSessions)
 }
 
 func TestSlowBodyTimesOutWithoutHoldingASession(t *testing.T) {
@@ -321,5 +320,5 @@ func TestSlowBodyTimesOutWithoutHoldingASession(t *testing.T) {
 	buf := make([]byte, 512)
 	n, _ := conn.Read(buf) // the server answers 400 or just closes
 	assert.NotContains(t, string(buf[:n]), "200 OK")
-	assert.Equal(t, 1, srv.Stats().Live, "the slow body never started a session")
+	assert.Equal(t, 1, srv.Metrics().LiveSessions, "the slow body never started a session")
 }

@@ -166,7 +166,7 @@ func TestQueueFullGets503(t *testing.T) {
 	wg.Go(func() { get(t, c, ts.URL+"/?block=1") })
 	<-entered                               // the session is busy
 	wg.Go(func() { get(t, c, ts.URL+"/") }) // fills the queue of 1
-	require.Eventually(t, func() bool { return srv.Stats().Waiting == 2 }, testTimeout, tick)
+	require.Eventually(t, func() bool { return srv.Metrics().WaitingRequests == 2 }, testTimeout, tick)
 	resp, err := c.Get(ts.URL + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -210,10 +210,10 @@ func TestClientDisconnectWhileQueuedLeaksNothingAndSessionGoesOn(t *testing.T) {
 		}
 		gone <- err
 	}()
-	require.Eventually(t, func() bool { return srv.Stats().Waiting == 2 }, 5*time.Second, time.Millisecond, "second request queued")
+	require.Eventually(t, func() bool { return srv.Metrics().WaitingRequests == 2 }, 5*time.Second, time.Millisecond, "second request queued")
 	cancel()
 	require.Error(t, <-gone)
-	require.Eventually(t, func() bool { return srv.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond, "the handler left the queue")
+	require.Eventually(t, func() bool { return srv.Metrics().WaitingRequests == 1 }, 5*time.Second, time.Millisecond, "the handler left the queue")
 
 	close(release)
 	<-done
@@ -349,7 +349,7 @@ func TestManySessionsManyStepsNoCrossTalk(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, sessions, srv.Stats().Live)
+	assert.Equal(t, sessions, srv.Metrics().LiveSessions)
 }
 
 func TestHeadNeverCreatesOrAdvancesASession(t *testing.T) {
@@ -360,7 +360,7 @@ func TestHeadNeverCreatesOrAdvancesASession(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Empty(t, resp.Header.Values("Set-Cookie"))
-	assert.Zero(t, srv.Stats().Created)
+	assert.Zero(t, srv.Metrics().SessionsCreated)
 
 	get(t, c, ts.URL+"/")
 	resp, err = c.Head(ts.URL + "/")
