@@ -83,7 +83,8 @@ type Options struct {
 	// ResponseTimeout bounds how long a request the session has taken may
 	// wait for the response to start (a write or a flush); then it gets 503.
 	// Once started, the response may stream for as long as the session
-	// likes. Default 5m; negative means no bound.
+	// likes. The bound is checked in eighths of itself, so it may run up to
+	// an eighth late. Default 5m; negative means no bound.
 	ResponseTimeout time.Duration
 	// NoImplicitFirstNext starts the application with no request in hand;
 	// it must call Next first. By default it starts with the session's first
