@@ -237,6 +237,7 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"bad cookie name", counter, continuity.Options{CookieName: "a b"}, "cookie name"},
 		{"missing docroot", counter, continuity.Options{DocRoot: "/does/not/exist"}, "/does/not/exist"},
 		{"bad method", counter, continuity.Options{Methods: []string{"GET, POST"}}, "invalid method"},
+		{"SameSite=None cookie", counter, continuity.Options{CookieSameSite: http.SameSiteNoneMode}, "CookieSameSite"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, err := continuity.New(tc.app, &tc.opts)
