@@ -13,9 +13,6 @@ type Request = request.Request
 // [Request.Session].
 type Session = request.Session
 
-// Hooks are lifecycle callbacks; see [Options.Hooks].
-type Hooks = request.Hooks
-
 // Mode selects what keys a session; modes combine with |.
 type Mode = mapper.Mode
 

@@ -189,7 +189,7 @@ func BenchmarkSuspendedSessionMemory(b *testing.B) {
 			w.reset()
 			srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
 		}
-		if live := srv.Stats().Live; live != n {
+		if live := srv.Metrics().LiveSessions; live != n {
 			b.Fatalf("%d live sessions, want %d", live, n)
 		}
 		after := memInUse()

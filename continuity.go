@@ -65,6 +65,11 @@ type Server struct {
 	maxField int
 	byQuery  bool
 
+	// The cross-site rule (crosssite.go): strip the input of requests from
+	// other sites, keeping only the ByQuery session parameter.
+	stripForeign bool
+	keepParam    string
+
 	// Header values shared by every dynamic response; never mutated.
 	noStore   []string
 	varyCook  []string
@@ -91,8 +96,8 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	if err := o.resolve(); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		opts:      o,
@@ -106,14 +111,11 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		noReferer: []string{"no-referrer"},
 		progress:  progress.New(o.Progress),
 	}
-	if s.static == nil {
-		s.static = IsStatic
-	}
-	if s.maxBody == 0 {
-		s.maxBody = DefaultMaxBodyBytes
-	}
-	if s.maxField == 0 {
-		s.maxField = DefaultMaxFormFields
+	if !o.InsecureAllowCrossSiteInput {
+		s.stripForeign = true
+		if s.byQuery {
+			s.keepParam = o.QueryParam
+		}
 	}
 	s.methods = o.Methods
 	if len(s.methods) == 0 {
@@ -126,8 +128,8 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 	}
 	s.allow = strings.Join(s.methods, ", ")
 	s.timeouts = handoff.Timeouts{
-		Queue:    durationOr(o.QueueTimeout, DefaultQueueTimeout),
-		Response: durationOr(o.ResponseTimeout, DefaultResponseTimeout),
+		Queue:    max(o.QueueTimeout, 0), // negative: no bound
+		Response: max(o.ResponseTimeout, 0),
 	}
 	if !o.InsecureSkipCrossOriginCheck {
 		s.cop = http.NewCrossOriginProtection()
@@ -144,6 +146,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		CookieName:     o.CookieName,
 		CookiePath:     o.CookiePath,
 		CookieSecure:   o.CookieSecure,
+		CookieSameSite: o.CookieSameSite,
 		QueryParam:     o.QueryParam,
 		Keys:           o.Keys,
 		TrustedProxies: o.TrustedProxies,
@@ -171,20 +174,10 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 	if o.NewSessionsPerIP > 0 {
 		s.limiter = newIPLimiter(o.NewSessionsPerIP, time.Minute)
 	}
-	if o.OnStart != nil {
-		s.contain("OnStart hook", o.OnStart)
+	if f := o.Hooks.ServerStart; f != nil {
+		s.contain("ServerStart hook", f)
 	}
 	return s, nil
-}
-
-func durationOr(d, def time.Duration) time.Duration {
-	switch {
-	case d < 0:
-		return 0
-	case d == 0:
-		return def
-	}
-	return d
 }
 
 // ServeHTTP routes a request: methods not allowed get 405; progress
@@ -232,6 +225,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.parseForm(w, r) {
 		return
+	}
+	if s.stripForeign && crossSite(r) {
+		s.counts.crossSite.Add(1)
+		r = withoutInput(r, s.keepParam)
 	}
 	h["Vary"] = s.varyCook
 	if s.byQuery {
@@ -336,9 +333,3 @@ func unavailable(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", "1")
 	http.Error(w, "503 service unavailable: "+msg, http.StatusServiceUnavailable)
 }
-
-// Stats counts the server's sessions.
-type Stats = mapper.Stats
-
-// Stats returns the server's session counters.
-func (s *Server) Stats() Stats { return s.mapper.Stats() }

@@ -2,6 +2,7 @@ package continuity_test
 
 import (
 	"context"
+	"expvar"
 	"fmt"
 	"html"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/continuity-go/continuity"
 )
@@ -120,4 +123,64 @@ func ExampleServer_ServeHTTP() {
 	resp.Body.Close()
 	fmt.Println(string(body))
 	// Output: you asked for /report
+}
+
+// Metrics is the one snapshot of what a server holds and has done;
+// MetricsHandler serves the same as JSON. expvar takes it as a Func, under
+// a name the application chooses (the library publishes nothing itself).
+func ExampleServer_Metrics() {
+	srv, _ := continuity.New(func(r *continuity.Request) {
+		for {
+			r.Print("hi")
+			r.Next()
+		}
+	}, nil)
+	defer srv.Close()
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	resp, _ := http.Get(ts.URL)
+	resp.Body.Close()
+
+	m := srv.Metrics()
+	fmt.Println(m.LiveSessions, m.SessionsCreated, m.Requests["served"])
+
+	// In a real program: publish it once, at start-up.
+	_ = expvar.Func(func() any { return srv.Metrics() })
+	// Output: 1 1 1
+}
+
+// The server's lifecycle and every session's end, in one place. Cleanups
+// registered by a session run before its SessionEnd hook, however it ends.
+func ExampleHooks() {
+	var log []string
+	var mu sync.Mutex
+	note := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		log = append(log, s)
+	}
+	srv, _ := continuity.New(func(r *continuity.Request) {
+		r.Session().Cleanup(func() { note("cleanup") })
+		r.Print("bye") // returning ends the session
+	}, &continuity.Options{Hooks: continuity.Hooks{
+		ServerStart: func() { note("server start") },
+		SessionEnd:  func(_ *continuity.Session, why error) { note("session end: " + why.Error()) },
+		ServerStop:  func() { note("server stop") },
+	}})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	resp, _ := http.Get(ts.URL)
+	resp.Body.Close()
+	srv.Shutdown(context.Background())
+
+	mu.Lock()
+	defer mu.Unlock()
+	fmt.Println(strings.Join(log, "\n"))
+	// Output:
+	// server start
+	// cleanup
+	// session end: continuity: session finished
+	// server stop
 }

@@ -51,11 +51,41 @@ func (s *Server) Resume() { s.draining.Store(false) }
 // Draining reports whether the server refuses new sessions.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
-// stop runs the application's OnStop hook, once.
+// Hooks are the lifecycle callbacks of [Options.Hooks], each optional
+// (ASP's global.asa events). A panic in a hook is recovered and logged; it
+// never ends the session or the server. Per-session resources are better
+// released with [Session.Cleanup], which runs however the session ends.
+type Hooks struct {
+	// ServerStart runs once, in [New], after the options are accepted:
+	// open what the sessions share (a database pool).
+	ServerStart func()
+	// ServerStop runs once when the server stops: in [Server.Shutdown]
+	// after every session has ended and its hooks have run, in
+	// [Server.Close] at once. Close what ServerStart opened.
+	ServerStop func()
+	// SessionStart runs on a new session's goroutine, before the
+	// application function.
+	SessionStart func(s *Session)
+	// SessionEnd runs on the session goroutine when the session has ended,
+	// after its cleanups. reason is one of the End* errors: EndReturned,
+	// EndIdle, EndLifetime, EndEvicted, EndShutdown or EndPanic.
+	SessionEnd func(s *Session, reason error)
+	// RequestStart runs on the session goroutine when the session takes a
+	// request, before the application sees it.
+	RequestStart func(r *Request)
+	// RequestEnd runs when the session is done with a request (at Next,
+	// End, or when the application returns), while it is still in hand.
+	RequestEnd func(r *Request)
+	// BeforeCommit runs just before a response's status and headers are
+	// sent: the last moment to change them.
+	BeforeCommit func(r *Request)
+}
+
+// stop runs the ServerStop hook, once.
 func (s *Server) stop() {
 	s.stopOnce.Do(func() {
-		if s.opts.OnStop != nil {
-			s.contain("OnStop hook", s.opts.OnStop)
+		if f := s.opts.Hooks.ServerStop; f != nil {
+			s.contain("ServerStop hook", f)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -37,55 +38,74 @@ func (e *endings) reasons() []error {
 }
 
 func TestIdleSessionsAreReapedAndDeferredCallsRun(t *testing.T) {
-	var ends endings
-	srv, ts := start(t, ends.app, &continuity.Options{IdleTimeout: 50 * time.Millisecond, Logger: quietLogger()})
-	c := browser(t)
-	get(t, c, ts.URL+"/")
-	get(t, c, ts.URL+"/")
-	require.Eventually(t, func() bool { return len(ends.reasons()) == 1 }, testTimeout, tick)
-	assert.ErrorIs(t, ends.reasons()[0], continuity.EndIdle)
-	assert.Zero(t, srv.Stats().Live)
-	_, body := get(t, c, ts.URL+"/")
-	assert.Equal(t, "1", body, "the browser's next request starts a new session")
+	synctest.Test(t, func(t *testing.T) {
+		const idle = time.Minute
+		var ends endings
+		srv := startInBubble(t, ends.app, &continuity.Options{IdleTimeout: idle, Logger: quietLogger()})
+		c := srv.browser(t)
+		srv.get(t, c, "/")
+		srv.get(t, c, "/")
+
+		time.Sleep(idle - time.Millisecond)
+		synctest.Wait()
+		assert.Empty(t, ends.reasons(), "never reaped before the idle timeout")
+		assert.Equal(t, 1, srv.Metrics().LiveSessions)
+
+		time.Sleep(idle) // within one more timeout, whatever the reaper's tick
+		synctest.Wait()
+		require.Len(t, ends.reasons(), 1)
+		assert.ErrorIs(t, ends.reasons()[0], continuity.EndIdle)
+		assert.Zero(t, srv.Metrics().LiveSessions)
+		_, body := srv.get(t, c, "/")
+		assert.Equal(t, "1", body, "the browser's next request starts a new session")
+	})
 }
 
 func TestBusySessionIsNotReapedMidRequest(t *testing.T) {
-	var ends endings
-	release := make(chan struct{})
-	inner := func(r *continuity.Request) {
-		defer func() {
-			ends.mu.Lock()
-			ends.why = append(ends.why, context.Cause(r.Context()))
-			ends.mu.Unlock()
-		}()
-		<-release
-		r.Print("done")
-		r.Next()
-	}
-	srv, ts := start(t, inner, &continuity.Options{IdleTimeout: 30 * time.Millisecond, Logger: quietLogger()})
-	go func() {
-		time.Sleep(200 * time.Millisecond) // several reaper ticks
-		close(release)
-	}()
-	code, body := get(t, browser(t), ts.URL+"/")
-	assert.Equal(t, http.StatusOK, code)
-	assert.Equal(t, "done", body)
-	require.Eventually(t, func() bool { return len(ends.reasons()) == 1 }, testTimeout, tick)
-	assert.ErrorIs(t, ends.reasons()[0], continuity.EndIdle, "reaped only after the request finished")
-	assert.Zero(t, srv.Stats().Live)
+	synctest.Test(t, func(t *testing.T) {
+		const idle = time.Minute
+		var ends endings
+		inner := func(r *continuity.Request) {
+			defer func() {
+				ends.mu.Lock()
+				ends.why = append(ends.why, context.Cause(r.Context()))
+				ends.mu.Unlock()
+			}()
+			time.Sleep(4 * idle) // busy for many reaper ticks
+			r.Print("done")
+			r.Next()
+		}
+		srv := startInBubble(t, inner, &continuity.Options{IdleTimeout: idle, Logger: quietLogger()})
+		code, body := srv.get(t, srv.browser(t), "/")
+		assert.Equal(t, http.StatusOK, code)
+		assert.Equal(t, "done", body)
+		synctest.Wait()
+		assert.Empty(t, ends.reasons(), "not reaped while busy")
+
+		time.Sleep(2 * idle)
+		synctest.Wait()
+		require.Len(t, ends.reasons(), 1)
+		assert.ErrorIs(t, ends.reasons()[0], continuity.EndIdle, "reaped only after the request finished")
+		assert.Zero(t, srv.Metrics().LiveSessions)
+	})
 }
 
 func TestMaxLifetimeEndsActiveSessions(t *testing.T) {
-	var ends endings
-	_, ts := start(t, ends.app, &continuity.Options{MaxLifetime: 100 * time.Millisecond, Logger: quietLogger()})
-	c := browser(t)
-	deadline := time.Now().Add(testTimeout)
-	for len(ends.reasons()) == 0 && time.Now().Before(deadline) {
-		get(t, c, ts.URL+"/") // keep it busy-ish: never idle for long
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.NotEmpty(t, ends.reasons())
-	assert.ErrorIs(t, ends.reasons()[0], continuity.EndLifetime)
+	synctest.Test(t, func(t *testing.T) {
+		const life = time.Minute
+		var ends endings
+		srv := startInBubble(t, ends.app, &continuity.Options{MaxLifetime: life, Logger: quietLogger()})
+		c := srv.browser(t)
+		began := time.Now()
+		for len(ends.reasons()) == 0 && time.Since(began) < 2*life {
+			srv.get(t, c, "/") // busy: never idle for long
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+		}
+		require.Len(t, ends.reasons(), 1)
+		assert.ErrorIs(t, ends.reasons()[0], continuity.EndLifetime)
+		assert.GreaterOrEqual(t, time.Since(began), life, "not before its lifetime")
+	})
 }
 
 func TestEvictionAtTheCapPrefersLeastRecentlyUsedIdle(t *testing.T) {
@@ -102,8 +122,8 @@ func TestEvictionAtTheCapPrefersLeastRecentlyUsedIdle(t *testing.T) {
 	assert.Equal(t, "1", body)
 	require.Eventually(t, func() bool { return len(ends.reasons()) == 1 }, testTimeout, tick)
 	assert.ErrorIs(t, ends.reasons()[0], continuity.EndEvicted)
-	assert.Equal(t, 2, srv.Stats().Live)
-	assert.EqualValues(t, 1, srv.Stats().Evicted)
+	assert.Equal(t, 2, srv.Metrics().LiveSessions)
+	assert.EqualValues(t, 1, srv.Metrics().SessionsEvicted)
 
 	_, body = get(t, a, ts.URL+"/")
 	assert.Equal(t, "4", body, "a kept its session")
@@ -123,7 +143,7 @@ func TestFloodOfNewBrowsersEvictsItselfNotEstablishedUsers(t *testing.T) {
 		code, _ := get(t, http.DefaultClient, ts.URL+"/")
 		require.Equal(t, http.StatusOK, code)
 	}
-	assert.LessOrEqual(t, srv.Stats().Live, 10)
+	assert.LessOrEqual(t, srv.Metrics().LiveSessions, 10)
 	for _, c := range regulars {
 		_, body := get(t, c, ts.URL+"/")
 		assert.Equal(t, "3", body, "established sessions survive the flood")
@@ -150,7 +170,7 @@ func TestAllBusyAtTheCapGets503WithRetryAfter(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
-	assert.EqualValues(t, 1, srv.Stats().Refused)
+	assert.EqualValues(t, 1, srv.Metrics().SessionsRefused)
 	close(release)
 	wg.Wait()
 }
@@ -180,7 +200,7 @@ func TestRequestsQueuedBehindAReturningAppAreServedByANewSession(t *testing.T) {
 	<-holding
 	wg.Go(func() { fetch("b") })
 	wg.Go(func() { fetch("c") })
-	require.Eventually(t, func() bool { return srv.Stats().Waiting == 3 }, testTimeout, tick)
+	require.Eventually(t, func() bool { return srv.Metrics().WaitingRequests == 3 }, testTimeout, tick)
 	close(release)
 	wg.Wait()
 	close(got)
@@ -215,19 +235,24 @@ func TestShutdownEndsEverySessionAndIsIdempotent(t *testing.T) {
 }
 
 func TestShutdownDeadlineReportsStuckSessions(t *testing.T) {
-	stuck := make(chan struct{})
-	app := func(r *continuity.Request) { <-stuck } // ignores its context
-	srv, err := continuity.New(app, &continuity.Options{Logger: quietLogger(), ResponseTimeout: 50 * time.Millisecond})
-	require.NoError(t, err)
-	ts := plainServer(t, srv)
-	get(t, browser(t), ts.URL+"/")
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err = srv.Shutdown(ctx)
-	require.Error(t, err)
-	assert.True(t, errors.Is(err, context.DeadlineExceeded))
-	assert.Contains(t, err.Error(), "1 session goroutines still running")
-	close(stuck)
+	synctest.Test(t, func(t *testing.T) {
+		stuck := make(chan struct{})
+		app := func(r *continuity.Request) { <-stuck } // ignores its context
+		srv := startInBubble(t, app, &continuity.Options{Logger: quietLogger(), ResponseTimeout: time.Second})
+		code, _ := srv.get(t, srv.browser(t), "/")
+		assert.Equal(t, http.StatusServiceUnavailable, code)
+
+		const deadline = 10 * time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		began := time.Now()
+		err := srv.Shutdown(ctx)
+		assert.Equal(t, deadline, time.Since(began), "Shutdown waits exactly until its deadline")
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, context.DeadlineExceeded))
+		assert.Contains(t, err.Error(), "1 session goroutines still running")
+		close(stuck) // the cleanup's Shutdown then finds it gone
+	})
 }
 
 func TestListenAndServeAndShutdown(t *testing.T) {

@@ -2,7 +2,6 @@ package continuity
 
 import (
 	"encoding/json"
-	"expvar"
 	"net/http"
 	"runtime"
 	"runtime/metrics"
@@ -18,6 +17,7 @@ type counters struct {
 	clientGone, panicked                                      atomic.Uint64
 	static, progress, methodNotAllowed, tooLarge, badRequest  atomic.Uint64
 	forbidden, full, draining, rateLimited, shuttingDown      atomic.Uint64
+	crossSite                                                 atomic.Uint64
 }
 
 func (c *counters) outcome(o handoff.Outcome) {
@@ -39,7 +39,8 @@ func (c *counters) outcome(o handoff.Outcome) {
 	}
 }
 
-// Metrics is a snapshot of what the server holds and has done.
+// Metrics is a snapshot of what the server holds and has done; see
+// [Server.Metrics]. Its JSON form is what [Server.MetricsHandler] serves.
 type Metrics struct {
 	// Sessions
 	LiveSessions    int               `json:"live_sessions"`
@@ -58,7 +59,15 @@ type Metrics struct {
 	HeapBytes  uint64 `json:"heap_bytes"`
 }
 
-// Metrics returns the server's counters and gauges.
+// Metrics returns a snapshot of the server's counters and gauges: sessions
+// live, waiting, created, evicted, refused and ended (by reason), requests
+// by outcome, goroutines and heap. It is the one way to read them in
+// process; [Server.MetricsHandler] serves the same as JSON, and
+// [Server.AdminHandler] lists the sessions themselves. To publish them with
+// expvar, under a name of your choosing (the library publishes nothing,
+// since expvar's names are process-wide):
+//
+//	expvar.Publish("continuity", expvar.Func(func() any { return srv.Metrics() }))
 func (s *Server) Metrics() Metrics {
 	st := s.mapper.Stats()
 	c := &s.counts
@@ -94,27 +103,25 @@ func (s *Server) Metrics() Metrics {
 			"draining":           c.draining.Load(),
 			"rate_limited":       c.rateLimited.Load(),
 			"shutting_down":      c.shuttingDown.Load(),
+			"cross_site":         c.crossSite.Load(),
 		},
 		Goroutines: runtime.NumGoroutine(),
 		HeapBytes:  heap,
 	}
 }
 
-// Expvar returns the metrics as an expvar.Func, for the caller to publish
-// under a name of its choosing: expvar.Publish("continuity", srv.Expvar()).
-// (The library publishes nothing itself: expvar's names are global.)
-func (s *Server) Expvar() expvar.Func { return func() any { return s.Metrics() } }
-
-// MetricsHandler serves the metrics as JSON. Mount it where your
-// operators, not the public, can reach it.
+// MetricsHandler serves [Server.Metrics] as JSON, for monitoring systems
+// that scrape a URL. Mount it where your operators, not the public, can
+// reach it.
 func (s *Server) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.Metrics())
 	})
 }
 
-// SessionInfo describes a live session for the admin listing. ID is a
-// keyed hash of the session ID, never the ID itself.
+// SessionInfo is one live session in the JSON listing that
+// [Server.AdminHandler] serves. ID is a keyed hash of the session ID (the
+// LogID of the logs), never the ID itself.
 type SessionInfo struct {
 	ID          string  `json:"id"`
 	AgeSeconds  float64 `json:"age_seconds"`
@@ -123,8 +130,8 @@ type SessionInfo struct {
 	Queued      int     `json:"queued"`
 }
 
-// Sessions lists the live sessions, most recently used first.
-func (s *Server) Sessions() []SessionInfo {
+// sessions lists the live sessions, most recently used first.
+func (s *Server) sessions() []SessionInfo {
 	now := time.Now()
 	list := s.mapper.Sessions()
 	out := make([]SessionInfo, 0, len(list))
@@ -140,12 +147,14 @@ func (s *Server) Sessions() []SessionInfo {
 	return out
 }
 
-// AdminHandler serves the live sessions as JSON: hashed ID, age, idle
-// time, current path and queued requests. It is never mounted by default;
-// mount it behind your own authentication.
+// AdminHandler serves the live sessions as JSON, {"sessions": [...]} with a
+// [SessionInfo] each (hashed ID, age, idle time, current path, queued
+// requests), most recently used first: for looking at who is on the server
+// now. It is never mounted by default; mount it behind your own
+// authentication.
 func (s *Server) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"sessions": s.Sessions(), "metrics": s.Metrics()})
+		writeJSON(w, map[string]any{"sessions": s.sessions()})
 	})
 }
 

@@ -3,10 +3,12 @@ package continuity_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -58,17 +60,15 @@ func hooked(ev *events) continuity.Hooks {
 func TestHooksRunInOrderWithReasons(t *testing.T) {
 	ev := &events{}
 	app := func(r *continuity.Request) {
-		r.Cleanup(func() { ev.add("cleanup") })
+		r.Session().Cleanup(func() { ev.add("cleanup") })
 		r.Print("a")
 		r.Next()
 		r.Print("b")
 	}
-	srv, err := continuity.New(app, &continuity.Options{
-		Hooks:   hooked(ev),
-		OnStart: func() { ev.add("app start") },
-		OnStop:  func() { ev.add("app stop") },
-		Logger:  quietLogger(),
-	})
+	hooks := hooked(ev)
+	hooks.ServerStart = func() { ev.add("app start") }
+	hooks.ServerStop = func() { ev.add("app stop") }
+	srv, err := continuity.New(app, &continuity.Options{Hooks: hooks, Logger: quietLogger()})
 	require.NoError(t, err)
 	ts := plainServer(t, srv)
 	c := browser(t)
@@ -95,7 +95,7 @@ func TestCleanupAndEndHookRunOnEveryKindOfEnd(t *testing.T) {
 		name   string
 		opts   continuity.Options
 		app    func(*continuity.Request)
-		drive  func(t *testing.T, srv *continuity.Server, url string)
+		drive  func(t *testing.T, srv *bubbleServer)
 		reason error
 	}{
 		{
@@ -105,35 +105,40 @@ func TestCleanupAndEndHookRunOnEveryKindOfEnd(t *testing.T) {
 		},
 		{
 			name:   "idle",
-			opts:   continuity.Options{IdleTimeout: 30 * time.Millisecond},
+			opts:   continuity.Options{IdleTimeout: time.Minute},
 			app:    counter,
+			drive:  func(*testing.T, *bubbleServer) { time.Sleep(2 * time.Minute) },
 			reason: continuity.EndIdle,
 		},
 		{
 			name: "shutdown",
 			app:  counter,
-			drive: func(t *testing.T, srv *continuity.Server, _ string) {
+			drive: func(t *testing.T, srv *bubbleServer) {
 				require.NoError(t, srv.Shutdown(context.Background()))
 			},
 			reason: continuity.EndShutdown,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ev := &events{}
-			app := func(r *continuity.Request) {
-				r.Cleanup(func() { ev.add("cleanup") })
-				tc.app(r)
-			}
-			opts := tc.opts
-			opts.Hooks = hooked(ev)
-			opts.Logger = quietLogger()
-			srv, ts := start(t, app, &opts)
-			get(t, browser(t), ts.URL+"/")
-			if tc.drive != nil {
-				tc.drive(t, srv, ts.URL)
-			}
-			require.Eventually(t, func() bool { return ev.has("session end: " + tc.reason.Error()) }, testTimeout, tick)
-			assert.True(t, ev.has("cleanup"))
+			synctest.Test(t, func(t *testing.T) {
+				ev := &events{}
+				app := func(r *continuity.Request) {
+					r.Session().Cleanup(func() { ev.add("cleanup") })
+					tc.app(r)
+				}
+				opts := tc.opts
+				opts.Hooks = hooked(ev)
+				opts.Logger = quietLogger()
+				srv := startInBubble(t, app, &opts)
+				srv.get(t, srv.browser(t), "/")
+				if tc.drive != nil {
+					tc.drive(t, srv)
+				}
+				synctest.Wait()
+				all := ev.all()
+				require.NotEmpty(t, all)
+				assert.Equal(t, []string{"cleanup", "session end: " + tc.reason.Error()}, all[len(all)-2:])
+			})
 		})
 	}
 }
@@ -142,9 +147,10 @@ func TestHookPanicsAreContained(t *testing.T) {
 	logs := &logBuffer{}
 	boom := func() { panic("hook exploded") }
 	srv, ts := start(t, counter, &continuity.Options{
-		Logger:  newLogger(logs),
-		OnStart: boom,
+		Logger: newLogger(logs),
 		Hooks: continuity.Hooks{
+			ServerStart:  boom,
+			ServerStop:   boom,
 			SessionStart: func(*continuity.Session) { boom() },
 			RequestStart: func(*continuity.Request) { boom() },
 			RequestEnd:   func(*continuity.Request) { boom() },
@@ -159,51 +165,51 @@ func TestHookPanicsAreContained(t *testing.T) {
 		assert.Equal(t, string(rune('0'+want)), body)
 	}
 	assert.Contains(t, logs.String(), "hook exploded")
-	assert.Equal(t, 1, srv.Stats().Live)
+	assert.Equal(t, 1, srv.Metrics().LiveSessions)
 }
 
 func TestDrainRefusesNewBrowsersWhileExistingSessionsFinish(t *testing.T) {
-	app := func(r *continuity.Request) {
-		r.Print("step 1")
-		r.Next()
-		r.Print("step 2")
-		r.Next()
-		r.Print("done")
-	}
-	srv, ts := start(t, app, &continuity.Options{Logger: quietLogger()})
-	old := browser(t)
-	_, body := get(t, old, ts.URL+"/")
-	require.Equal(t, "step 1", body)
+	synctest.Test(t, func(t *testing.T) {
+		app := func(r *continuity.Request) {
+			r.Print("step 1")
+			r.Next()
+			r.Print("step 2")
+			r.Next()
+			r.Print("done")
+		}
+		srv := startInBubble(t, app, &continuity.Options{Logger: quietLogger()})
+		old := srv.browser(t)
+		_, body := srv.get(t, old, "/")
+		require.Equal(t, "step 1", body)
 
-	drained := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		drained <- srv.Drain(ctx)
-	}()
-	require.Eventually(t, srv.Draining, testTimeout, tick)
+		drained := make(chan error, 1)
+		go func() { drained <- srv.Drain(context.Background()) }()
+		synctest.Wait()
+		require.True(t, srv.Draining())
 
-	resp, err := browser(t).Get(ts.URL + "/")
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "a new browser is refused")
-	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
-	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+		resp, err := srv.browser(t).Get(bubbleBase + "/")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "a new browser is refused")
+		assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+		assert.Empty(t, resp.Header.Values("Set-Cookie"))
 
-	_, body = get(t, old, ts.URL+"/")
-	assert.Equal(t, "step 2", body, "the existing session carries on")
-	select {
-	case <-drained:
-		t.Fatal("Drain returned while a session was live")
-	default:
-	}
-	_, body = get(t, old, ts.URL+"/")
-	assert.Equal(t, "done", body)
-	require.NoError(t, <-drained, "Drain returns once every session has ended")
+		_, body = srv.get(t, old, "/")
+		assert.Equal(t, "step 2", body, "the existing session carries on")
+		time.Sleep(5 * time.Minute) // a while, well within the idle timeout
+		select {
+		case err := <-drained:
+			t.Fatalf("Drain returned (%v) while a session was live", err)
+		default:
+		}
+		_, body = srv.get(t, old, "/")
+		assert.Equal(t, "done", body)
+		require.NoError(t, <-drained, "Drain returns once every session has ended")
 
-	srv.Resume()
-	_, body = get(t, browser(t), ts.URL+"/")
-	assert.Equal(t, "step 1", body)
+		srv.Resume()
+		_, body = srv.get(t, srv.browser(t), "/")
+		assert.Equal(t, "step 1", body)
+	})
 }
 
 func TestDrainRedirect(t *testing.T) {
@@ -270,12 +276,11 @@ func TestMetricsAndAdminListing(t *testing.T) {
 	admin := plainServer(t, srv.AdminHandler())
 	_, body = get(t, http.DefaultClient, admin.URL)
 	assert.NotContains(t, body, id)
-	var listing struct {
-		Sessions []continuity.SessionInfo `json:"sessions"`
-	}
+	var listing map[string][]continuity.SessionInfo
 	require.NoError(t, json.Unmarshal([]byte(body), &listing))
-	require.Len(t, listing.Sessions, 1)
-	s := listing.Sessions[0]
+	require.Len(t, listing, 1, "the listing, and nothing MetricsHandler serves")
+	require.Len(t, listing["sessions"], 1)
+	s := listing["sessions"][0]
 	assert.Equal(t, "/b", s.Path)
 	assert.Len(t, s.ID, 16)
 	assert.GreaterOrEqual(t, s.AgeSeconds, 0.0)
@@ -293,33 +298,30 @@ func TestNewSessionsPerIPLimit(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
-	assert.Equal(t, 3, srv.Stats().Live)
+	assert.Equal(t, 3, srv.Metrics().LiveSessions)
 }
 
 func TestSlowBodyTimesOutWithoutHoldingASession(t *testing.T) {
-	srv, err := continuity.New(counter, &continuity.Options{Logger: quietLogger()})
-	require.NoError(t, err)
-	hs := adapter.NewServer("", srv, adapter.Config{ReadTimeout: 200 * time.Millisecond})
-	ln, err := netListen()
-	require.NoError(t, err)
-	go hs.Serve(ln)
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		hs.Close()
+	synctest.Test(t, func(t *testing.T) {
+		const readTimeout = time.Minute
+		srv := startInBubble(t, counter, &continuity.Options{
+			Logger:  quietLogger(),
+			Adapter: adapter.Config{ReadTimeout: readTimeout},
+		})
+		conn, err := srv.ln.Dial(context.Background(), "", "")
+		require.NoError(t, err)
+		defer conn.Close()
+		began := time.Now()
+		_, err = conn.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\na=1"))
+		require.NoError(t, err)
+
+		// A well-behaved client is served meanwhile.
+		_, body := srv.get(t, srv.browser(t), "/")
+		assert.Equal(t, "1", body)
+
+		answer, _ := io.ReadAll(conn) // the server answers 400 or just closes
+		assert.Equal(t, readTimeout, time.Since(began), "cut at the read timeout")
+		assert.NotContains(t, string(answer), "200 OK")
+		assert.Equal(t, 1, srv.Metrics().LiveSessions, "the slow body never started a session")
 	})
-	conn, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\na=1"))
-	require.NoError(t, err)
-
-	// A well-behaved client is served meanwhile.
-	_, body := get(t, browser(t), "http://"+ln.Addr().String()+"/")
-	assert.Equal(t, "1", body)
-
-	conn.SetReadDeadline(time.Now().Add(testTimeout))
-	buf := make([]byte, 512)
-	n, _ := conn.Read(buf) // the server answers 400 or just closes
-	assert.NotContains(t, string(buf[:n]), "200 OK")
-	assert.Equal(t, 1, srv.Stats().Live, "the slow body never started a session")
 }

@@ -1,6 +1,7 @@
 package continuity
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -10,8 +11,13 @@ import (
 	"github.com/continuity-go/continuity/progress"
 )
 
-// Defaults for the zero values of [Options].
+// Defaults for the zero values of [Options]. They are the one definition
+// of each default: [New] resolves every zero field to these values before
+// it configures the packages below, whose own fallbacks never apply.
 const (
+	DefaultCookieName      = "cid"
+	DefaultQueryParam      = "sid"
+	DefaultCookieSameSite  = http.SameSiteLaxMode
 	DefaultIdleTimeout     = 20 * time.Minute
 	DefaultMaxSessions     = 10000
 	DefaultQueueDepth      = 16
@@ -19,7 +25,6 @@ const (
 	DefaultResponseTimeout = 5 * time.Minute
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultMaxFormFields   = 1000
-	DefaultCookieName      = "cid"
 )
 
 // Options configure a [Server]. The zero value is a secure, bounded
@@ -38,6 +43,13 @@ type Options struct {
 	// CookieSecure forces the Secure cookie attribute, for servers behind a
 	// TLS-terminating proxy. It is set anyway on requests that came over TLS.
 	CookieSecure bool
+	// CookieSameSite is the session cookie's SameSite attribute:
+	// [http.SameSiteLaxMode] (the default) or [http.SameSiteStrictMode],
+	// with which a browser arriving by a link from another site is not
+	// recognised at all (it gets a fresh session). Other values are refused
+	// by [New]: without SameSite, other sites' pages could send the cookie
+	// with their requests.
+	CookieSameSite http.SameSite
 	// QueryParam names the parameter carrying the session token in ByQuery
 	// mode. Default "sid".
 	QueryParam string
@@ -93,6 +105,14 @@ type Options struct {
 	// refuses cross-site POSTs (CSRF) with 403 using
 	// [http.CrossOriginProtection].
 	InsecureSkipCrossOriginCheck bool
+	// InsecureAllowCrossSiteInput turns off the rule, on by default, that a
+	// request from another site feeds no input to a session: such a request
+	// (a link or redirect from elsewhere, judged as
+	// [http.CrossOriginProtection] judges) reaches the application as a
+	// plain GET of its path, without its query or form, so that another
+	// site cannot drive a user's flow with a link. Turn it off only for an
+	// application none of whose steps acts on input.
+	InsecureAllowCrossSiteInput bool
 
 	// DocRoot is the directory static files are served from. Default ""
 	// serves no files (static-looking requests get 404 and still never
@@ -114,14 +134,11 @@ type Options struct {
 	// (default 30s). The zero value is the default.
 	Progress progress.Options
 
-	// Hooks are lifecycle callbacks for sessions and requests (session
-	// start and end with the reason, request start and end, before the
-	// response head is sent). Panics in hooks are contained and logged.
+	// Hooks are the lifecycle callbacks: the server's start and stop,
+	// session start and end (with the reason), request start and end, and
+	// the moment before a response head is sent. Panics in hooks are
+	// contained and logged. Default none.
 	Hooks Hooks
-	// OnStart runs once when the application starts (in New, after the
-	// options are accepted); OnStop once when it stops (in Shutdown, after
-	// every session has ended and its hooks have run; in Close, at once).
-	OnStart, OnStop func()
 
 	// DrainRedirect, if set, is where [Server.Drain] sends new browsers
 	// (307), instead of answering them 503 with Retry-After.
@@ -135,4 +152,50 @@ type Options struct {
 	// hashes, at Debug level) and errors (panics, with stacks, at Error).
 	// Default [slog.Default].
 	Logger *slog.Logger
+}
+
+// resolve replaces each zero field that has a default with the default, and
+// refuses values no default can fix.
+func (o *Options) resolve() error {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.CookieName == "" {
+		o.CookieName = DefaultCookieName
+	}
+	if o.QueryParam == "" {
+		o.QueryParam = DefaultQueryParam
+	}
+	switch o.CookieSameSite {
+	case 0:
+		o.CookieSameSite = DefaultCookieSameSite
+	case http.SameSiteLaxMode, http.SameSiteStrictMode:
+	default:
+		return fmt.Errorf("continuity: New: CookieSameSite must be http.SameSiteLaxMode or http.SameSiteStrictMode, not %d: without SameSite, other sites could send the session cookie", o.CookieSameSite)
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.MaxSessions == 0 {
+		o.MaxSessions = DefaultMaxSessions
+	}
+	if o.QueueDepth <= 0 {
+		o.QueueDepth = DefaultQueueDepth
+	}
+	if o.QueueTimeout == 0 {
+		o.QueueTimeout = DefaultQueueTimeout
+	}
+	if o.ResponseTimeout == 0 {
+		o.ResponseTimeout = DefaultResponseTimeout
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxFormFields == 0 {
+		o.MaxFormFields = DefaultMaxFormFields
+	}
+	if o.Static == nil {
+		o.Static = IsStatic
+	}
+	return nil
 }

@@ -97,7 +97,7 @@ func TestProgressStatusEndpoint(t *testing.T) {
 	assert.Equal(t, meterJSON{Total: 5, Count: 2, Messages: []string{}, InProgress: true}, s)
 
 	// Nobody else reads it, and asking creates no session.
-	created := srv.Stats().Created
+	created := srv.Metrics().SessionsCreated
 	code, missing := get(t, owner, ts.URL+"/_progress_status/nothing")
 	assert.Equal(t, http.StatusNotFound, code)
 	other := browser(t)
@@ -120,7 +120,7 @@ func TestProgressStatusEndpoint(t *testing.T) {
 		assert.Empty(t, resp.Header.Values("Set-Cookie"), method)
 		assert.Contains(t, []int{http.StatusMethodNotAllowed, http.StatusNotFound}, resp.StatusCode, method)
 	}
-	assert.Equal(t, created, srv.Stats().Created, "the status endpoint created a session")
+	assert.Equal(t, created, srv.Metrics().SessionsCreated, "the status endpoint created a session")
 
 	// A long-poll follows the work to the end.
 	got := make(chan meterJSON, 1)

@@ -112,7 +112,7 @@ func ExampleRequest_SSE() {
 			for i := 1; i <= 3; i++ {
 				select {
 				case <-tick.C:
-				case <-r.ClientGone():
+				case <-r.RequestContext().Done():
 				}
 				if sse.Send(continuity.SSEEvent{ID: fmt.Sprint(i), Data: fmt.Sprintf("tick %d", i)}) != nil {
 					break

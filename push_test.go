@@ -300,7 +300,7 @@ func TestStreamArrivesInChunks(t *testing.T) {
 					// read this one: the response is still going on.
 					select {
 					case <-acks:
-					case <-r.ClientGone():
+					case <-r.RequestContext().Done():
 						return
 					}
 				}
@@ -349,7 +349,7 @@ func TestStreamLearnsWhenTheClientHasGone(t *testing.T) {
 					r.Printf("tick %d\n", n)
 					r.Flush()
 					continue
-				case <-r.ClientGone(): // POE's close handler
+				case <-r.RequestContext().Done(): // POE's close handler
 				}
 				break
 			}
@@ -444,7 +444,7 @@ func TestStreamOutlivesWriteTimeout(t *testing.T) {
 			for i := range events {
 				select {
 				case <-time.After(every):
-				case <-r.ClientGone():
+				case <-r.RequestContext().Done():
 					gone <- struct{}{}
 					return
 				}

@@ -122,7 +122,7 @@ func TestUnknownSignedIDIsNotResurrected(t *testing.T) {
 	resp.Body.Close()
 	old := sessionCookie(t, resp, "cid")
 	require.NotNil(t, old)
-	require.Eventually(t, func() bool { return srv.Stats().Live == 0 }, testTimeout, tick)
+	require.Eventually(t, func() bool { return srv.Metrics().LiveSessions == 0 }, testTimeout, tick)
 
 	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
 	req.AddCookie(old)
@@ -158,7 +158,7 @@ func TestLogsCarryHashedIDsOnly(t *testing.T) {
 	resp, err := http.Get(ts.URL + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Eventually(t, func() bool { return srv.Stats().Live == 0 }, testTimeout, tick)
+	require.Eventually(t, func() bool { return srv.Metrics().LiveSessions == 0 }, testTimeout, tick)
 	out := logs.String()
 	assert.Contains(t, out, "session start")
 	assert.Contains(t, out, "session end")
@@ -177,7 +177,7 @@ func TestMethodsNotAllowedGet405AndNoSession(t *testing.T) {
 		assert.Equal(t, "GET, HEAD, POST", resp.Header.Get("Allow"), m)
 		assert.Empty(t, resp.Header.Values("Set-Cookie"), m)
 	}
-	assert.Zero(t, srv.Stats().Created)
+	assert.Zero(t, srv.Metrics().SessionsCreated)
 }
 
 func TestBadBodiesAndQueriesAreRefusedAndTheSessionSurvives(t *testing.T) {
@@ -237,6 +237,7 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"bad cookie name", counter, continuity.Options{CookieName: "a b"}, "cookie name"},
 		{"missing docroot", counter, continuity.Options{DocRoot: "/does/not/exist"}, "/does/not/exist"},
 		{"bad method", counter, continuity.Options{Methods: []string{"GET, POST"}}, "invalid method"},
+		{"SameSite=None cookie", counter, continuity.Options{CookieSameSite: http.SameSiteNoneMode}, "CookieSameSite"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, err := continuity.New(tc.app, &tc.opts)
@@ -319,7 +320,7 @@ func TestPathModeGivesOneBrowserASessionPerPath(t *testing.T) {
 		_, body := get(t, c, ts.URL+step.path)
 		assert.Equal(t, step.want, body, step.path)
 	}
-	assert.Equal(t, 2, srv.Stats().Live)
+	assert.Equal(t, 2, srv.Metrics().LiveSessions)
 	_, body := get(t, browser(t), ts.URL+"/a")
 	assert.Equal(t, "1", body, "another browser has its own sessions")
 }

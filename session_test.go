@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -166,7 +167,7 @@ func TestQueueFullGets503(t *testing.T) {
 	wg.Go(func() { get(t, c, ts.URL+"/?block=1") })
 	<-entered                               // the session is busy
 	wg.Go(func() { get(t, c, ts.URL+"/") }) // fills the queue of 1
-	require.Eventually(t, func() bool { return srv.Stats().Waiting == 2 }, testTimeout, tick)
+	require.Eventually(t, func() bool { return srv.Metrics().WaitingRequests == 2 }, testTimeout, tick)
 	resp, err := c.Get(ts.URL + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -210,10 +211,10 @@ func TestClientDisconnectWhileQueuedLeaksNothingAndSessionGoesOn(t *testing.T) {
 		}
 		gone <- err
 	}()
-	require.Eventually(t, func() bool { return srv.Stats().Waiting == 2 }, 5*time.Second, time.Millisecond, "second request queued")
+	require.Eventually(t, func() bool { return srv.Metrics().WaitingRequests == 2 }, 5*time.Second, time.Millisecond, "second request queued")
 	cancel()
 	require.Error(t, <-gone)
-	require.Eventually(t, func() bool { return srv.Stats().Waiting == 1 }, 5*time.Second, time.Millisecond, "the handler left the queue")
+	require.Eventually(t, func() bool { return srv.Metrics().WaitingRequests == 1 }, 5*time.Second, time.Millisecond, "the handler left the queue")
 
 	close(release)
 	<-done
@@ -283,37 +284,79 @@ func TestPanicErrAbortHandlerAbortsConnection(t *testing.T) {
 }
 
 func TestResponseTimeoutWhenAppNeverAnswers(t *testing.T) {
-	stuck := make(chan struct{})
-	app := func(r *continuity.Request) {
-		select {
-		case <-stuck:
-		case <-r.Context().Done():
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = time.Minute
+		stuck := make(chan struct{})
+		app := func(r *continuity.Request) {
+			select {
+			case <-stuck:
+			case <-r.Context().Done():
+			}
 		}
-	}
-	_, ts := start(t, app, &continuity.Options{ResponseTimeout: 100 * time.Millisecond, Logger: quietLogger()})
-	code, _ := get(t, browser(t), ts.URL+"/")
-	assert.Equal(t, http.StatusServiceUnavailable, code)
-	close(stuck)
+		srv := startInBubble(t, app, &continuity.Options{ResponseTimeout: timeout, Logger: quietLogger()})
+		began := time.Now()
+		code, _ := srv.get(t, srv.browser(t), "/")
+		assert.Equal(t, http.StatusServiceUnavailable, code)
+		// Options.ResponseTimeout: the bound may run up to an eighth late.
+		assert.GreaterOrEqual(t, time.Since(began), timeout, "never early")
+		assert.LessOrEqual(t, time.Since(began), timeout+timeout/8)
+		close(stuck)
+	})
+}
+
+func TestQueueTimeoutGets503(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const queueTimeout = 30 * time.Second
+		app := func(r *continuity.Request) {
+			for {
+				if r.Param("slow") != "" {
+					time.Sleep(time.Minute)
+				}
+				r.Print("ok")
+				r.Next()
+			}
+		}
+		srv := startInBubble(t, app, &continuity.Options{QueueTimeout: queueTimeout, Logger: quietLogger()})
+		c := srv.browser(t)
+		srv.get(t, c, "/")
+		slow := make(chan int, 1)
+		go func() {
+			code, _ := srv.get(t, c, "/?slow=1")
+			slow <- code
+		}()
+		synctest.Wait() // the session is busy with the slow request
+		began := time.Now()
+		code, _ := srv.get(t, c, "/")
+		assert.Equal(t, http.StatusServiceUnavailable, code)
+		assert.Equal(t, queueTimeout, time.Since(began), "a queued request waits exactly the queue timeout")
+		assert.Equal(t, http.StatusOK, <-slow)
+		assert.EqualValues(t, 1, srv.Metrics().Requests["queue_timeout"])
+	})
 }
 
 func TestStreamingOutlivesResponseTimeout(t *testing.T) {
-	app := func(r *continuity.Request) {
-		r.Print("first ")
-		require.NoError(t, r.Flush())
-		time.Sleep(150 * time.Millisecond)
-		r.Print("second")
-		r.Next()
-	}
-	_, ts := start(t, app, &continuity.Options{ResponseTimeout: 50 * time.Millisecond, Logger: quietLogger()})
-	resp, err := browser(t).Get(ts.URL + "/")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	buf := make([]byte, 6)
-	_, err = io.ReadFull(resp.Body, buf)
-	require.NoError(t, err)
-	assert.Equal(t, "first ", string(buf), "flushed output arrives before the response ends")
-	rest, _ := io.ReadAll(resp.Body)
-	assert.Equal(t, "second", string(rest))
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = time.Minute
+		app := func(r *continuity.Request) {
+			r.Print("first ")
+			if !assert.NoError(t, r.Flush()) {
+				return
+			}
+			time.Sleep(3 * timeout)
+			r.Print("second")
+			r.Next()
+		}
+		srv := startInBubble(t, app, &continuity.Options{ResponseTimeout: timeout, Logger: quietLogger()})
+		resp, err := srv.browser(t).Get(bubbleBase + "/")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		buf := make([]byte, 6)
+		_, err = io.ReadFull(resp.Body, buf)
+		require.NoError(t, err)
+		assert.Equal(t, "first ", string(buf), "flushed output arrives before the response ends")
+		rest, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, "second", string(rest))
+	})
 }
 
 func TestManySessionsManyStepsNoCrossTalk(t *testing.T) {
@@ -349,7 +392,7 @@ func TestManySessionsManyStepsNoCrossTalk(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, sessions, srv.Stats().Live)
+	assert.Equal(t, sessions, srv.Metrics().LiveSessions)
 }
 
 func TestHeadNeverCreatesOrAdvancesASession(t *testing.T) {
@@ -360,7 +403,7 @@ func TestHeadNeverCreatesOrAdvancesASession(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Empty(t, resp.Header.Values("Set-Cookie"))
-	assert.Zero(t, srv.Stats().Created)
+	assert.Zero(t, srv.Metrics().SessionsCreated)
 
 	get(t, c, ts.URL+"/")
 	resp, err = c.Head(ts.URL + "/")

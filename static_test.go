@@ -55,7 +55,7 @@ func TestStaticFilesAreServedWithoutSessions(t *testing.T) {
 		assert.Equal(t, tc.body, b, tc.path)
 		assert.Empty(t, resp.Header.Values("Set-Cookie"), tc.path)
 	}
-	assert.Zero(t, srv.Stats().Created, "static requests never create sessions")
+	assert.Zero(t, srv.Metrics().SessionsCreated, "static requests never create sessions")
 }
 
 func TestStaticConditionalAndRangeRequests(t *testing.T) {
@@ -119,7 +119,7 @@ func TestStaticWithoutDocRootIs404AndNeverReachesASession(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, code)
 	_, body := get(t, c, ts.URL+"/")
 	assert.Equal(t, "2", body, "the favicon request did not advance the flow")
-	assert.EqualValues(t, 1, srv.Stats().Created)
+	assert.EqualValues(t, 1, srv.Metrics().SessionsCreated)
 }
 
 func TestStaticServedAtTheSessionCap(t *testing.T) {

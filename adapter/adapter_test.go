@@ -321,7 +321,7 @@ func TestServeFCGIRoundTrip(t *testing.T) {
 	resp = fcgiGet(t, addr, "/counter", "")
 	assert.Equal(t, "1", resp.body)
 	assert.NotEmpty(t, resp.header.Values("Set-Cookie"))
-	assert.Equal(t, uint64(2), srv.Stats().Created)
+	assert.Equal(t, uint64(2), srv.Metrics().SessionsCreated)
 }
 
 // A minimal FastCGI client (FastCGI 1.0 specification, responder role).

@@ -10,6 +10,7 @@
 package mapper
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -67,6 +68,8 @@ type Config struct {
 	// CookieSecure forces the Secure attribute. It is set anyway on
 	// requests that arrived over TLS.
 	CookieSecure bool
+	// CookieSameSite is the cookie's SameSite attribute. Zero means Lax.
+	CookieSameSite http.SameSite
 
 	// QueryParam names the parameter that carries the session token in
 	// ByQuery mode. Default "sid".
@@ -327,7 +330,7 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 				Value:    token,
 				Path:     m.cfg.CookiePath,
 				HttpOnly: true,
-				SameSite: http.SameSiteLaxMode,
+				SameSite: cmp.Or(m.cfg.CookieSameSite, http.SameSiteLaxMode),
 				Secure:   m.cfg.CookieSecure || r.TLS != nil,
 			}
 		}

@@ -49,10 +49,13 @@ func (r *Request) Context() context.Context { return r.h().Context() }
 // RequestContext returns the context of the HTTP request in hand: it is
 // cancelled when that browser request goes away (the client disconnected,
 // or the server stopped waiting for the response), when the session ends,
-// and when the request is finished (Next or End). Pass it to anything that
-// waits or streams on behalf of the request, such as [Topic.Wait], so that
-// a vanished client or a shutdown frees it at once. With no request in hand
-// it returns the session's context.
+// and when the request is finished (Next or End). It is how a session
+// learns that its client has gone: pass it to anything that waits or
+// streams on behalf of the request, such as [Topic.Wait], and select on its
+// Done channel in a streaming loop, so that a vanished client or a
+// shutdown frees it at once. (A write to a gone client fails with
+// [ErrClientGone]; that is the error, not a signal to poll.) With no
+// request in hand it returns the session's context.
 func (r *Request) RequestContext() context.Context { return r.h().RequestContext() }
 
 // SessionToken is the signed session token when the server carries sessions
@@ -193,5 +196,14 @@ func (r *Request) Params(name string) []string { return r.h().Form()[name] }
 // with an empty value.
 func (r *Request) Has(name string) bool { return r.h().Form().Has(name) }
 
-// Cleanup registers fn to run when the session ends; see [Session.Cleanup].
-func (r *Request) Cleanup(fn func()) { r.h().Cleanup(fn) }
+// PostParam returns the first value of the named field of the POST body of
+// the request in hand (url-encoded or multipart), never of the query
+// string, or "". Read what a step acts on (a payment, a deletion) with it:
+// other sites can make the browser follow a link, but not send a POST, so
+// such input comes from the application's own forms.
+func (r *Request) PostParam(name string) string {
+	if hr := r.HTTP(); hr != nil {
+		return hr.PostForm.Get(name)
+	}
+	return ""
+}

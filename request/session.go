@@ -10,7 +10,7 @@ import (
 // A Session is what an application, a hook or a feature package sees of a
 // browser's session: its context, its identity for logs, its age, a small
 // store of values and its cleanups. The server creates and runs sessions;
-// reach one through [Request.Session] or the session hooks ([Hooks]). Its
+// reach one through [Request.Session] or the server's session hooks. Its
 // methods are safe for concurrent use.
 type Session handoff.Session
 

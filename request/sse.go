@@ -47,7 +47,7 @@ var (
 // Content-Type text/event-stream, Cache-Control no-store and
 // X-Accel-Buffering no (so nginx does not hold the events back), and
 // starts the response as [Request.Stream] does. Send events with the
-// returned SSE until [Request.ClientGone] is closed or you are done, then
+// returned SSE until [Request.RequestContext] is done or you are, then
 // call Next or End.
 func (r *Request) SSE() (*SSE, error) {
 	if r.HTTP() == nil {

@@ -2,16 +2,8 @@ package request
 
 // Streaming: a session may send its response bit by bit, flushing each
 // part to the browser, for as long as it likes; the response ends when the
-// session calls Next or End. [Request.ClientGone] tells it when to stop
+// session calls Next or End. r.RequestContext().Done() tells it when to stop
 // (POE::Component::Server::SimpleHTTP's close handler).
-
-// ClientGone returns a channel that is closed when the browser request in
-// hand has gone away: the client disconnected, or the server stopped
-// waiting for the response. It is also closed when the session ends or the
-// request is finished. It is the Done channel of [Request.RequestContext];
-// select on it in a streaming loop. Writes to a gone client fail with
-// [ErrClientGone] as well.
-func (r *Request) ClientGone() <-chan struct{} { return r.RequestContext().Done() }
 
 // Stream starts a streamed response for the request in hand: it sends the
 // head (set headers and status first) and flushes it, so the browser sees

@@ -183,13 +183,13 @@ func TestShutdown(t *testing.T) {
 		b.Get(ts.URL + ex.path)
 	}
 	for _, srv := range tr.servers {
-		require.Equal(t, 1, srv.Stats().Live)
+		require.Equal(t, 1, srv.Metrics().LiveSessions)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, tr.Shutdown(ctx))
 	for _, srv := range tr.servers {
-		assert.Equal(t, 0, srv.Stats().Live)
+		assert.Equal(t, 0, srv.Metrics().LiveSessions)
 	}
 	for _, ex := range examples {
 		assert.Equal(t, http.StatusServiceUnavailable, status(t, ts.Client(), ts.URL+ex.path), ex.path)

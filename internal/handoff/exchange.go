@@ -49,37 +49,20 @@ const (
 	outAbort                 // the app panicked with http.ErrAbortHandler
 )
 
-// exchanges recycles exchanges that finished cleanly: the hand-off is the
-// per-request hot path, and an exchange with its channel is most of what it
-// allocates. Only exchanges the session has let go of are returned.
-var exchanges = sync.Pool{New: func() any { return &exchange{done: make(chan struct{}, 1)} }}
-
+// newExchange allocates an exchange per request. They are not pooled: a
+// package-level pool is state shared by every server in the process, and
+// its channels and timers would cross testing/synctest bubbles (a fatal
+// error), for an allocation of a few dozen bytes.
 func newExchange(w http.ResponseWriter, r *http.Request) *exchange {
-	ex := exchanges.Get().(*exchange)
-	ex.w, ex.r = w, r
-	return ex
+	return &exchange{done: make(chan struct{}, 1), w: w, r: r}
 }
 
-// recycle returns a finished exchange to the pool. Only the handler calls
-// it, after it has seen the exchange finished: the session no longer holds
-// it then.
+// recycle lets go of a finished exchange's writer and request. Only the
+// handler calls it, after it has seen the exchange finished: the session
+// no longer holds it then.
 func (ex *exchange) recycle() {
-	select {
-	case <-ex.done:
-	default:
-	}
 	ex.w, ex.r = nil, nil
-	ex.state, ex.outcome, ex.wroteHeader = exQueued, outServed, false
-	exchanges.Put(ex)
 }
-
-// timers recycles the handlers' timeout timers (Go 1.23 timers: Stop and
-// Reset leave no stale tick behind).
-var timers = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
 
 // take is called by the session when it pulls ex from its inbox. It fails
 // when the handler already gave up on the request.

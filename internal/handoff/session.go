@@ -299,12 +299,8 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 	var elapsed, armed time.Duration
 	takenSeen := time.Duration(-1)
 	if armed = minPositive(t.Queue, step); armed > 0 {
-		timer = timers.Get().(*time.Timer)
-		timer.Reset(armed)
-		defer func() {
-			timer.Stop()
-			timers.Put(timer)
-		}()
+		timer = time.NewTimer(armed)
+		defer timer.Stop()
 		timeout = timer.C
 	}
 	rearm := func(d time.Duration) {

@@ -283,7 +283,7 @@ func (c *Chat) stream(r *continuity.Request, sse *continuity.SSE, seen uint64) {
 			}
 		case <-r.Arrived():
 			return
-		case <-r.ClientGone():
+		case <-r.RequestContext().Done():
 			return
 		}
 	}
