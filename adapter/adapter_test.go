@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -582,4 +584,35 @@ func TestShutdownDoesNotWaitForSlowClients(t *testing.T) {
 	assert.NoError(t, <-busyCtx, "and its handler's context was not cancelled")
 	require.NoError(t, <-shut, "slow clients do not make the shutdown fail")
 	assert.ErrorIs(t, <-served, http.ErrServerClosed)
+}
+
+// TestNewServerRemovesMultipartTempFiles: the handler sees a copy of the
+// request (see NewServer); the temporary files of a multipart form it
+// parses are still removed after the response, as net/http does.
+func TestNewServerRemovesMultipartTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1); err != nil { // every file goes to disk
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		files, _ := os.ReadDir(tmp)
+		fmt.Fprintf(w, "%d", len(files))
+	})
+	addr := serve(t, adapter.NewServer("", h, adapter.Config{ErrorLog: quietLog()}))
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("f", "f.txt")
+	require.NoError(t, err)
+	fw.Write(bytes.Repeat([]byte("x"), 100<<10))
+	require.NoError(t, mw.Close())
+	resp, err := http.Post("http://"+addr+"/", mw.FormDataContentType(), &body)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, "1", string(b), "the file went to disk while the handler ran")
+	files, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, files, "and was removed after")
 }
