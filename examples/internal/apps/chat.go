@@ -25,6 +25,12 @@ const (
 	MaxChatName     = 64   // bytes; longer names get 400
 	MaxChatMessage  = 1000 // bytes; longer messages get 400
 	chatPageHistory = 50   // messages the page shows when it opens
+
+	// ChatPageMessages and ChatPageBytes bound one answer of GET
+	// receive: a client further behind gets the oldest messages it
+	// missed, with "more":true, and asks again from "next".
+	ChatPageMessages = 100
+	ChatPageBytes    = 64 << 10
 	chatKeepAlive   = 15 * time.Second
 )
 
