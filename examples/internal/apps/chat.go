@@ -31,7 +31,7 @@ const (
 	// missed, with "more":true, and asks again from "next".
 	ChatPageMessages = 100
 	ChatPageBytes    = 64 << 10
-	chatKeepAlive   = 15 * time.Second
+	chatKeepAlive    = 15 * time.Second
 )
 
 // A Chat is Continuity's AJAX push chat. Every browser holds several
@@ -41,8 +41,13 @@ const (
 //   - GET / is the page (history, a form, and a script);
 //   - POST /send (form fields name and message) publishes a message;
 //   - GET /receive?since=ID long-polls: it answers
-//     {"messages":[{"id":…,"name":"…","message":"…","time":"…"}]} with every
-//     message after ID, in order, waiting up to the Chat's wait for one;
+//     {"messages":[{"id":…,"name":"…","message":"…","time":"…"}],"next":ID}
+//     with the messages after ID, in order, waiting up to the Chat's wait
+//     for one; "next" is the ID to ask from next time. One answer holds at
+//     most [ChatPageMessages] messages and [ChatPageBytes] bytes; a client
+//     further behind gets "more":true and asks again. An ID the history no
+//     longer holds (or never held: an earlier run of the server) gets
+//     "missed":true and the oldest messages kept;
 //   - GET /events is the same stream as Server-Sent Events.
 //
 // So a browser's receive session can sit in a long poll while its send
@@ -216,21 +221,43 @@ func (c *Chat) receive(r *continuity.Request) {
 		case err != nil && !errors.Is(err, continuity.ErrInterrupted):
 			continue // the client has gone, or the session is ending
 		}
-		b := append(make([]byte, 0, 64+len(evs)*128), `{"messages":[`...)
-		for i, ev := range evs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSON(b, ev)
-		}
-		b = append(b, ']')
-		if missed {
-			b = append(b, `,"missed":true`...)
-		}
-		b = append(b, '}')
 		r.Header().Set("Content-Type", "application/json")
-		r.Write(b)
+		r.Write(receivePage(evs, next, missed))
 	}
+}
+
+// receivePage is the answer to GET receive: the first of evs that fit in
+// [ChatPageMessages] and [ChatPageBytes] (at least one), whether more are
+// left, and next, the id to ask from next time (the last one sent, or,
+// with no message, the one given). The bound is what keeps a client that
+// fell behind, or never reads, from holding the whole ring's JSON, which
+// escaping can make megabytes.
+func receivePage(evs []continuity.Event[chatMessage], next uint64, missed bool) []byte {
+	// The tail is at most `],"missed":true,"more":true,"next":` + 20 digits + `}`.
+	const tail = 64
+	b := append(make([]byte, 0, 1024), `{"messages":[`...)
+	more := false
+	for i, ev := range evs {
+		if i == ChatPageMessages || (i > 0 && len(b)+1+len(ev.Value.json)+32+tail > ChatPageBytes) {
+			more = true
+			break
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSON(b, ev)
+		next = ev.Version
+	}
+	b = append(b, ']')
+	if missed {
+		b = append(b, `,"missed":true`...)
+	}
+	if more {
+		b = append(b, `,"more":true`...)
+	}
+	b = append(b, `,"next":`...)
+	b = strconv.AppendUint(b, next, 10)
+	return append(b, '}')
 }
 
 func (c *Chat) events(r *continuity.Request) {
@@ -389,6 +416,7 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
         const data = await resp.json();
         if (data.missed) missed();
         data.messages.forEach(show);
+        if (typeof data.next === 'number') since = data.next;
         status.textContent = '';
         delay = 1000;
       } catch (e) {
