@@ -653,3 +653,51 @@ func TestChatReceiveFromAnEmptyHistory(t *testing.T) {
 	require.NotNil(t, a.Next)
 	assert.Zero(t, *a.Next)
 }
+
+// TestChatRefusesSpoofingCharacters (issue 9 #9): control characters
+// (NUL, escape, C1 controls; in a name also tabs and line breaks) and
+// bidirectional overrides and isolates, which can make a message pose as
+// another's or reorder what the page shows, get a 400 that says which
+// character and why. Tabs and newlines stay allowed in messages.
+func TestChatRefusesSpoofingCharacters(t *testing.T) {
+	_, ts := serveChat(t, 10*time.Millisecond)
+	c := chatClient(t, ts)
+	tests := []struct {
+		name, message string
+		want          string
+	}{
+		{"a\x00b", "hi", "name contains a control character (U+0000)"},
+		{"alice\nbob", "hi", "name contains a control character (U+000A)"},
+		{"alice\r\nbob", "hi", "name contains a control character (U+000D)"},
+		{"a\tb", "hi", "name contains a control character (U+0009)"},
+		{"a\x7fb", "hi", "name contains a control character (U+007F)"},
+		{"a\u0085b", "hi", "name contains a control character (U+0085)"},
+		{"a\u2028b", "hi", "name contains a line break (U+2028)"},
+		{"\u202Eecila", "hi", "name contains a bidirectional control (U+202E)"},
+		{"a\u2066b", "hi", "name contains a bidirectional control (U+2066)"},
+		{"n", "x\x00y", "message contains a control character (U+0000)"},
+		{"n", "\x1b[31mred", "message contains a control character (U+001B)"},
+		{"n", "a\u009bb", "message contains a control character (U+009B)"},
+		{"n", "pay \u202Agood\u202C", "message contains a bidirectional control (U+202A)"},
+		{"n", "abc\u202Efed", "message contains a bidirectional control (U+202E)"},
+		{"n", "x\u2069", "message contains a bidirectional control (U+2069)"},
+	}
+	for _, tt := range tests {
+		code, body, err := send(c, ts.URL, tt.name, tt.message)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusBadRequest, code, "%q %q", tt.name, tt.message)
+		assert.Contains(t, body, tt.want, "%q %q", tt.name, tt.message)
+	}
+	a, err := receive(c, ts.URL, 0)
+	require.NoError(t, err)
+	assert.Empty(t, a.Messages, "nothing refused was published")
+
+	// What people type stays allowed: tabs and line breaks in a message,
+	// any script, emoji, and the marks that only set a direction.
+	for _, ok := range [][2]string{
+		{"Zoë", "line one\nline two\ttabbed\r\nthree"},
+		{"سارا", "مرحبا \u200Fbonjour 👋"},
+	} {
+		mustSend(t, c, ts.URL, ok[0], ok[1])
+	}
+}
