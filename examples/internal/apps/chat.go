@@ -159,6 +159,12 @@ func newChatMessage(name, text string, at time.Time) (chatMessage, error) {
 	case !utf8.ValidString(name) || !utf8.ValidString(text):
 		return chatMessage{}, errors.New("name and message must be UTF-8 text")
 	}
+	if err := displayable("name", name, false); err != nil {
+		return chatMessage{}, err
+	}
+	if err := displayable("message", text, true); err != nil {
+		return chatMessage{}, err
+	}
 	if name == "" {
 		name = "anonymous"
 	}
@@ -171,6 +177,29 @@ func newChatMessage(name, text string, at time.Time) (chatMessage, error) {
 	b = m.at.AppendFormat(b, time.RFC3339)
 	m.json = append(b, `"}`...)
 	return m, nil
+}
+
+// displayable refuses the characters that would let what is posted spoof
+// the display: control characters (C0, DEL, C1; a message may hold tabs
+// and line breaks, a name none), line and paragraph separators in a name,
+// and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+// U+2066–U+2069), which reorder the text around them ("abc\u202Efed"
+// shows as "abcdef") and can make one person's line read as another's.
+// The marks that only set a direction (U+200E, U+200F, U+061C) cannot
+// reorder a neighbour's text, so right-to-left writers keep them.
+func displayable(what, s string, multiline bool) error {
+	for _, c := range s {
+		switch {
+		case multiline && (c == '\t' || c == '\n' || c == '\r'):
+		case c < 0x20 || (c >= 0x7f && c <= 0x9f):
+			return fmt.Errorf("%s contains a control character (U+%04X)", what, c)
+		case !multiline && (c == '\u2028' || c == '\u2029'):
+			return fmt.Errorf("%s contains a line break (U+%04X)", what, c)
+		case (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069):
+			return fmt.Errorf("%s contains a bidirectional control (U+%04X), which could reorder the chat's text", what, c)
+		}
+	}
+	return nil
 }
 
 // appendJSON appends ev as a JSON object.
