@@ -34,16 +34,20 @@ type Config struct {
 	IdleTimeout time.Duration // -idle: idle sessions end after this long
 	MaxSessions int           // -max-sessions: live sessions at most
 	Log         io.Writer     // where servers log (the program's stderr)
+	Logger      *slog.Logger  // if set, used instead of a logger on Log
 }
 
 // Options returns the continuity options the flags ask for. Errors and
 // the end of every session (with its reason) are logged to Config.Log.
 func (c Config) Options() *continuity.Options {
-	w := c.Log
-	if w == nil {
-		w = io.Discard
+	logger := c.Logger
+	if logger == nil {
+		w := c.Log
+		if w == nil {
+			w = io.Discard
+		}
+		logger, _ = NewLogger(w)
 	}
-	logger := slog.New(slog.NewTextHandler(w, nil))
 	return &continuity.Options{
 		DocRoot:     c.DocRoot,
 		IdleTimeout: c.IdleTimeout,
@@ -209,4 +213,15 @@ func PositiveDuration(d *time.Duration, zeroOK bool) func(string) error {
 		*d = v
 		return nil
 	}
+}
+
+// Log summary bounds (stub).
+const (
+	LogSummaryInterval = 10 * time.Second
+	LogBurst           = 10
+)
+
+// NewLogger (stub).
+func NewLogger(w io.Writer) (*slog.Logger, func()) {
+	return slog.New(slog.NewTextHandler(w, nil)), func() {}
 }
