@@ -38,7 +38,10 @@ type Config struct {
 }
 
 // Options returns the continuity options the flags ask for. Errors and
-// the end of every session (with its reason) are logged to Config.Log.
+// the end of every session (with its reason) are logged to Config.Logger,
+// or else to Config.Log through [NewLogger]: storms of alike lines (a
+// flood's evictions) are summarised, a few lines and a count every
+// [LogSummaryInterval].
 func (c Config) Options() *continuity.Options {
 	logger := c.Logger
 	if logger == nil {
@@ -114,7 +117,11 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	c.Log = stderr
+	// Summaries still pending are written once the shutdown has logged
+	// its session ends.
+	logger, flush := NewLogger(stderr)
+	defer flush()
+	c.Log, c.Logger = stderr, logger
 	srv, err := build(c)
 	if err != nil {
 		return err
@@ -213,15 +220,4 @@ func PositiveDuration(d *time.Duration, zeroOK bool) func(string) error {
 		*d = v
 		return nil
 	}
-}
-
-// Log summary bounds (stub).
-const (
-	LogSummaryInterval = 10 * time.Second
-	LogBurst           = 10
-)
-
-// NewLogger (stub).
-func NewLogger(w io.Writer) (*slog.Logger, func()) {
-	return slog.New(slog.NewTextHandler(w, nil)), func() {}
 }
