@@ -156,18 +156,25 @@ func (t *tracker) wrap(h http.Handler) http.Handler {
 	})
 }
 
-// cut runs when Shutdown is called: every connection still receiving a
-// request (waiting for its first request's headers, or for a body not
-// read to its end) gets a read deadline in the past, so the read in
-// progress fails now rather than at ReadTimeout. Connections whose request
-// was read in full are left alone: a read deadline there would end
-// net/http's background read and cancel the handler's context.
+// cut runs when Shutdown is called. A connection still waiting for its
+// first request's headers is closed (net/http would close it after 5s;
+// a read deadline could be overwritten by the header timeout that its
+// goroutine sets when it starts). A connection whose handler has a body
+// not read to its end gets a read deadline in the past, so the read in
+// progress (the handler's, or net/http's discarding what it left) fails
+// now rather than at ReadTimeout, and the handler can still answer.
+// Connections whose request was read in full are left alone: a read
+// deadline there would end net/http's background read and cancel the
+// handler's context.
 func (t *tracker) cut() {
 	t.shutting.Store(true)
 	now := time.Now()
 	t.conns.Range(func(_, v any) bool {
 		ci := v.(*connInfo)
-		if http.ConnState(ci.state.Load()) == http.StateNew || ci.receiving.Load() {
+		switch {
+		case http.ConnState(ci.state.Load()) == http.StateNew:
+			ci.conn.Close()
+		case ci.receiving.Load():
 			ci.conn.SetReadDeadline(now)
 		}
 		return true
