@@ -53,17 +53,17 @@ type Config struct {
 
 // NewServer returns an [http.Server] for h on addr with c's limits.
 //
-// Its Shutdown does not wait for slow clients. A connection still
-// receiving a request when Shutdown is called (its headers, or a body not
-// yet read to the end, whether the handler is reading it or net/http is
-// discarding what the handler left) has its reads cut at once: the handler
-// sees a read error, and the connection closes after its answer. Shutdown
-// otherwise waits as usual, for handlers whose request was read in full
-// (their context is not cancelled) and for responses being written. So a
-// body sent a byte a second cannot hold a shutdown for the whole
-// ReadTimeout and make it fail. Call Shutdown once the application no
-// longer takes work ([continuity.Server.Shutdown] first), as requests still
-// arriving then could only be refused.
+// Its Shutdown does not wait for slow clients. When Shutdown is called, a
+// connection still waiting for its first request's headers is closed, and
+// one whose request body has not been read to its end (by the handler, or
+// by net/http discarding what the handler left) has its reads cut at once:
+// the handler sees a read error, and the connection closes after its
+// answer. Shutdown otherwise waits as usual, for handlers whose request
+// was read in full (their context is not cancelled) and for responses
+// being written. So a body sent a byte a second cannot hold a shutdown for
+// the whole ReadTimeout and make it fail. Call Shutdown once the
+// application no longer takes work (after continuity's Server.Shutdown),
+// as requests still arriving then could only be refused.
 //
 // The server's ConnState and ConnContext hooks and its Handler (a wrapper
 // around h) do this bookkeeping; replace them and Shutdown waits for slow
