@@ -83,9 +83,12 @@ func (s *Server) StartListening() error {
 // Shutdown stops the server gracefully: new sessions are refused, every
 // session's context is cancelled so that Next ends its goroutine, the
 // listeners started by Serve close, and Shutdown waits for the session
-// goroutines and in-flight requests until ctx is done. It returns nil, or
-// an error naming how many sessions did not finish when ctx expired. It is
-// safe to call more than once, and after Close.
+// goroutines and in-flight requests until ctx is done. Clients still
+// sending a request then (a slow upload, headers a byte at a time) are cut
+// rather than waited for, as [adapter.NewServer] describes: they could
+// only be refused. It returns nil, or an error naming how many sessions
+// did not finish when ctx expired. It is safe to call more than once, and
+// after Close.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	// Sessions first: handlers waiting on them are then released at once,

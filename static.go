@@ -1,11 +1,14 @@
 package continuity
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -48,7 +51,8 @@ func openDocRoot(dir string) (*os.Root, error) {
 
 // serveStatic serves a file from the DocRoot with conditional and range
 // support. Paths with a ".." element get 400; dotfiles, directories and
-// anything outside the root get 404.
+// anything outside the root get 404, whether the request names them or a
+// symlink leads to them.
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -68,7 +72,14 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := s.root.Open(name)
+	// The type follows the name asked for, which the Static predicate
+	// approved, not the link's target.
+	real, err := resolve(s.root, name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	f, err := s.root.Open(real)
 	if err != nil {
 		http.NotFound(w, r)
 		return
@@ -132,4 +143,65 @@ func hasDotSegment(name string) bool {
 		}
 	}
 	return false
+}
+
+// maxLinks bounds the symlinks resolve follows for one path, as the
+// kernel's own limit (40 on Linux) does, so that a loop ends in 404.
+const maxLinks = 40
+
+var errHidden = errors.New("continuity: hidden or outside the DocRoot")
+
+// resolve follows the symlinks in name, a clean slash-separated path
+// inside root, and returns the path it leads to, with no symlink in it.
+// It fails if any name met on the way, in the request or in a link's
+// target, is hidden (starts with a dot), if a link leaves the root or is
+// absolute (os.Root refuses those too), or if there are too many links.
+// Checking each resolved component is what makes a dotfile hidden
+// whatever name reaches it: "link.txt -> .secret.txt" or "gitdir -> .git"
+// would otherwise pass a check of the request's own path.
+func resolve(root *os.Root, name string) (string, error) {
+	var done []string // resolved components: no links, none hidden
+	todo := strings.Split(name, "/")
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch {
+		case c == "" || c == ".":
+			continue
+		case c == "..":
+			if len(done) == 0 {
+				return "", errHidden
+			}
+			done = done[:len(done)-1]
+			continue
+		case strings.HasPrefix(c, "."):
+			return "", errHidden
+		}
+		p := path.Join(append(done, c)...)
+		fi, err := root.Lstat(p)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, c)
+			continue
+		}
+		if links++; links > maxLinks {
+			return "", errHidden
+		}
+		target, err := root.Readlink(p)
+		if err != nil {
+			return "", err
+		}
+		target = filepath.ToSlash(target)
+		if path.IsAbs(target) || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
+			return "", errHidden
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	if len(done) == 0 {
+		return "", errHidden // the root itself
+	}
+	return path.Join(done...), nil
 }

@@ -111,6 +111,61 @@ func TestStaticNeverEscapesTheDocRoot(t *testing.T) {
 	assert.NotContains(t, body, "SECRET")
 }
 
+// TestStaticHiddenWhateverNameReachesIt: a symlink inside the DocRoot
+// does not make a hidden file or directory visible, however it names it
+// (directly, through a chain of links, through a linked directory, or with
+// a relative target); links to visible files inside the root still work.
+func TestStaticHiddenWhateverNameReachesIt(t *testing.T) {
+	root := t.TempDir()
+	write := func(p, body string) {
+		t.Helper()
+		p = filepath.Join(root, p)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	}
+	link := func(target, name string) {
+		t.Helper()
+		name = filepath.Join(root, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(name), 0o755))
+		require.NoError(t, os.Symlink(target, name))
+	}
+	write(".secret.txt", "SECRET")
+	write(".git/config", "SECRET")
+	write(".hidden/app.js", "SECRET")
+	write("pub/.env.txt", "SECRET")
+	write("style.css", "body{}")
+	write("js/app.js", "ok()")
+
+	link(".secret.txt", "link.txt")                     // the reproduction
+	link(".git", "gitdir")                              // ... and its directory case
+	link("link.txt", "chain.txt")                       // a link to a link to a dotfile
+	link("../.secret.txt", "sub/up.txt")                // a relative target
+	link("./.hidden", "assets")                         // a directory under a hidden name
+	link("pub", "public")                               // a visible directory ...
+	link(filepath.Join(root, ".secret.txt"), "abs.txt") // an absolute target
+	link("loop2.txt", "loop1.txt")
+	link("loop1.txt", "loop2.txt")
+	link("style.css", "alias.css") // visible targets stay served
+	link("js", "lib")
+
+	all := func(r *http.Request) bool { return r.URL.Path != "/" }
+	_, ts := start(t, counter, &continuity.Options{DocRoot: root, Static: all, Logger: quietLogger()})
+	addr := ts.Listener.Addr().String()
+	for _, p := range []string{
+		"/link.txt", "/gitdir/config", "/chain.txt", "/sub/up.txt", "/assets/app.js",
+		"/public/.env.txt", "/abs.txt", "/loop1.txt",
+	} {
+		status, body := rawGet(t, addr, p)
+		assert.Equal(t, http.StatusNotFound, status, p)
+		assert.NotContains(t, body, "SECRET", p)
+	}
+	for p, want := range map[string]string{"/alias.css": "body{}", "/lib/app.js": "ok()", "/style.css": "body{}"} {
+		status, body := rawGet(t, addr, p)
+		assert.Equal(t, http.StatusOK, status, p)
+		assert.Equal(t, want, body, p)
+	}
+}
+
 func TestStaticWithoutDocRootIs404AndNeverReachesASession(t *testing.T) {
 	srv, ts := start(t, counter, &continuity.Options{Logger: quietLogger()})
 	c := browser(t)

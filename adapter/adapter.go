@@ -5,12 +5,16 @@
 package adapter
 
 import (
+	"context"
 	"crypto/tls"
+	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/fcgi"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,10 +52,29 @@ type Config struct {
 }
 
 // NewServer returns an [http.Server] for h on addr with c's limits.
+//
+// Its Shutdown does not wait for slow clients. When Shutdown is called, a
+// connection still waiting for its first request's headers is closed, and
+// one whose request body has not been read to its end (by the handler, or
+// by net/http discarding what the handler left) has its reads cut at once:
+// the handler sees a read error, and the connection closes after its
+// answer. Shutdown otherwise waits as usual, for handlers whose request
+// was read in full (their context is not cancelled) and for responses
+// being written. So a body sent a byte a second cannot hold a shutdown for
+// the whole ReadTimeout and make it fail. Call Shutdown once the
+// application no longer takes work (after continuity's Server.Shutdown),
+// as requests still arriving then could only be refused.
+//
+// The server's ConnState and ConnContext hooks and its Handler (a wrapper
+// around h) do this bookkeeping; replace them and Shutdown waits for slow
+// clients as a plain http.Server does.
 func NewServer(addr string, h http.Handler, c Config) *http.Server {
-	return &http.Server{
+	t := new(tracker)
+	hs := &http.Server{
 		Addr:              addr,
-		Handler:           h,
+		Handler:           t.wrap(h),
+		ConnState:         t.connState,
+		ConnContext:       t.connContext,
 		ReadHeaderTimeout: or(c.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 		ReadTimeout:       or(c.ReadTimeout, DefaultReadTimeout),
 		WriteTimeout:      c.WriteTimeout,
@@ -60,6 +83,116 @@ func NewServer(addr string, h http.Handler, c Config) *http.Server {
 		TLSConfig:         c.TLSConfig,
 		ErrorLog:          c.ErrorLog,
 	}
+	hs.RegisterOnShutdown(t.cut)
+	return hs
+}
+
+// A tracker knows, for each connection of one server, whether it is
+// still receiving a request, so that shutdown can cut those reads. It
+// takes no lock per request: the connection's record travels in the
+// request's context, and the map is touched when a connection opens and
+// closes.
+type tracker struct {
+	conns    sync.Map // net.Conn -> *connInfo, from accept until closed or hijacked
+	shutting atomic.Bool
+}
+
+type connInfo struct {
+	conn      net.Conn
+	state     atomic.Int32 // http.ConnState
+	receiving atomic.Bool  // a request body has not been read to its end
+}
+
+type connKey struct{}
+
+// connContext runs as a connection is accepted, before its StateNew.
+func (t *tracker) connContext(ctx context.Context, c net.Conn) context.Context {
+	ci := &connInfo{conn: c}
+	t.conns.Store(c, ci)
+	return context.WithValue(ctx, connKey{}, ci)
+}
+
+func (t *tracker) connState(c net.Conn, s http.ConnState) {
+	if s == http.StateClosed || s == http.StateHijacked {
+		t.conns.Delete(c)
+		return
+	}
+	v, ok := t.conns.Load(c)
+	if !ok {
+		return
+	}
+	ci := v.(*connInfo)
+	ci.state.Store(int32(s))
+	if s == http.StateIdle { // between requests: the last body is done with
+		ci.receiving.Store(false)
+	}
+}
+
+// wrap marks a request as receiving until its body has been read to the
+// end. The handler gets a shallow copy of the request with a watching
+// body; net/http keeps the original, so its own handling of the body
+// (100-continue, discarding what the handler left) is unchanged. HTTP/2
+// is left alone: its streams share a connection, and cutting its reads
+// would cut them all.
+func (t *tracker) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ci, _ := r.Context().Value(connKey{}).(*connInfo)
+		if ci == nil || r.Body == nil || r.Body == http.NoBody || r.ProtoMajor != 1 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		ci.receiving.Store(true)
+		if t.shutting.Load() { // cut has run, or is running and may miss it
+			ci.conn.SetReadDeadline(time.Now())
+		}
+		r2 := new(http.Request)
+		*r2 = *r
+		r2.Body = &trackedBody{ReadCloser: r.Body, ci: ci}
+		h.ServeHTTP(w, r2)
+		if r2.MultipartForm != nil && r.MultipartForm == nil {
+			// net/http removes the temporary files of the form it knows.
+			r2.MultipartForm.RemoveAll()
+		}
+	})
+}
+
+// cut runs when Shutdown is called. A connection still waiting for its
+// first request's headers is closed (net/http would close it after 5s;
+// a read deadline could be overwritten by the header timeout that its
+// goroutine sets when it starts). A connection whose handler has a body
+// not read to its end gets a read deadline in the past, so the read in
+// progress (the handler's, or net/http's discarding what it left) fails
+// now rather than at ReadTimeout, and the handler can still answer.
+// Connections whose request was read in full are left alone: a read
+// deadline there would end net/http's background read and cancel the
+// handler's context.
+func (t *tracker) cut() {
+	t.shutting.Store(true)
+	now := time.Now()
+	t.conns.Range(func(_, v any) bool {
+		ci := v.(*connInfo)
+		switch {
+		case http.ConnState(ci.state.Load()) == http.StateNew:
+			ci.conn.Close()
+		case ci.receiving.Load():
+			ci.conn.SetReadDeadline(now)
+		}
+		return true
+	})
+}
+
+// trackedBody clears its connection's receiving mark at the body's end.
+type trackedBody struct {
+	io.ReadCloser
+	ci *connInfo
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.ci.receiving.Store(false)
+	}
+	return n, err
 }
 
 func or[T comparable](v, def T) T {

@@ -6,12 +6,15 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -457,4 +460,159 @@ func fcgiGet(t *testing.T, addr, uri, cookie string) fcgiResponse {
 	resp.body = string(body)
 	assert.Empty(t, resp.stderr)
 	return resp
+}
+
+// trickle sends head at once, then the bytes of rest one at a time every
+// 50ms, as a slow client does, until the server hangs up. It returns a
+// channel that yields what the client read back once the server has
+// closed the connection (or after 10s, when it never does).
+func trickle(t *testing.T, addr, head, rest string) <-chan string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	_, err = io.WriteString(conn, head)
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < len(rest); i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := conn.Write([]byte{rest[i]}); err != nil {
+				return
+			}
+		}
+	}()
+	got := make(chan string, 1)
+	go func() {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, err := io.ReadAll(conn)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			b = append(b, "(still open after 10s)"...)
+		}
+		close(stop)
+		<-wrote
+		got <- string(b)
+	}()
+	return got
+}
+
+// TestShutdownDoesNotWaitForSlowClients (issue 8 #17): clients still
+// sending a request a byte at a time (its headers, a body the handler
+// reads, a body it ignores) cannot hold a graceful shutdown until the 60s
+// ReadTimeout: Shutdown cuts what is still being received and returns nil,
+// while a handler whose request was read in full finishes its answer, its
+// context intact.
+func TestShutdownDoesNotWaitForSlowClients(t *testing.T) {
+	entered := make(chan string, 3)
+	release := make(chan struct{})
+	busyCtx := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/form":
+			entered <- "form"
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "400 incomplete", http.StatusBadRequest)
+				return
+			}
+			io.WriteString(w, "form read")
+		case "/ignore":
+			entered <- "ignore"
+			io.WriteString(w, "body ignored")
+		case "/busy":
+			io.ReadAll(r.Body)
+			entered <- "busy"
+			<-release
+			busyCtx <- r.Context().Err()
+			io.WriteString(w, "done")
+		}
+	})
+	hs := adapter.NewServer("", h, adapter.Config{ErrorLog: quietLog()})
+	news := make(chan struct{}, 10)
+	connState := hs.ConnState
+	hs.ConnState = func(c net.Conn, s http.ConnState) {
+		if connState != nil {
+			connState(c, s)
+		}
+		if s == http.StateNew {
+			news <- struct{}{}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(l) }()
+	addr := l.Addr().String()
+
+	headers := trickle(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n", "X-Slow: "+strings.Repeat("a", 1000))
+	<-news // the server has the connection, and waits for its headers
+	const post = "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+	form := trickle(t, addr, fmt.Sprintf(post, "/form"), strings.Repeat("a", 1000))
+	ignore := trickle(t, addr, fmt.Sprintf(post, "/ignore"), strings.Repeat("a", 1000))
+	busy := make(chan string, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr+"/busy", "text/plain", strings.NewReader("all at once"))
+		if err != nil {
+			busy <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		busy <- string(b)
+	}()
+	for range 3 {
+		<-entered
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- hs.Shutdown(ctx) }()
+	for name, got := range map[string]<-chan string{"headers": headers, "form": form, "ignore": ignore} {
+		assert.NotContains(t, <-got, "still open", "%s: the slow client is cut at shutdown", name)
+	}
+	close(release)
+	assert.Equal(t, "done", <-busy, "a request read in full is answered")
+	assert.NoError(t, <-busyCtx, "and its handler's context was not cancelled")
+	require.NoError(t, <-shut, "slow clients do not make the shutdown fail")
+	assert.ErrorIs(t, <-served, http.ErrServerClosed)
+}
+
+// TestNewServerRemovesMultipartTempFiles: the handler sees a copy of the
+// request (see NewServer); the temporary files of a multipart form it
+// parses are still removed after the response, as net/http does.
+func TestNewServerRemovesMultipartTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1); err != nil { // every file goes to disk
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		files, _ := os.ReadDir(tmp)
+		fmt.Fprintf(w, "%d", len(files))
+	})
+	addr := serve(t, adapter.NewServer("", h, adapter.Config{ErrorLog: quietLog()}))
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("f", "f.txt")
+	require.NoError(t, err)
+	fw.Write(bytes.Repeat([]byte("x"), 100<<10))
+	require.NoError(t, mw.Close())
+	resp, err := http.Post("http://"+addr+"/", mw.FormDataContentType(), &body)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, "1", string(b), "the file went to disk while the handler ran")
+	files, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, files, "and was removed after")
 }

@@ -2,6 +2,8 @@ package examples_test
 
 import (
 	"bufio"
+	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/continuity-go/continuity/examples/internal/demo"
 )
 
 // TestSIGTERMAnswersOpenRequestsAndEndsSessions runs the tour as a real
@@ -78,4 +82,48 @@ func TestSIGTERMAnswersOpenRequestsAndEndsSessions(t *testing.T) {
 	logs := stderr.String()
 	assert.GreaterOrEqual(t, strings.Count(logs, `reason="continuity: server shutdown"`), 3,
 		"the progress, chat page and chat receive sessions ended with reason shutdown:\n%s", logs)
+}
+
+// TestSIGTERMWithASlowUploadExitsZero (issue 8 #17): a form body sent a
+// byte a second would hold the shutdown until the 60s read timeout, past
+// the 10s shutdown deadline, and the program would exit 1. A slow client
+// must not make a shutdown fail: the upload is cut, the program exits 0.
+func TestSIGTERMWithASlowUploadExitsZero(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a program")
+	}
+	p := launch(t, build(t, []string{"hello"})+"/hello", "-addr", "127.0.0.1:0")
+	conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\n"+
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=")
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // one byte a second, as the issue's client did
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := io.WriteString(conn, "a"); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the server start reading the body
+
+	sent := time.Now()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.exited:
+		require.NoError(t, p.waitErr, "exit status 0\nstderr:\n%s", p.stderr.String())
+	case <-time.After(15 * time.Second):
+		t.Fatalf("did not exit\nstderr:\n%s", p.stderr.String())
+	}
+	assert.Less(t, time.Since(sent), demo.ShutdownTimeout, "within the shutdown deadline")
 }

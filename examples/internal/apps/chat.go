@@ -25,7 +25,13 @@ const (
 	MaxChatName     = 64   // bytes; longer names get 400
 	MaxChatMessage  = 1000 // bytes; longer messages get 400
 	chatPageHistory = 50   // messages the page shows when it opens
-	chatKeepAlive   = 15 * time.Second
+
+	// ChatPageMessages and ChatPageBytes bound one answer of GET
+	// receive: a client further behind gets the oldest messages it
+	// missed, with "more":true, and asks again from "next".
+	ChatPageMessages = 100
+	ChatPageBytes    = 64 << 10
+	chatKeepAlive    = 15 * time.Second
 )
 
 // A Chat is Continuity's AJAX push chat. Every browser holds several
@@ -35,8 +41,13 @@ const (
 //   - GET / is the page (history, a form, and a script);
 //   - POST /send (form fields name and message) publishes a message;
 //   - GET /receive?since=ID long-polls: it answers
-//     {"messages":[{"id":…,"name":"…","message":"…","time":"…"}]} with every
-//     message after ID, in order, waiting up to the Chat's wait for one;
+//     {"messages":[{"id":…,"name":"…","message":"…","time":"…"}],"next":ID}
+//     with the messages after ID, in order, waiting up to the Chat's wait
+//     for one; "next" is the ID to ask from next time. One answer holds at
+//     most [ChatPageMessages] messages and [ChatPageBytes] bytes; a client
+//     further behind gets "more":true and asks again. An ID the history no
+//     longer holds (or never held: an earlier run of the server) gets
+//     "missed":true and the oldest messages kept;
 //   - GET /events is the same stream as Server-Sent Events.
 //
 // So a browser's receive session can sit in a long poll while its send
@@ -148,6 +159,12 @@ func newChatMessage(name, text string, at time.Time) (chatMessage, error) {
 	case !utf8.ValidString(name) || !utf8.ValidString(text):
 		return chatMessage{}, errors.New("name and message must be UTF-8 text")
 	}
+	if err := displayable("name", name, false); err != nil {
+		return chatMessage{}, err
+	}
+	if err := displayable("message", text, true); err != nil {
+		return chatMessage{}, err
+	}
 	if name == "" {
 		name = "anonymous"
 	}
@@ -160,6 +177,29 @@ func newChatMessage(name, text string, at time.Time) (chatMessage, error) {
 	b = m.at.AppendFormat(b, time.RFC3339)
 	m.json = append(b, `"}`...)
 	return m, nil
+}
+
+// displayable refuses the characters that would let what is posted spoof
+// the display: control characters (C0, DEL, C1; a message may hold tabs
+// and line breaks, a name none), line and paragraph separators in a name,
+// and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+// U+2066–U+2069), which reorder the text around them ("abc\u202Efed"
+// shows as "abcdef") and can make one person's line read as another's.
+// The marks that only set a direction (U+200E, U+200F, U+061C) cannot
+// reorder a neighbour's text, so right-to-left writers keep them.
+func displayable(what, s string, multiline bool) error {
+	for _, c := range s {
+		switch {
+		case multiline && (c == '\t' || c == '\n' || c == '\r'):
+		case c < 0x20 || (c >= 0x7f && c <= 0x9f):
+			return fmt.Errorf("%s contains a control character (U+%04X)", what, c)
+		case !multiline && (c == '\u2028' || c == '\u2029'):
+			return fmt.Errorf("%s contains a line break (U+%04X)", what, c)
+		case (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069):
+			return fmt.Errorf("%s contains a bidirectional control (U+%04X), which could reorder the chat's text", what, c)
+		}
+	}
+	return nil
 }
 
 // appendJSON appends ev as a JSON object.
@@ -210,21 +250,43 @@ func (c *Chat) receive(r *continuity.Request) {
 		case err != nil && !errors.Is(err, continuity.ErrInterrupted):
 			continue // the client has gone, or the session is ending
 		}
-		b := append(make([]byte, 0, 64+len(evs)*128), `{"messages":[`...)
-		for i, ev := range evs {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSON(b, ev)
-		}
-		b = append(b, ']')
-		if missed {
-			b = append(b, `,"missed":true`...)
-		}
-		b = append(b, '}')
 		r.Header().Set("Content-Type", "application/json")
-		r.Write(b)
+		r.Write(receivePage(evs, next, missed))
 	}
+}
+
+// receivePage is the answer to GET receive: the first of evs that fit in
+// [ChatPageMessages] and [ChatPageBytes] (at least one), whether more are
+// left, and next, the id to ask from next time (the last one sent, or,
+// with no message, the one given). The bound is what keeps a client that
+// fell behind, or never reads, from holding the whole ring's JSON, which
+// escaping can make megabytes.
+func receivePage(evs []continuity.Event[chatMessage], next uint64, missed bool) []byte {
+	// The tail is at most `],"missed":true,"more":true,"next":` + 20 digits + `}`.
+	const tail = 64
+	b := append(make([]byte, 0, 1024), `{"messages":[`...)
+	more := false
+	for i, ev := range evs {
+		if i == ChatPageMessages || (i > 0 && len(b)+1+len(ev.Value.json)+32+tail > ChatPageBytes) {
+			more = true
+			break
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSON(b, ev)
+		next = ev.Version
+	}
+	b = append(b, ']')
+	if missed {
+		b = append(b, `,"missed":true`...)
+	}
+	if more {
+		b = append(b, `,"more":true`...)
+	}
+	b = append(b, `,"next":`...)
+	b = strconv.AppendUint(b, next, 10)
+	return append(b, '}')
 }
 
 func (c *Chat) events(r *continuity.Request) {
@@ -383,6 +445,7 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
         const data = await resp.json();
         if (data.missed) missed();
         data.messages.forEach(show);
+        if (typeof data.next === 'number') since = data.next;
         status.textContent = '';
         delay = 1000;
       } catch (e) {

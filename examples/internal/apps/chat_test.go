@@ -35,6 +35,8 @@ type chatMessage struct {
 type chatAnswer struct {
 	Messages []chatMessage `json:"messages"`
 	Missed   bool          `json:"missed"`
+	More     bool          `json:"more"`
+	Next     *uint64       `json:"next"`
 }
 
 // serveChat serves a chat whose long polls wait up to wait.
@@ -552,4 +554,150 @@ func TestChatSlowOrVanishedReceiversBlockNobody(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, a.Messages, 1)
 	assert.Equal(t, last, a.Messages[0].ID)
+}
+
+// receiveRaw gets /receive?since=… and returns the body as sent.
+func receiveRaw(t *testing.T, c *http.Client, base, since string) []byte {
+	t.Helper()
+	resp, err := c.Get(base + "/receive?since=" + since)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "since=%s: %s", since, body)
+	return body
+}
+
+// TestChatReceiveAnswersABoundedPage (issue 9 #3): with the history full
+// of messages that escape to ~6 KB of JSON each, a client that fell behind
+// (or sends a since from nowhere) gets a bounded page, not the whole
+// 1,024-message ring, and the answer says where to go on; following it
+// reads the kept history to its end, in order, with no gap.
+func TestChatReceiveAnswersABoundedPage(t *testing.T) {
+	_, ts := serveChat(t, 10*time.Millisecond)
+	poster, reader := chatClient(t, ts), chatClient(t, ts)
+	heavy := strings.Repeat("<", apps.MaxChatMessage)
+	const posts = 1100
+	var last uint64
+	for range posts {
+		last = mustSend(t, poster, ts.URL, strings.Repeat("<", apps.MaxChatName), heavy)
+	}
+	first := last - 1024 + 1 // the oldest message the ring keeps
+
+	page := func(since string) chatAnswer {
+		t.Helper()
+		body := receiveRaw(t, reader, ts.URL, since)
+		assert.LessOrEqual(t, len(body), apps.ChatPageBytes, "since=%s: the answer is bounded", since)
+		var a chatAnswer
+		require.NoError(t, json.Unmarshal(body, &a), "since=%s", since)
+		assert.LessOrEqual(t, len(a.Messages), apps.ChatPageMessages, "since=%s", since)
+		require.NotNil(t, a.Next, "since=%s: the answer says where to go on", since)
+		return a
+	}
+
+	for _, since := range []string{"0", "1", "999999999", "18446744073709551615"} {
+		a := page(since)
+		assert.True(t, a.Missed, "since=%s", since)
+		assert.True(t, a.More, "since=%s", since)
+		require.NotEmpty(t, a.Messages, "since=%s", since)
+		assert.Equal(t, first, a.Messages[0].ID, "since=%s: from the oldest kept message", since)
+		assert.Equal(t, a.Messages[len(a.Messages)-1].ID, *a.Next, "since=%s", since)
+	}
+
+	// Following next reads everything kept, in order, page by page.
+	var ids []uint64
+	since, pages := "0", 0
+	for {
+		a := page(since)
+		assert.Equal(t, pages == 0, a.Missed, "only the first page says messages were missed")
+		for _, m := range a.Messages {
+			ids = append(ids, m.ID)
+			assert.Equal(t, heavy, m.Message)
+		}
+		pages++
+		since = strconv.FormatUint(*a.Next, 10)
+		if !a.More {
+			break
+		}
+		require.Less(t, pages, 1024, "paging ends")
+	}
+	require.Len(t, ids, int(last-first+1))
+	for i, id := range ids {
+		require.Equal(t, first+uint64(i), id)
+	}
+	assert.Greater(t, pages, 1)
+
+	// A client only a little behind gets the rest in one answer.
+	a := page(strconv.FormatUint(last-3, 10))
+	assert.False(t, a.Missed)
+	assert.False(t, a.More)
+	assert.Len(t, a.Messages, 3)
+	assert.Equal(t, last, *a.Next)
+
+	// Up to date: the poll times out with nothing, and next stays put.
+	a = page(strconv.FormatUint(last, 10))
+	assert.Empty(t, a.Messages)
+	assert.Equal(t, last, *a.Next)
+}
+
+// TestChatReceiveFromAnEmptyHistory: a since from an earlier run of the
+// server, when nothing was posted yet in this one, is told it missed
+// messages and where to start (0), so that a client does not ask again
+// with the same id at once, forever.
+func TestChatReceiveFromAnEmptyHistory(t *testing.T) {
+	_, ts := serveChat(t, 10*time.Millisecond)
+	a, err := receive(chatClient(t, ts), ts.URL, 99)
+	require.NoError(t, err)
+	assert.True(t, a.Missed)
+	assert.Empty(t, a.Messages)
+	require.NotNil(t, a.Next)
+	assert.Zero(t, *a.Next)
+}
+
+// TestChatRefusesSpoofingCharacters (issue 9 #9): control characters
+// (NUL, escape, C1 controls; in a name also tabs and line breaks) and
+// bidirectional overrides and isolates, which can make a message pose as
+// another's or reorder what the page shows, get a 400 that says which
+// character and why. Tabs and newlines stay allowed in messages.
+func TestChatRefusesSpoofingCharacters(t *testing.T) {
+	_, ts := serveChat(t, 10*time.Millisecond)
+	c := chatClient(t, ts)
+	tests := []struct {
+		name, message string
+		want          string
+	}{
+		{"a\x00b", "hi", "name contains a control character (U+0000)"},
+		{"alice\nbob", "hi", "name contains a control character (U+000A)"},
+		{"alice\r\nbob", "hi", "name contains a control character (U+000D)"},
+		{"a\tb", "hi", "name contains a control character (U+0009)"},
+		{"a\x7fb", "hi", "name contains a control character (U+007F)"},
+		{"a\u0085b", "hi", "name contains a control character (U+0085)"},
+		{"a\u2028b", "hi", "name contains a line break (U+2028)"},
+		{"\u202Eecila", "hi", "name contains a bidirectional control (U+202E)"},
+		{"a\u2066b", "hi", "name contains a bidirectional control (U+2066)"},
+		{"n", "x\x00y", "message contains a control character (U+0000)"},
+		{"n", "\x1b[31mred", "message contains a control character (U+001B)"},
+		{"n", "a\u009bb", "message contains a control character (U+009B)"},
+		{"n", "pay \u202Agood\u202C", "message contains a bidirectional control (U+202A)"},
+		{"n", "abc\u202Efed", "message contains a bidirectional control (U+202E)"},
+		{"n", "x\u2069", "message contains a bidirectional control (U+2069)"},
+	}
+	for _, tt := range tests {
+		code, body, err := send(c, ts.URL, tt.name, tt.message)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusBadRequest, code, "%q %q", tt.name, tt.message)
+		assert.Contains(t, body, tt.want, "%q %q", tt.name, tt.message)
+	}
+	a, err := receive(c, ts.URL, 0)
+	require.NoError(t, err)
+	assert.Empty(t, a.Messages, "nothing refused was published")
+
+	// What people type stays allowed: tabs and line breaks in a message,
+	// any script, emoji, and the marks that only set a direction.
+	for _, ok := range [][2]string{
+		{"Zoë", "line one\nline two\ttabbed\r\nthree"},
+		{"سارا", "مرحبا \u200Fbonjour 👋"},
+	} {
+		mustSend(t, c, ts.URL, ok[0], ok[1])
+	}
 }

@@ -34,16 +34,23 @@ type Config struct {
 	IdleTimeout time.Duration // -idle: idle sessions end after this long
 	MaxSessions int           // -max-sessions: live sessions at most
 	Log         io.Writer     // where servers log (the program's stderr)
+	Logger      *slog.Logger  // if set, used instead of a logger on Log
 }
 
 // Options returns the continuity options the flags ask for. Errors and
-// the end of every session (with its reason) are logged to Config.Log.
+// the end of every session (with its reason) are logged to Config.Logger,
+// or else to Config.Log through [NewLogger]: storms of alike lines (a
+// flood's evictions) are summarised, a few lines and a count every
+// [LogSummaryInterval].
 func (c Config) Options() *continuity.Options {
-	w := c.Log
-	if w == nil {
-		w = io.Discard
+	logger := c.Logger
+	if logger == nil {
+		w := c.Log
+		if w == nil {
+			w = io.Discard
+		}
+		logger, _ = NewLogger(w)
 	}
-	logger := slog.New(slog.NewTextHandler(w, nil))
 	return &continuity.Options{
 		DocRoot:     c.DocRoot,
 		IdleTimeout: c.IdleTimeout,
@@ -110,7 +117,11 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	c.Log = stderr
+	// Summaries still pending are written once the shutdown has logged
+	// its session ends.
+	logger, flush := NewLogger(stderr)
+	defer flush()
+	c.Log, c.Logger = stderr, logger
 	srv, err := build(c)
 	if err != nil {
 		return err

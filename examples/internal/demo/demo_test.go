@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -181,4 +185,100 @@ func TestURL(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tt.want, URL(addr), tt.addr)
 	}
+}
+
+// countEnds reads the text log lines of "session ended" for reason and
+// returns how many lines there were and how many ends they account for: a
+// line stands for one end, or for repeated=N more.
+func countEnds(t *testing.T, log, reason string) (lines, ends int) {
+	t.Helper()
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, `msg="session ended"`) || !strings.Contains(line, `reason="`+reason+`"`) {
+			continue
+		}
+		lines++
+		_, rest, ok := strings.Cut(line, " repeated=")
+		if !ok {
+			ends++
+			continue
+		}
+		n, err := strconv.Atoi(strings.Fields(rest)[0])
+		require.NoError(t, err, line)
+		ends += n
+	}
+	return lines, ends
+}
+
+// TestLogsStayBoundedUnderAFlood (issue 9 #7): the examples log each
+// session's end; 100,000 evictions in 30 seconds write a bounded number of
+// lines (a few per reason per LogSummaryInterval, the rest counted in a
+// summary line), while the ends of a quiet reason are each still logged
+// in full, and every end is accounted for.
+func TestLogsStayBoundedUnderAFlood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf syncBuffer
+		logger, flush := NewLogger(&buf)
+		const (
+			flood   = 100_000
+			batches = 100 // one every 300ms: 30s in all
+		)
+		for b := range batches {
+			for i := range flood / batches {
+				logger.Info("session ended", "session", fmt.Sprintf("s%d-%d", b, i), "reason", "continuity: session evicted")
+			}
+			if b%10 == 0 {
+				logger.Info("session ended", "session", fmt.Sprintf("q%d", b), "reason", "continuity: idle timeout")
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		time.Sleep(time.Minute) // the last window's summary is written when it ends
+		flush()
+		log := buf.String()
+
+		lines, ends := countEnds(t, log, "continuity: session evicted")
+		assert.Equal(t, flood, ends, "every eviction is counted")
+		windows := int((30*time.Second)/LogSummaryInterval) + 1
+		assert.LessOrEqual(t, lines, windows*(LogBurst+1), "a bounded number of lines")
+		assert.True(t, strings.Contains(log, "repeated="), "a summary line says how many")
+
+		lines, ends = countEnds(t, log, "continuity: idle timeout")
+		assert.Equal(t, batches/10, ends)
+		assert.Equal(t, batches/10, lines, "a quiet reason is logged line by line")
+		assert.Equal(t, batches/10, strings.Count(log, `session=q`), "with each session's id")
+		assert.Less(t, len(log), 100<<10, "the log is kilobytes, not megabytes")
+	})
+}
+
+// TestOptionsLogThroughTheSummary: the server's own log lines (not only
+// the session-end hook's) go through the same bound.
+func TestOptionsLogThroughTheSummary(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf syncBuffer
+		logger, flush := NewLogger(&buf)
+		opts := Config{Logger: logger}.Options()
+		for range 1000 {
+			opts.Logger.Warn("continuity: session did not answer in time", "session", "x")
+		}
+		flush()
+		assert.LessOrEqual(t, strings.Count(buf.String(), "\n"), LogBurst+1)
+		assert.True(t, strings.Contains(buf.String(), "repeated="), "a summary line says how many")
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for the summary's timer goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
