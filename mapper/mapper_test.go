@@ -726,3 +726,19 @@ func serveAsyncM(s *request.Session, r *http.Request) <-chan *httptest.ResponseR
 	}()
 	return out
 }
+
+// TestIdleAccountingIsMonotonic: recency must not follow the wall clock,
+// or a wall-clock jump past IdleTimeout reaps every idle session at once.
+// A jump cannot be staged in-process, so this checks the mechanism: the
+// coarse clock counts from the mapper's start, and LastSeen carries a
+// monotonic reading (which time.Time.Sub prefers over the wall clock).
+func TestIdleAccountingIsMonotonic(t *testing.T) {
+	m := newMapper(t, Config{})
+	s, _, err := m.Session(get("/"))
+	require.NoError(t, err)
+	serve(t, s, get("/"))
+	assert.Less(t, m.clock.Load(), int64(time.Hour), "the clock holds wall-clock nanoseconds")
+	seen := s.LastSeen()
+	assert.NotEqual(t, seen.Round(0), seen, "LastSeen has no monotonic reading")
+	assert.WithinDuration(t, time.Now(), seen, time.Minute)
+}
