@@ -7,7 +7,7 @@ import "github.com/continuity-go/continuity/request"
 type entry struct {
 	key     string
 	sess    *request.Session
-	touched int64 // unix nanos of the last lookup; orders its list
+	touched int64 // the mapper's clock at the last lookup; orders its list
 	hits    uint32
 	list    *lru
 	prev    *entry

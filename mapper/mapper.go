@@ -143,11 +143,14 @@ type Mapper struct {
 	closed    bool
 
 	running atomic.Int64 // session goroutines not yet exited
-	// clock is a coarse time (unix nanos) for recency bookkeeping, moved on
-	// by the reaper at each tick to the time of the next tick: it never
-	// runs behind, so sessions are reaped at most one tick late and never
-	// early, and the per-request path never reads the system clock.
+	// clock is a coarse time for recency bookkeeping, in nanoseconds since
+	// epoch on the monotonic clock (a wall-clock jump moves nobody's idle
+	// time). The reaper moves it on at each tick to the time of the next
+	// tick: it never runs behind, so sessions are reaped at most one tick
+	// late and never early, and the per-request path never reads the
+	// system clock.
 	clock   atomic.Int64
+	epoch   time.Time
 	created atomic.Uint64
 	evicted atomic.Uint64
 	refused atomic.Uint64
@@ -265,8 +268,10 @@ func New(cfg Config) (*Mapper, error) {
 	if m.template.Logger == nil {
 		m.template.Logger = cfg.Logger
 	}
+	m.epoch = time.Now()
 	m.template.Clock = &m.clock
-	m.clock.Store(time.Now().Add(m.reapInterval()).UnixNano())
+	m.template.Epoch = m.epoch
+	m.clock.Store(int64(m.reapInterval()))
 	go m.reap()
 	return m, nil
 }

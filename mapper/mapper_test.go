@@ -591,7 +591,7 @@ func TestReapOnceWithAClock(t *testing.T) {
 	m.mu.Lock()
 	for _, e := range m.table {
 		if e.sess == old {
-			e.touched = now.Add(-2 * time.Hour).UnixNano()
+			e.touched = int64(now.Add(-2 * time.Hour).Sub(m.epoch))
 		}
 	}
 	m.mu.Unlock()

@@ -50,8 +50,13 @@ type Options struct {
 
 	// Clock, if set, is read instead of the system clock for the session's
 	// last-seen time: an owner with many sessions keeps one coarse clock
-	// (unix nanoseconds) rather than reading the time on every request.
+	// rather than reading the time on every request. It holds nanoseconds
+	// since Epoch, measured on the monotonic clock, so that a wall-clock
+	// jump moves no session's idle time.
 	Clock *atomic.Int64
+	// Epoch is the origin of Clock; it must carry a monotonic reading (come
+	// from time.Now). Ignored when Clock is nil.
+	Epoch time.Time
 
 	// OnEnd, if set, runs on the session goroutine after the session has
 	// stopped accepting requests and before requests still queued for it are
@@ -84,6 +89,7 @@ type Session struct {
 	token      string
 	onEnd      func(*Session, error)
 	clock      *atomic.Int64
+	epoch      time.Time // origin of clock and lastSeen (monotonic)
 	hooks      *Hooks
 	shared     map[any]any
 	created    time.Time
@@ -93,7 +99,7 @@ type Session struct {
 	inbox  chan *exchange
 
 	waiting  atomic.Int32 // handlers inside Serve for this session
-	lastSeen atomic.Int64 // unix nanos when a handler last left Serve
+	lastSeen atomic.Int64 // nanoseconds since epoch when a handler last left Serve
 
 	mu       sync.Mutex
 	closed   bool
@@ -113,6 +119,10 @@ func NewSession(parent context.Context, opts Options) *Session {
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	now := time.Now()
+	epoch := now
+	if opts.Clock != nil {
+		epoch = opts.Epoch
+	}
 	s := &Session{
 		app:        opts.App,
 		noImplicit: opts.NoImplicitFirstNext,
@@ -121,6 +131,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		token:      opts.Token,
 		onEnd:      opts.OnEnd,
 		clock:      opts.Clock,
+		epoch:      epoch,
 		hooks:      opts.Hooks,
 		shared:     opts.Shared,
 		created:    now,
@@ -128,15 +139,16 @@ func NewSession(parent context.Context, opts Options) *Session {
 		cancel:     cancel,
 		inbox:      make(chan *exchange, q),
 	}
-	s.lastSeen.Store(now.UnixNano())
+	s.lastSeen.Store(int64(now.Sub(epoch)))
 	return s
 }
 
+// now is the time in nanoseconds since s.epoch, on the monotonic clock.
 func (s *Session) now() int64 {
 	if s.clock != nil {
 		return s.clock.Load()
 	}
-	return time.Now().UnixNano()
+	return int64(time.Since(s.epoch))
 }
 
 // Context is cancelled when the session ends; its cause is the reason.
@@ -151,7 +163,7 @@ func (s *Session) Created() time.Time { return s.created }
 
 // LastSeen is when a request for the session last completed (or when it was
 // created).
-func (s *Session) LastSeen() time.Time { return time.Unix(0, s.lastSeen.Load()) }
+func (s *Session) LastSeen() time.Time { return s.epoch.Add(time.Duration(s.lastSeen.Load())) }
 
 // Busy reports whether a request for the session is being handled or waits
 // in its queue.
