@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/continuity-go/continuity/request"
 )
@@ -420,6 +421,35 @@ func TestCloseReportsSessionsThatDoNotFinish(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "1 session goroutines still running")
+
+	close(release)
+	<-served
+	require.NoError(t, m.Close(context.Background()))
+}
+
+// TestCloseLeavesNoGoroutineBehind: a Close whose context ends while a
+// session is stuck outside Next (Server.Close passes a cancelled context)
+// must not leave a goroutine waiting for that session.
+func TestCloseLeavesNoGoroutineBehind(t *testing.T) {
+	release := make(chan struct{})
+	holding := make(chan struct{})
+	stuck := func(r *request.Request) {
+		close(holding)
+		<-release // ignores the session's context
+		r.Next()
+	}
+	m, err := New(Config{Session: request.Options{App: stuck}})
+	require.NoError(t, err)
+	s, _, err := m.Session(get("/"))
+	require.NoError(t, err)
+	served := serveAsyncM(s, get("/"))
+	<-holding
+
+	before := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, m.Close(ctx))
+	assert.NoError(t, goleak.Find(before), "Close left a goroutine behind")
 
 	close(release)
 	<-served
