@@ -132,17 +132,21 @@ type Mapper struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	wg     sync.WaitGroup
 	stop   chan struct{}
 	reaped chan struct{}
+	// exited is closed, once the mapper is closed, by whoever sees the
+	// last session goroutine gone: Close waits on it without a goroutine
+	// of its own.
+	exited chan struct{}
 
 	mu        sync.Mutex
 	table     map[string]*entry
 	probation lru // sessions that have seen one request
 	protected lru // sessions that came back
 	closed    bool
+	running   int  // session goroutines not yet exited
+	exitedSet bool // exited has been closed
 
-	running atomic.Int64 // session goroutines not yet exited
 	// clock is a coarse time for recency bookkeeping, in nanoseconds since
 	// epoch on the monotonic clock (a wall-clock jump moves nobody's idle
 	// time). The reaper moves it on at each tick to the time of the next
@@ -263,6 +267,7 @@ func New(cfg Config) (*Mapper, error) {
 		cancel:   cancel,
 		stop:     make(chan struct{}),
 		reaped:   make(chan struct{}),
+		exited:   make(chan struct{}),
 		table:    make(map[string]*entry),
 	}
 	if m.template.Logger == nil {
@@ -494,7 +499,7 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 	e.sess = request.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
-	m.wg.Add(1)
+	m.running++
 	m.mu.Unlock()
 
 	if victim != nil {
@@ -502,13 +507,28 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 		victim.sess.Close(request.EndEvicted)
 	}
 	m.created.Add(1)
-	m.running.Add(1)
 	go func() {
-		defer m.wg.Done()
-		defer m.running.Add(-1)
+		defer m.exit()
 		e.sess.Run()
 	}()
 	return e.sess, nil
+}
+
+// exit accounts for a session goroutine that has finished.
+func (m *Mapper) exit() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.running--
+	m.signalExitedLocked()
+}
+
+// signalExitedLocked closes exited once the mapper is closed and no
+// session goroutine is left.
+func (m *Mapper) signalExitedLocked() {
+	if m.closed && m.running == 0 && !m.exitedSet {
+		m.exitedSet = true
+		close(m.exited)
+	}
 }
 
 // victimLocked picks the session to evict: the least recently used idle
@@ -600,22 +620,26 @@ func (m *Mapper) Close(ctx context.Context) error {
 	m.mu.Lock()
 	first := !m.closed
 	m.closed = true
+	m.signalExitedLocked()
 	m.mu.Unlock()
 	if first {
 		close(m.stop)
 		m.cancel(request.EndShutdown)
 	}
 	<-m.reaped
-	done := make(chan struct{})
-	go func() {
-		m.wg.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-m.exited:
+		return nil // even if ctx is done too
+	default:
+	}
+	select {
+	case <-m.exited:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("continuity: %d session goroutines still running: %w", m.running.Load(), ctx.Err())
+		m.mu.Lock()
+		n := m.running
+		m.mu.Unlock()
+		return fmt.Errorf("continuity: %d session goroutines still running: %w", n, ctx.Err())
 	}
 }
 
