@@ -80,7 +80,9 @@ type Config struct {
 	Keys []Key
 
 	// MaxAge bounds the age of a signed ID, checked from the signature's
-	// timestamp. Default: MaxLifetime if set, else 30 days.
+	// timestamp. Default: MaxLifetime if set, else no bound from the
+	// signature (an ID is still good only while its session lives, and
+	// sessions end at IdleTimeout).
 	MaxAge time.Duration
 
 	// TrustedProxies lists the networks whose X-Forwarded-For headers are
@@ -231,10 +233,7 @@ func New(cfg Config) (*Mapper, error) {
 	}
 	maxAge := cfg.MaxAge
 	if maxAge <= 0 {
-		maxAge = cfg.MaxLifetime
-	}
-	if maxAge <= 0 {
-		maxAge = 30 * 24 * time.Hour
+		maxAge = cfg.MaxLifetime // zero when unset: no age bound
 	}
 	codecs := make([]securecookie.Codec, 0, len(keys))
 	for i, k := range keys {
@@ -246,6 +245,8 @@ func New(cfg Config) (*Mapper, error) {
 		}
 		sc := securecookie.New(k.Hash, k.Block)
 		sc.SetSerializer(securecookie.NopEncoder{})
+		// securecookie caps ages at 30 days unless told otherwise; 0
+		// lifts the cap.
 		sc.MaxAge(int((maxAge + time.Second - 1) / time.Second))
 		sc.MaxLength(1024)
 		codecs = append(codecs, sc)
