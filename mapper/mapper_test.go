@@ -80,6 +80,7 @@ func TestNewValidatesTheConfig(t *testing.T) {
 	}{
 		{"nil app", Config{}, "App is nil"},
 		{"cookie and query", Config{Mode: ByCookie | ByQuery}, "cannot be combined"},
+		{"path alone", Config{Mode: ByPath}, "ByPath alone"},
 		{"cookie name with a space", Config{CookieName: "my cid"}, "invalid cookie name"},
 		{"cookie name with =", Config{CookieName: "a=b"}, "invalid cookie name"},
 		{"cookie name with ;", Config{CookieName: "a;b"}, "invalid cookie name"},
