@@ -28,7 +28,9 @@ const (
 // 1 MiB bodies, no static files. Every field documents its zero value.
 type Options struct {
 	// Mode selects what keys a session: ByCookie (default), ByQuery, ByIP,
-	// ByPath, or a combination such as ByCookie|ByPath.
+	// ByPath, or a combination such as ByCookie|ByPath. ByPath alone is
+	// refused (every browser would share a path's session), and so is
+	// ByCookie|ByQuery.
 	Mode Mode
 	// CookieName is the session cookie's name. Default "cid".
 	CookieName string

@@ -198,6 +198,9 @@ func New(cfg Config) (*Mapper, error) {
 	if cfg.Mode&ByCookie != 0 && cfg.Mode&ByQuery != 0 {
 		return nil, errors.New("continuity: mapper: ByCookie and ByQuery cannot be combined (accepting session IDs from URLs as well as cookies enables session fixation)")
 	}
+	if cfg.Mode == ByPath {
+		return nil, errors.New("continuity: mapper: Mode ByPath alone would give every browser that visits a path the same session; combine it with ByCookie, ByQuery or ByIP")
+	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = DefaultCookieName
 	}
