@@ -6,6 +6,7 @@ import "github.com/continuity-go/continuity/request"
 // mapper's two recency lists while it is in the table.
 type entry struct {
 	key     string
+	bid     string // the browser ID in path mode with an ID, else ""
 	sess    *request.Session
 	touched int64 // the mapper's clock at the last lookup; orders its list
 	hits    uint32

@@ -145,6 +145,10 @@ type Mapper struct {
 	table     map[string]*entry
 	probation lru // sessions that have seen one request
 	protected lru // sessions that came back
+	// browsers maps a browser ID to its live sessions, in path mode with a
+	// minted ID (nil otherwise): the ID is accepted on a new path only
+	// while the browser has one.
+	browsers  map[string][]*entry
 	closed    bool
 	running   int  // session goroutines not yet exited
 	exitedSet bool // exited has been closed
@@ -274,6 +278,9 @@ func New(cfg Config) (*Mapper, error) {
 		exited:   make(chan struct{}),
 		table:    make(map[string]*entry),
 	}
+	if m.needID && cfg.Mode&ByPath != 0 {
+		m.browsers = make(map[string][]*entry)
+	}
 	if m.template.Logger == nil {
 		m.template.Logger = cfg.Logger
 	}
@@ -300,6 +307,7 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 		id = m.clientID(r)
 	}
 	key := prefix + id
+	browserLive := false // path mode: id names a browser with a live session
 	if id != "" || !m.needID {
 		m.mu.Lock()
 		if m.closed {
@@ -311,6 +319,7 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 			m.mu.Unlock()
 			return e.sess, nil, nil
 		}
+		browserLive = id != "" && len(m.browsers[id]) > 0
 		m.mu.Unlock()
 	}
 
@@ -321,11 +330,14 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 	}
 
 	// No live session. Strict mode: an ID the client sent is reused only in
-	// path mode, where it names the browser (it is signed, so we minted it)
-	// and a new path opens a new session for that browser.
+	// path mode, where it names the browser, and only while that browser
+	// has a live session (so the ID expires with its sessions, as in cookie
+	// mode): a new path then opens a new session for the same browser. (A
+	// browser whose last session ends between that check and create below
+	// keeps its ID: it was live a moment ago.)
 	var cookie *http.Cookie
 	token := ""
-	if m.needID && (id == "" || m.cfg.Mode&ByPath == 0) {
+	if m.needID && !browserLive {
 		id, err = m.newID()
 		if err != nil {
 			return nil, nil, fmt.Errorf("continuity: minting session ID: %w", err)
@@ -348,7 +360,11 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 	} else if m.cfg.Mode&ByQuery != 0 {
 		token = m.param(r)
 	}
-	sess, err := m.create(key, token)
+	bid := ""
+	if m.browsers != nil {
+		bid = id
+	}
+	sess, err := m.create(key, bid, token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -455,7 +471,7 @@ func (m *Mapper) touchLocked(e *entry) {
 
 // create adds a session under key, evicting at the cap, and starts its
 // goroutine.
-func (m *Mapper) create(key, token string) (*request.Session, error) {
+func (m *Mapper) create(key, bid, token string) (*request.Session, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -484,7 +500,7 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 		}
 		m.removeLocked(victim)
 	}
-	e := &entry{key: key, touched: m.clock.Load(), hits: 1}
+	e := &entry{key: key, bid: bid, touched: m.clock.Load(), hits: 1}
 	opts := m.template
 	opts.LogID = m.logID(key)
 	opts.Token = token
@@ -503,6 +519,9 @@ func (m *Mapper) create(key, token string) (*request.Session, error) {
 	e.sess = request.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
+	if bid != "" {
+		m.browsers[bid] = append(m.browsers[bid], e)
+	}
 	m.running++
 	m.mu.Unlock()
 
@@ -556,6 +575,28 @@ func (m *Mapper) removeLocked(e *entry) {
 	if e.list != nil {
 		e.list.remove(e)
 	}
+	if e.bid != "" {
+		m.forgetBrowserLocked(e)
+	}
+}
+
+// forgetBrowserLocked takes e out of its browser's sessions; a browser
+// with none left is forgotten, and its ID with it.
+func (m *Mapper) forgetBrowserLocked(e *entry) {
+	es := m.browsers[e.bid]
+	for i, x := range es {
+		if x == e {
+			es[i] = es[len(es)-1]
+			es[len(es)-1] = nil
+			es = es[:len(es)-1]
+			break
+		}
+	}
+	if len(es) == 0 {
+		delete(m.browsers, e.bid)
+		return
+	}
+	m.browsers[e.bid] = es
 }
 
 // logID is a keyed hash of the session key: stable for the session, useless
