@@ -17,3 +17,23 @@ func TestPathAloneIsRefused(t *testing.T) {
 	assert.Nil(t, srv)
 	assert.Contains(t, err.Error(), "ByPath alone")
 }
+
+// TestSessionTokenIsEmptyOutsideQueryMode: in cookie modes the token is
+// the HttpOnly cookie's value; an app that prints it would put it where
+// any script on the page can read it.
+func TestSessionTokenIsEmptyOutsideQueryMode(t *testing.T) {
+	app := func(r *continuity.Request) {
+		for {
+			r.Printf("[%s]", r.SessionToken())
+			r.Next()
+		}
+	}
+	for _, mode := range []continuity.Mode{continuity.ByCookie, continuity.ByCookie | continuity.ByPath, continuity.ByIP} {
+		_, ts := start(t, app, &continuity.Options{Mode: mode, Logger: quietLogger()})
+		c := browser(t)
+		for range 2 {
+			_, body := get(t, c, ts.URL+"/")
+			assert.Equal(t, "[]", body, "mode %v", mode)
+		}
+	}
+}
