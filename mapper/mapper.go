@@ -108,7 +108,8 @@ type Config struct {
 
 	// Session is the template for each new session. App is required.
 	// LogID, Token and OnEnd are set by the mapper (OnEnd, if set here,
-	// still runs after the mapper's own bookkeeping).
+	// still runs after the mapper's own bookkeeping); Token only in ByQuery
+	// mode, so that a cookie's value never reaches the app.
 	Session request.Options
 
 	// Admit, if set, is asked before a request starts a new session; an
@@ -363,6 +364,9 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 	bid := ""
 	if m.browsers != nil {
 		bid = id
+	}
+	if m.cfg.Mode&ByQuery == 0 {
+		token = "" // the cookie's value never reaches the app
 	}
 	sess, err := m.create(key, bid, token)
 	if err != nil {

@@ -81,8 +81,9 @@ func (r *Request) RequestContext() context.Context {
 }
 
 // SessionToken is the signed session token when the server carries sessions
-// in a query parameter; applications put it into their links and forms. It
-// is empty in other modes.
+// in a query parameter (ByQuery); applications put it into their links and
+// forms. It is empty in every other mode: in cookie modes the token is the
+// HttpOnly cookie's value, which must never reach a page.
 func (r *Request) SessionToken() string { return r.s.token }
 
 // Next sends the current response and blocks until the same session's next

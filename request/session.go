@@ -36,7 +36,8 @@ type Options struct {
 	LogID string
 
 	// Token is the signed session token, for applications that carry the
-	// session in a query parameter (see [Request.SessionToken]).
+	// session in a query parameter (see [Request.SessionToken]). It is
+	// empty in other modes: a cookie's value must never reach the app.
 	Token string
 
 	// Hooks, if set, are the lifecycle callbacks; see [Hooks].
