@@ -46,8 +46,11 @@ type Options struct {
 	// Keys sign session IDs; the first signs, all verify (rotate by putting
 	// the new key first). Default: a random key per Server.
 	Keys []Key
-	// TrustedProxies lists networks whose X-Forwarded-For is believed in
-	// ByIP mode. Default none.
+	// TrustedProxies lists networks whose X-Forwarded-For is believed when
+	// resolving a client's address (the rightmost hop not itself trusted
+	// is the client): for ByIP keys and, in every mode, for the per-client
+	// limits such as NewSessionsPerIP. Behind a reverse proxy, list it
+	// here, or every client counts as the proxy. Default none.
 	TrustedProxies []netip.Prefix
 	// NewID mints session IDs. Default: 130 bits from crypto/rand
 	// (mapper.RandomID); mapper.UUID gives random UUIDs.
@@ -129,7 +132,8 @@ type Options struct {
 	// (307), instead of answering them 503 with Retry-After.
 	DrainRedirect string
 	// NewSessionsPerIP, if positive, bounds how many sessions one client
-	// IP address may start per minute; beyond it, 429 with Retry-After.
+	// IP address (an IPv6 /64; behind TrustedProxies, the client they
+	// forward for) may start per minute; beyond it, 429 with Retry-After.
 	// Default 0 (no limit).
 	NewSessionsPerIP int
 

@@ -86,7 +86,12 @@ type Config struct {
 	MaxAge time.Duration
 
 	// TrustedProxies lists the networks whose X-Forwarded-For headers are
-	// believed in ByIP mode. Empty means none: the peer address is used.
+	// believed when resolving the client address: the rightmost hop that is
+	// not itself a trusted proxy is the client. Empty means none: the peer
+	// address is used. The client address keys sessions in ByIP mode and,
+	// in every mode, is what Admit is given when a request would start a
+	// session. Behind a reverse proxy, list it here, or every client looks
+	// like the proxy.
 	TrustedProxies []netip.Prefix
 
 	// NewID mints session IDs. Default [RandomID].
@@ -114,8 +119,10 @@ type Config struct {
 
 	// Admit, if set, is asked before a request starts a new session; an
 	// error refuses it and is returned by [Mapper.Session] (servers use it
-	// for draining and for rate limits on new sessions).
-	Admit func(r *http.Request) error
+	// for draining and for rate limits on new sessions). client is the
+	// client address resolved through TrustedProxies, or the zero Addr
+	// when the peer has no IP address (a Unix socket).
+	Admit func(r *http.Request, client netip.Addr) error
 
 	// Logger receives mapper events. Nil discards them.
 	Logger *slog.Logger
@@ -299,7 +306,7 @@ func New(cfg Config) (*Mapper, error) {
 // Errors: [ErrFull] at the session cap with every session busy,
 // [ErrClosed] after Close, [ErrBadForwardedFor], or an ID minting failure.
 func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error) {
-	prefix, err := m.keyPrefix(r)
+	prefix, client, err := m.keyPrefix(r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -324,8 +331,14 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 		m.mu.Unlock()
 	}
 
+	if m.cfg.Mode&ByIP == 0 {
+		// Only a request that would start a session pays for this.
+		if client, err = m.clientAddr(r); err != nil {
+			return nil, nil, err
+		}
+	}
 	if m.cfg.Admit != nil {
-		if err := m.cfg.Admit(r); err != nil {
+		if err := m.cfg.Admit(r, client); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -379,7 +392,7 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 // ID: for endpoints, such as progress status, that must never start a
 // session.
 func (m *Mapper) Find(r *http.Request) (*request.Session, bool) {
-	prefix, err := m.keyPrefix(r)
+	prefix, _, err := m.keyPrefix(r)
 	if err != nil {
 		return nil, false
 	}
@@ -398,24 +411,42 @@ func (m *Mapper) Find(r *http.Request) (*request.Session, bool) {
 	return e.sess, true
 }
 
-// keyPrefix builds the address and path parts of the session key.
-func (m *Mapper) keyPrefix(r *http.Request) (string, error) {
+// keyPrefix builds the address and path parts of the session key. In ByIP
+// mode it returns the client address too.
+func (m *Mapper) keyPrefix(r *http.Request) (string, netip.Addr, error) {
 	mode := m.cfg.Mode
+	var client netip.Addr
 	if mode&(ByIP|ByPath) == 0 {
-		return "", nil
+		return "", client, nil
 	}
 	prefix := ""
 	if mode&ByIP != 0 {
 		ip, err := clientIP(r, m.cfg.TrustedProxies)
 		if err != nil {
-			return "", err
+			return "", client, err
 		}
+		client = ip
 		prefix = ip.String() + "\x00"
 	}
 	if mode&ByPath != 0 {
 		prefix += cleanPath(r.URL.Path) + "\x00"
 	}
-	return prefix, nil
+	return prefix, client, nil
+}
+
+// clientAddr resolves r's client address as in ByIP mode, for the modes
+// that do not key on it. A peer that is not an IP address (a Unix socket)
+// has none: the zero Addr. A malformed X-Forwarded-For from a trusted proxy
+// is [ErrBadForwardedFor].
+func (m *Mapper) clientAddr(r *http.Request) (netip.Addr, error) {
+	a, err := clientIP(r, m.cfg.TrustedProxies)
+	switch {
+	case errors.Is(err, ErrBadForwardedFor):
+		return netip.Addr{}, err
+	case err != nil:
+		return netip.Addr{}, nil
+	}
+	return a, nil
 }
 
 // clientID returns the verified session ID the client sent, or "". A

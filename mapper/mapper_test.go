@@ -773,3 +773,41 @@ func TestIdleAccountingIsMonotonic(t *testing.T) {
 	assert.NotEqual(t, seen.Round(0), seen, "LastSeen has no monotonic reading")
 	assert.WithinDuration(t, time.Now(), seen, time.Minute)
 }
+
+func TestAdmitGetsTheClientResolvedThroughTrustedProxies(t *testing.T) {
+	for _, mode := range []Mode{ByCookie, ByQuery, ByIP, ByCookie | ByPath} {
+		var got []netip.Addr
+		m := newMapper(t, Config{
+			Mode:           mode,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			Admit: func(_ *http.Request, client netip.Addr) error {
+				got = append(got, client)
+				return nil
+			},
+		})
+		r := get("/")
+		r.RemoteAddr = "10.0.0.1:80"
+		r.Header.Set("X-Forwarded-For", "198.51.100.7, 203.0.113.5, 10.0.0.2")
+		_, _, err := m.Session(r)
+		require.NoError(t, err)
+		r = get("/")
+		r.RemoteAddr = "192.0.2.9:80"
+		r.Header.Set("X-Forwarded-For", "203.0.113.5") // untrusted peer: ignored
+		_, _, err = m.Session(r)
+		require.NoError(t, err)
+		r = get("/")
+		r.RemoteAddr = "@" // a Unix socket peer
+		if mode&ByIP == 0 {
+			_, _, err = m.Session(r)
+			require.NoError(t, err)
+			assert.Equal(t, []netip.Addr{netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("192.0.2.9"), {}}, got, "mode %v", mode)
+		} else {
+			assert.Equal(t, []netip.Addr{netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("192.0.2.9")}, got)
+		}
+		r = get("/")
+		r.RemoteAddr = "10.0.0.1:80"
+		r.Header.Set("X-Forwarded-For", "bogus")
+		_, _, err = m.Session(r)
+		assert.ErrorIs(t, err, ErrBadForwardedFor, "mode %v", mode)
+	}
+}
