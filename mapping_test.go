@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,5 +82,141 @@ func TestNewSessionsPerIPCountsTheClientBehindATrustedProxy(t *testing.T) {
 	for _, addr := range []string{"203.0.113.1", "2001:db8::3"} {
 		code, _ := fetchAs(t, browser(t), ts.URL+"/", addr)
 		assert.Equal(t, http.StatusTooManyRequests, code, addr)
+	}
+}
+
+// renewApp counts requests and calls RenewID on /login (or with ?renew).
+func renewApp(r *continuity.Request) {
+	for i := 1; ; i++ {
+		if r.Path() == "/login" || r.Param("renew") != "" {
+			if err := r.RenewID(); err != nil {
+				r.Printf("error: %v\n", err)
+			}
+		}
+		if r.Param("late") != "" {
+			r.Print("written first\n")
+			if err := r.RenewID(); err != nil {
+				r.Printf("error: %v\n", err)
+			}
+		}
+		r.Printf("%d %s", i, r.SessionToken())
+		r.Next()
+	}
+}
+
+func cookieValue(t *testing.T, c *http.Client, rawURL, name string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	require.NoError(t, err)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// withCookie is a cookieless client's GET carrying one cid cookie.
+func withCookie(t *testing.T, rawURL, value string) (int, string, []string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	require.NoError(t, err)
+	req.AddCookie(&http.Cookie{Name: "cid", Value: value})
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b), resp.Header.Values("Set-Cookie")
+}
+
+func TestRenewIDInCookieMode(t *testing.T) {
+	_, ts := start(t, renewApp, &continuity.Options{Logger: quietLogger()})
+	c := browser(t)
+	_, body := get(t, c, ts.URL+"/")
+	assert.Equal(t, "1 ", body)
+	old := cookieValue(t, c, ts.URL, "cid")
+	require.NotEmpty(t, old)
+
+	resp, err := c.Get(ts.URL + "/login")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, "2 ", string(b))
+	require.Len(t, resp.Header.Values("Set-Cookie"), 1, "one cookie, the new one")
+	renewed := cookieValue(t, c, ts.URL, "cid")
+	assert.NotEqual(t, old, renewed)
+
+	_, body = get(t, c, ts.URL+"/")
+	assert.Equal(t, "3 ", body, "the new cookie reaches the session")
+	_, body, set := withCookie(t, ts.URL+"/", old)
+	assert.Equal(t, "1 ", body, "the old cookie no longer reaches the session")
+	assert.Len(t, set, 1, "it gets a fresh ID")
+	_, body = get(t, c, ts.URL+"/")
+	assert.Equal(t, "4 ", body)
+
+	// After the response head is sent it is too late for a cookie.
+	_, body = get(t, c, ts.URL+"/?late=1")
+	assert.Contains(t, body, "written first\nerror: ")
+	assert.Contains(t, body, "already sent")
+	assert.Equal(t, renewed, cookieValue(t, c, ts.URL, "cid"))
+	_, body = get(t, c, ts.URL+"/")
+	assert.Equal(t, "6 ", body)
+}
+
+// TestRenewIDStopsQueryModeFixation: an attacker plants his own token in a
+// link; the victim logs in under it; RenewID at login leaves the attacker
+// holding a dead token.
+func TestRenewIDStopsQueryModeFixation(t *testing.T) {
+	_, ts := start(t, renewApp, &continuity.Options{Mode: continuity.ByQuery, Logger: quietLogger()})
+	_, body := get(t, http.DefaultClient, ts.URL+"/")
+	planted := strings.TrimPrefix(body, "1 ")
+	require.NotEmpty(t, planted)
+
+	// The victim follows the attacker's link, then logs in.
+	_, body = get(t, http.DefaultClient, ts.URL+"/?sid="+url.QueryEscape(planted))
+	assert.Equal(t, "2 "+planted, body)
+	_, body = get(t, http.DefaultClient, ts.URL+"/login?sid="+url.QueryEscape(planted))
+	require.True(t, strings.HasPrefix(body, "3 "), body)
+	renewed := strings.TrimPrefix(body, "3 ")
+	assert.NotEqual(t, planted, renewed, "SessionToken is the new token")
+
+	_, body = get(t, http.DefaultClient, ts.URL+"/?sid="+url.QueryEscape(planted))
+	assert.True(t, strings.HasPrefix(body, "1 "), "the attacker's token is dead: %s", body)
+	_, body = get(t, http.DefaultClient, ts.URL+"/?sid="+url.QueryEscape(renewed))
+	assert.Equal(t, "4 "+renewed, body, "the victim carries on")
+}
+
+// TestRenewIDInCookiePathMode: the cookie names the browser, so RenewID
+// renews the browser ID and every one of its sessions follows.
+func TestRenewIDInCookiePathMode(t *testing.T) {
+	_, ts := start(t, renewApp, &continuity.Options{Mode: continuity.ByCookie | continuity.ByPath, Logger: quietLogger()})
+	c := browser(t)
+	get(t, c, ts.URL+"/a")
+	get(t, c, ts.URL+"/b")
+	old := cookieValue(t, c, ts.URL, "cid")
+	_, body := get(t, c, ts.URL+"/a?renew=1")
+	assert.Equal(t, "2 ", body)
+	require.NotEqual(t, old, cookieValue(t, c, ts.URL, "cid"))
+	_, body = get(t, c, ts.URL+"/a")
+	assert.Equal(t, "3 ", body)
+	_, body = get(t, c, ts.URL+"/b")
+	assert.Equal(t, "2 ", body, "the browser's other session follows the new ID")
+	for _, p := range []string{"/a", "/b", "/c"} {
+		_, body, set := withCookie(t, ts.URL+p, old)
+		assert.Equal(t, "1 ", body, p)
+		assert.Len(t, set, 1, p)
+	}
+}
+
+func TestRenewIDWithoutAnIDIsAnError(t *testing.T) {
+	for _, mode := range []continuity.Mode{continuity.ByIP, continuity.ByIP | continuity.ByPath} {
+		_, ts := start(t, renewApp, &continuity.Options{Mode: mode, Logger: quietLogger()})
+		_, body := get(t, http.DefaultClient, ts.URL+"/login")
+		assert.Contains(t, body, "error: ", "mode %v", mode)
+		assert.Contains(t, body, "no session ID to renew")
+		assert.True(t, strings.HasSuffix(body, "1 "), body)
+		_, body = get(t, http.DefaultClient, ts.URL+"/login")
+		assert.True(t, strings.HasSuffix(body, "2 "), "the session carries on: %s", body)
 	}
 }
