@@ -5,8 +5,9 @@ import "github.com/continuity-go/continuity/request"
 // entry is one session in the table. It sits in exactly one of the
 // mapper's two recency lists while it is in the table.
 type entry struct {
-	key     string
-	bid     string // the browser ID in path mode with an ID, else ""
+	key     string // prefix + id
+	prefix  string // the address, identity and path parts of key
+	id      string // the minted ID in key, "" in modes without one
 	sess    *request.Session
 	touched int64 // the mapper's clock at the last lookup; orders its list
 	hits    uint32

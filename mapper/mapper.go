@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -352,36 +353,20 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 	var cookie *http.Cookie
 	token := ""
 	if m.needID && !browserLive {
-		id, err = m.newID()
+		id, token, err = m.mint()
 		if err != nil {
-			return nil, nil, fmt.Errorf("continuity: minting session ID: %w", err)
+			return nil, nil, err
 		}
-		token, err = securecookie.EncodeMulti(m.cookieOrParam(), []byte(id), m.codecs...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("continuity: signing session ID: %w", err)
-		}
-		key = prefix + id
 		if m.cfg.Mode&ByCookie != 0 {
-			cookie = &http.Cookie{
-				Name:     m.cfg.CookieName,
-				Value:    token,
-				Path:     m.cfg.CookiePath,
-				HttpOnly: true,
-				SameSite: http.SameSiteLaxMode,
-				Secure:   m.cfg.CookieSecure || r.TLS != nil,
-			}
+			cookie = m.cookie(token, r)
 		}
 	} else if m.cfg.Mode&ByQuery != 0 {
 		token = m.param(r)
 	}
-	bid := ""
-	if m.browsers != nil {
-		bid = id
-	}
 	if m.cfg.Mode&ByQuery == 0 {
 		token = "" // the cookie's value never reaches the app
 	}
-	sess, err := m.create(key, bid, token)
+	sess, err := m.create(prefix, id, token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -449,6 +434,31 @@ func (m *Mapper) clientAddr(r *http.Request) (netip.Addr, error) {
 	return a, nil
 }
 
+// mint makes a new session ID and its signed token.
+func (m *Mapper) mint() (id, token string, err error) {
+	id, err = m.newID()
+	if err != nil {
+		return "", "", fmt.Errorf("continuity: minting session ID: %w", err)
+	}
+	token, err = securecookie.EncodeMulti(m.cookieOrParam(), []byte(id), m.codecs...)
+	if err != nil {
+		return "", "", fmt.Errorf("continuity: signing session ID: %w", err)
+	}
+	return id, token, nil
+}
+
+// cookie is the session cookie carrying token, for a response to r.
+func (m *Mapper) cookie(token string, r *http.Request) *http.Cookie {
+	return &http.Cookie{
+		Name:     m.cfg.CookieName,
+		Value:    token,
+		Path:     m.cfg.CookiePath,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   m.cfg.CookieSecure || r.TLS != nil,
+	}
+}
+
 // clientID returns the verified session ID the client sent, or "". A
 // browser may send several cookies of the same name (with different Paths,
 // or one left by another server on the host): the first that verifies
@@ -506,7 +516,8 @@ func (m *Mapper) touchLocked(e *entry) {
 
 // create adds a session under key, evicting at the cap, and starts its
 // goroutine.
-func (m *Mapper) create(key, bid, token string) (*request.Session, error) {
+func (m *Mapper) create(prefix, id, token string) (*request.Session, error) {
+	key := prefix + id
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -535,10 +546,11 @@ func (m *Mapper) create(key, bid, token string) (*request.Session, error) {
 		}
 		m.removeLocked(victim)
 	}
-	e := &entry{key: key, bid: bid, touched: m.clock.Load(), hits: 1}
+	e := &entry{key: key, prefix: prefix, id: id, touched: m.clock.Load(), hits: 1}
 	opts := m.template
 	opts.LogID = m.logID(key)
 	opts.Token = token
+	opts.Renew = func(r *http.Request) (string, *http.Cookie, error) { return m.renew(e, r) }
 	userEnd := opts.OnEnd
 	opts.OnEnd = func(s *request.Session, reason error) {
 		m.mu.Lock()
@@ -554,8 +566,8 @@ func (m *Mapper) create(key, bid, token string) (*request.Session, error) {
 	e.sess = request.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
-	if bid != "" {
-		m.browsers[bid] = append(m.browsers[bid], e)
+	if m.browsers != nil {
+		m.browsers[id] = append(m.browsers[id], e)
 	}
 	m.running++
 	m.mu.Unlock()
@@ -589,6 +601,54 @@ func (m *Mapper) signalExitedLocked() {
 	}
 }
 
+// errNoID is RenewID's error in modes whose sessions carry no ID.
+var errNoID = errors.New("continuity: RenewID: sessions keyed by address (ByIP) have no session ID to renew")
+
+// renew gives e a new ID for Request.RenewID: the old ID stops reaching
+// it at once. In ByCookie|ByPath the cookie names the browser, so every
+// session of the browser moves to the new ID. In ByQuery|ByPath only e
+// moves: the browser's other sessions are reached by the token in their
+// own pages, which must keep working.
+func (m *Mapper) renew(e *entry, r *http.Request) (string, *http.Cookie, error) {
+	if !m.needID {
+		return "", nil, errNoID
+	}
+	id, token, err := m.mint()
+	if err != nil {
+		return "", nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return "", nil, ErrClosed
+	}
+	if m.table[e.key] != e || e.sess.Closed() {
+		return "", nil, request.ErrSessionClosed
+	}
+	group := []*entry{e}
+	if m.browsers != nil && m.cfg.Mode&ByCookie != 0 {
+		group = slices.Clone(m.browsers[e.id])
+	}
+	for _, x := range group {
+		if m.browsers != nil {
+			m.forgetBrowserLocked(x)
+		}
+		if m.table[x.key] != x {
+			continue // already replaced; its end will find nothing to do
+		}
+		delete(m.table, x.key)
+		x.id, x.key = id, x.prefix+id
+		m.table[x.key] = x
+		if m.browsers != nil {
+			m.browsers[id] = append(m.browsers[id], x)
+		}
+	}
+	if m.cfg.Mode&ByCookie != 0 {
+		return "", m.cookie(token, r), nil
+	}
+	return token, nil, nil
+}
+
 // victimLocked picks the session to evict: the least recently used idle
 // session on probation, else the least recently used idle one that came
 // back.
@@ -610,7 +670,7 @@ func (m *Mapper) removeLocked(e *entry) {
 	if e.list != nil {
 		e.list.remove(e)
 	}
-	if e.bid != "" {
+	if m.browsers != nil {
 		m.forgetBrowserLocked(e)
 	}
 }
@@ -618,7 +678,7 @@ func (m *Mapper) removeLocked(e *entry) {
 // forgetBrowserLocked takes e out of its browser's sessions; a browser
 // with none left is forgotten, and its ID with it.
 func (m *Mapper) forgetBrowserLocked(e *entry) {
-	es := m.browsers[e.bid]
+	es := m.browsers[e.id]
 	for i, x := range es {
 		if x == e {
 			es[i] = es[len(es)-1]
@@ -628,10 +688,10 @@ func (m *Mapper) forgetBrowserLocked(e *entry) {
 		}
 	}
 	if len(es) == 0 {
-		delete(m.browsers, e.bid)
+		delete(m.browsers, e.id)
 		return
 	}
-	m.browsers[e.bid] = es
+	m.browsers[e.id] = es
 }
 
 // logID is a keyed hash of the session key: stable for the session, useless

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gorilla/securecookie"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -810,4 +811,55 @@ func TestAdmitGetsTheClientResolvedThroughTrustedProxies(t *testing.T) {
 		_, _, err = m.Session(r)
 		assert.ErrorIs(t, err, ErrBadForwardedFor, "mode %v", mode)
 	}
+}
+
+// entryOf returns s's entry in m's table.
+func entryOf(t *testing.T, m *Mapper, s *request.Session) *entry {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.table {
+		if e.sess == s {
+			return e
+		}
+	}
+	t.Fatal("session not in the table")
+	return nil
+}
+
+// TestRenewInQueryPathModeMovesOnlyThatSession: a query token travels with
+// the pages, not with a browser, so the browser's other sessions keep the
+// token their pages carry.
+func TestRenewInQueryPathModeMovesOnlyThatSession(t *testing.T) {
+	m := newMapper(t, Config{Mode: ByQuery | ByPath})
+	a, _, err := m.Session(get("/a"))
+	require.NoError(t, err)
+	ea := entryOf(t, m, a)
+	tok, err := securecookie.EncodeMulti(DefaultQueryParam, []byte(ea.id), m.codecs...)
+	require.NoError(t, err)
+	q := "?sid=" + url.QueryEscape(tok)
+	b, _, err := m.Session(get("/b" + q))
+	require.NoError(t, err)
+	require.NotSame(t, a, b)
+
+	renewed, c, err := m.renew(ea, get("/a"+q))
+	require.NoError(t, err)
+	assert.Nil(t, c)
+	require.NotEqual(t, tok, renewed)
+	nq := "?sid=" + url.QueryEscape(renewed)
+	found := func(target string) *request.Session {
+		s, _ := m.Find(get(target))
+		return s
+	}
+	assert.Nil(t, found("/a"+q))
+	assert.Same(t, a, found("/a"+nq))
+	assert.Same(t, b, found("/b"+q))
+	assert.Nil(t, found("/b"+nq))
+
+	// No ID, nothing to renew.
+	ip := newMapper(t, Config{Mode: ByIP})
+	s, _, err := ip.Session(get("/"))
+	require.NoError(t, err)
+	_, _, err = ip.renew(entryOf(t, ip, s), get("/"))
+	assert.ErrorIs(t, err, errNoID)
 }

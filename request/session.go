@@ -40,6 +40,12 @@ type Options struct {
 	// empty in other modes: a cookie's value must never reach the app.
 	Token string
 
+	// Renew, if set, gives the session a new ID for [Request.RenewID]: it
+	// invalidates the old ID and returns the new token (ByQuery mode) or
+	// the cookie to send (cookie modes). r is the request in hand. The
+	// mapper sets it; in modes without an ID it returns an error.
+	Renew func(r *http.Request) (token string, cookie *http.Cookie, err error)
+
 	// Hooks, if set, are the lifecycle callbacks; see [Hooks].
 	Hooks *Hooks
 
@@ -87,7 +93,8 @@ type Session struct {
 	noImplicit bool
 	logger     *slog.Logger
 	logID      string
-	token      string
+	token      string // changed by RenewID, on the session goroutine
+	renew      func(*http.Request) (string, *http.Cookie, error)
 	onEnd      func(*Session, error)
 	clock      *atomic.Int64
 	epoch      time.Time // origin of clock and lastSeen (monotonic)
@@ -130,6 +137,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		logger:     opts.Logger,
 		logID:      opts.LogID,
 		token:      opts.Token,
+		renew:      opts.Renew,
 		onEnd:      opts.OnEnd,
 		clock:      opts.Clock,
 		epoch:      epoch,
