@@ -1,10 +1,12 @@
 package continuity_test
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -219,4 +221,87 @@ func TestRenewIDWithoutAnIDIsAnError(t *testing.T) {
 		_, body = get(t, http.DefaultClient, ts.URL+"/login")
 		assert.True(t, strings.HasSuffix(body, "2 "), "the session carries on: %s", body)
 	}
+}
+
+var (
+	hrefRE   = regexp.MustCompile(`<a href="([^"]*)">`)
+	formRE   = regexp.MustCompile(`(?s)<form method="(get|post)">(.*?)</form>`)
+	inputRE  = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	buttonRE = regexp.MustCompile(`<button type="submit" name="([^"]*)" value="([^"]*)">`)
+)
+
+// submit does what a browser does with the form's first button: GET
+// replaces the action's query with the fields, POST sends them as the
+// body; the action is the page's own URL.
+func submit(t *testing.T, page *url.URL, method, form string) (int, string, *url.URL) {
+	t.Helper()
+	fields := url.Values{}
+	for _, m := range inputRE.FindAllStringSubmatch(form, -1) {
+		fields.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	b := buttonRE.FindStringSubmatch(form)
+	require.NotNil(t, b, form)
+	fields.Add(html.UnescapeString(b[1]), html.UnescapeString(b[2]))
+	var resp *http.Response
+	var err error
+	if method == "get" {
+		u := *page
+		u.RawQuery = fields.Encode()
+		resp, err = http.Get(u.String())
+	} else {
+		resp, err = http.PostForm(page.String(), fields)
+	}
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body), resp.Request.URL
+}
+
+// TestCallbacksKeepTheSessionInQueryMode: with no cookie jar, the session
+// travels only in the URL: callback links and buttons (in GET and POST
+// forms) must carry it, or the click lands in a new session.
+func TestCallbacksKeepTheSessionInQueryMode(t *testing.T) {
+	app := func(r *continuity.Request) {
+		n := 0
+		for {
+			r.RunCallbacks()
+			r.Printf(`<p>n=%d</p>%s`, n, r.Link("+1", func() { n++ }))
+			r.Printf(`<form method="get">%s</form>`, r.Button("+10", func() { n += 10 }))
+			r.Printf(`<form method="post">%s</form>`, r.Button("+100", func() { n += 100 }))
+			r.Next()
+		}
+	}
+	_, ts := start(t, app, &continuity.Options{Mode: continuity.ByQuery, QueryParam: "s&id", Logger: quietLogger()})
+	resp, err := http.Get(ts.URL + "/")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body, page := string(b), resp.Request.URL
+	require.Contains(t, body, "n=0")
+
+	follow := func() {
+		t.Helper()
+		m := hrefRE.FindStringSubmatch(body)
+		require.NotNil(t, m, body)
+		ref, err := url.Parse(html.UnescapeString(m[1]))
+		require.NoError(t, err)
+		resp, err := http.Get(page.ResolveReference(ref).String())
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body, page = string(b), resp.Request.URL
+	}
+	follow()
+	assert.Contains(t, body, "n=1", "the link lost the session")
+	forms := formRE.FindAllStringSubmatch(body, -1)
+	require.Len(t, forms, 2)
+	_, body, page = submit(t, page, forms[0][1], forms[0][2])
+	assert.Contains(t, body, "n=11", "the GET form's button lost the session")
+	forms = formRE.FindAllStringSubmatch(body, -1)
+	require.Len(t, forms, 2)
+	_, body, page = submit(t, page, forms[1][1], forms[1][2])
+	assert.Contains(t, body, "n=111", "the POST form's button lost the session")
+	follow()
+	assert.Contains(t, body, "n=112")
 }
