@@ -115,7 +115,8 @@ type Config struct {
 	// Session is the template for each new session. App is required.
 	// LogID, Token and OnEnd are set by the mapper (OnEnd, if set here,
 	// still runs after the mapper's own bookkeeping); Token only in ByQuery
-	// mode, so that a cookie's value never reaches the app.
+	// mode, so that a cookie's value never reaches the app. The mapper
+	// sets Clock, Epoch, QueryParam and Renew too.
 	Session request.Options
 
 	// Admit, if set, is asked before a request starts a new session; an
@@ -296,6 +297,10 @@ func New(cfg Config) (*Mapper, error) {
 	m.epoch = time.Now()
 	m.template.Clock = &m.clock
 	m.template.Epoch = m.epoch
+	m.template.QueryParam = ""
+	if cfg.Mode&ByQuery != 0 {
+		m.template.QueryParam = cfg.QueryParam
+	}
 	m.clock.Store(int64(m.reapInterval()))
 	go m.reap()
 	return m, nil

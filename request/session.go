@@ -40,6 +40,12 @@ type Options struct {
 	// empty in other modes: a cookie's value must never reach the app.
 	Token string
 
+	// QueryParam names the parameter that carries Token in ByQuery mode;
+	// the links and buttons the session generates carry it too, so that
+	// following them keeps the session. Empty in other modes. The mapper
+	// sets it.
+	QueryParam string
+
 	// Renew, if set, gives the session a new ID for [Request.RenewID]: it
 	// invalidates the old ID and returns the new token (ByQuery mode) or
 	// the cookie to send (cookie modes). r is the request in hand. The
@@ -95,6 +101,7 @@ type Session struct {
 	logID      string
 	token      string // changed by RenewID, on the session goroutine
 	renew      func(*http.Request) (string, *http.Cookie, error)
+	queryParam string
 	onEnd      func(*Session, error)
 	clock      *atomic.Int64
 	epoch      time.Time // origin of clock and lastSeen (monotonic)
@@ -138,6 +145,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		logID:      opts.LogID,
 		token:      opts.Token,
 		renew:      opts.Renew,
+		queryParam: opts.QueryParam,
 		onEnd:      opts.OnEnd,
 		clock:      opts.Clock,
 		epoch:      epoch,
