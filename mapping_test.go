@@ -1,6 +1,9 @@
 package continuity_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -304,4 +307,110 @@ func TestCallbacksKeepTheSessionInQueryMode(t *testing.T) {
 	assert.Contains(t, body, "n=111", "the POST form's button lost the session")
 	follow()
 	assert.Contains(t, body, "n=112")
+}
+
+type userKey struct{}
+
+// authenticate stands in for an application's authentication middleware:
+// it puts the user a (fake) bearer token names into the request context.
+func authenticate(next http.Handler) http.Handler {
+	users := map[string]string{"Bearer tok-alice": "alice", "Bearer tok-bob": "bob", "Bearer tok-broken": ""}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := users[r.Header.Get("Authorization")]; ok {
+			r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func identifyUser(r *http.Request) (string, error) {
+	u, ok := r.Context().Value(userKey{}).(string)
+	if !ok {
+		return "", errors.New("not logged in")
+	}
+	return u, nil // "" for the broken token: refused too
+}
+
+// startIdentified runs counter behind authenticate with Identify.
+func startIdentified(t *testing.T, mode continuity.Mode, logs io.Writer) (*continuity.Server, string) {
+	t.Helper()
+	srv, err := continuity.New(counter, &continuity.Options{Mode: mode, Identify: identifyUser, Logger: newLogger(logs)})
+	require.NoError(t, err)
+	ts := plainServer(t, authenticate(srv))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		require.NoError(t, srv.Shutdown(ctx))
+	})
+	return srv, ts.URL
+}
+
+func getAs(t *testing.T, c *http.Client, url, token string) (int, string, []string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b), resp.Header.Values("Set-Cookie")
+}
+
+// TestIdentifyKeysSessionsByTheAuthenticatedUser: with Identify alone,
+// the user an upstream middleware authenticated keys the session, from
+// any client; no cookie is set; an unidentified request gets 403 and no
+// session; the identity never reaches the logs.
+func TestIdentifyKeysSessionsByTheAuthenticatedUser(t *testing.T) {
+	var logs logBuffer
+	srv, base := startIdentified(t, 0, &logs)
+	for i, c := range []*http.Client{browser(t), http.DefaultClient, browser(t)} {
+		code, body, set := getAs(t, c, base+"/", "tok-alice")
+		assert.Equal(t, http.StatusOK, code)
+		assert.Equal(t, fmt.Sprint(i+1), body, "alice's session, from any client")
+		assert.Empty(t, set, "no cookie: the identity keys the session")
+	}
+	_, body, _ := getAs(t, browser(t), base+"/", "tok-bob")
+	assert.Equal(t, "1", body, "bob has his own session")
+	for _, tok := range []string{"", "tok-broken", "tok-mallory"} {
+		code, body, _ := getAs(t, browser(t), base+"/", tok)
+		assert.Equal(t, http.StatusForbidden, code, tok)
+		assert.Contains(t, body, "not identified", tok)
+	}
+	assert.Equal(t, 2, srv.Stats().Live, "refused requests start no session")
+	assert.NotContains(t, logs.String(), "alice")
+	assert.NotContains(t, logs.String(), "bob")
+	assert.NotContains(t, logs.String(), "not logged in")
+}
+
+// TestIdentifyCombinesWithCookieAndPath: ByCookie with Identify gives each
+// user one session per browser, and a cookie taken from one user's
+// browser does not reach that session as another user; ByPath one
+// session per user and path.
+func TestIdentifyCombinesWithCookieAndPath(t *testing.T) {
+	_, base := startIdentified(t, continuity.ByCookie, nil)
+	c1, c2 := browser(t), browser(t)
+	for want := 1; want <= 2; want++ {
+		_, body, _ := getAs(t, c1, base+"/", "tok-alice")
+		assert.Equal(t, fmt.Sprint(want), body)
+	}
+	_, body, set := getAs(t, c2, base+"/", "tok-alice")
+	assert.Equal(t, "1", body, "alice's other browser has its own session")
+	assert.Len(t, set, 1)
+	_, body, _ = getAs(t, c1, base+"/", "tok-bob")
+	assert.Equal(t, "1", body, "alice's cookie under bob's identity is not alice's session")
+	_, body, _ = getAs(t, c1, base+"/", "tok-alice")
+	assert.Equal(t, "1", body, "bob's visit gave the browser his cookie; alice starts afresh")
+
+	_, base = startIdentified(t, continuity.ByPath, nil)
+	for _, step := range []struct{ tok, path, want string }{
+		{"tok-alice", "/a", "1"}, {"tok-alice", "/a", "2"}, {"tok-alice", "/b", "1"},
+		{"tok-bob", "/a", "1"}, {"tok-alice", "/a", "3"},
+	} {
+		_, body, _ := getAs(t, http.DefaultClient, base+step.path, step.tok)
+		assert.Equal(t, step.want, body, "%s %s", step.tok, step.path)
+	}
 }

@@ -52,6 +52,9 @@ type Options struct {
 	// limits such as NewSessionsPerIP. Behind a reverse proxy, list it
 	// here, or every client counts as the proxy. Default none.
 	TrustedProxies []netip.Prefix
+	// Identify, if set, keys each request's session by an identity the
+	// application vouches for. Not wired yet.
+	Identify func(r *http.Request) (string, error)
 	// NewID mints session IDs. Default: 130 bits from crypto/rand
 	// (mapper.RandomID); mapper.UUID gives random UUIDs.
 	NewID func() (string, error)
