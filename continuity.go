@@ -147,6 +147,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		QueryParam:     o.QueryParam,
 		Keys:           o.Keys,
 		TrustedProxies: o.TrustedProxies,
+		Identify:       o.Identify,
 		NewID:          o.NewID,
 		IdleTimeout:    o.IdleTimeout,
 		MaxLifetime:    o.MaxLifetime,
@@ -323,6 +324,11 @@ func (s *Server) mapError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, mapper.ErrClosed):
 		s.counts.shuttingDown.Add(1)
 		unavailable(w, "server shutting down")
+	case errors.Is(err, mapper.ErrUnidentified):
+		// The application's error stays out of the answer and the logs: it
+		// may name the identity.
+		s.counts.forbidden.Add(1)
+		http.Error(w, "403 forbidden: request not identified", http.StatusForbidden)
 	case errors.Is(err, mapper.ErrBadForwardedFor):
 		s.counts.badRequest.Add(1)
 		http.Error(w, "400 bad request: malformed X-Forwarded-For", http.StatusBadRequest)

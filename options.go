@@ -27,10 +27,10 @@ const (
 // at most, idle sessions reaped after 20 minutes, GET, HEAD and POST only,
 // 1 MiB bodies, no static files. Every field documents its zero value.
 type Options struct {
-	// Mode selects what keys a session: ByCookie (default), ByQuery, ByIP,
-	// ByPath, or a combination such as ByCookie|ByPath. ByPath alone is
-	// refused (every browser would share a path's session), and so is
-	// ByCookie|ByQuery.
+	// Mode selects what keys a session: ByCookie (default; with Identify
+	// set, the default is the identity alone), ByQuery, ByIP, ByPath, or a
+	// combination such as ByCookie|ByPath. ByPath alone is refused (every
+	// browser would share a path's session), and so is ByCookie|ByQuery.
 	Mode Mode
 	// CookieName is the session cookie's name. Default "cid".
 	CookieName string
@@ -53,7 +53,19 @@ type Options struct {
 	// here, or every client counts as the proxy. Default none.
 	TrustedProxies []netip.Prefix
 	// Identify, if set, keys each request's session by an identity the
-	// application vouches for. Not wired yet.
+	// application vouches for, such as the user ID an authenticating
+	// middleware put into the request's context (a pluggable mapper). It
+	// combines with Mode: Mode zero then means the identity alone keys the
+	// session (one per user, shared by the user's browsers); ByCookie
+	// gives each user a session per browser; ByPath one per user and path.
+	// Sessions are still minted, signed, bounded and reaped as usual.
+	//
+	// Security contract: the identity must come from authenticated data,
+	// never from unsigned client input (a header, a query parameter, an
+	// unsigned cookie), or anyone can step into another user's session. An
+	// error or an empty identity gets 403 and starts no session. The
+	// identity is never logged: only a keyed hash of it is kept. It runs
+	// on every request; keep it cheap. Default nil (no identity).
 	Identify func(r *http.Request) (string, error)
 	// NewID mints session IDs. Default: 130 bits from crypto/rand
 	// (mapper.RandomID); mapper.UUID gives random UUIDs.

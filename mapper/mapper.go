@@ -46,6 +46,11 @@ var ErrFull = errors.New("continuity: too many sessions")
 // ErrClosed is returned by [Mapper.Session] after [Mapper.Close].
 var ErrClosed = errors.New("continuity: mapper closed")
 
+// ErrUnidentified is returned by [Mapper.Session] when [Config.Identify]
+// returns an error (wrapped with this one) or an empty identity: the
+// request is refused and starts no session.
+var ErrUnidentified = errors.New("continuity: request not identified")
+
 // Key is one signing key set. Hash authenticates the session ID with
 // HMAC-SHA256 and must be 32 or 64 bytes. Block, if set, also encrypts it
 // with AES and must be 16, 24 or 32 bytes.
@@ -57,8 +62,32 @@ type Key struct {
 // Config configures a [Mapper]. The zero value of each field is usable and
 // documented.
 type Config struct {
-	// Mode selects what keys a session. Zero means ByCookie.
+	// Mode selects what keys a session. Zero means ByCookie, or, when
+	// Identify is set, the identity alone.
 	Mode Mode
+
+	// Identify, if set, keys each request to a session by an identity the
+	// application vouches for, such as the user ID that an authenticating
+	// middleware put into the request's context. The identity becomes
+	// part of the session key, as the address does in ByIP, and combines
+	// with Mode: with Mode zero the identity alone keys the session (one
+	// session per user, shared by the user's browsers and tabs, one
+	// request at a time); with ByCookie each user has a session per
+	// browser, and a cookie carried over to another identity does not
+	// reach the first one's session; with ByPath a session per user and
+	// path. The mapper still mints, signs, bounds and reaps the sessions.
+	//
+	// Security contract: the identity must come from authenticated data
+	// (your own verified login session, a validated bearer token, a client
+	// certificate), never from unsigned client input such as a header, a
+	// query parameter or an unsigned cookie: whoever can choose the
+	// identity can step into that user's session. An error, or an empty
+	// identity, refuses the request with [ErrUnidentified] (servers answer
+	// 403) and starts no session. The identity is never logged or shown:
+	// the mapper keeps only a keyed hash of it. Identify runs on every
+	// request, on the handler's goroutine, before the session is found:
+	// keep it cheap and free of side effects.
+	Identify func(r *http.Request) (string, error)
 
 	// CookieName is the session cookie's name. Default "cid".
 	CookieName string
@@ -136,6 +165,7 @@ type Mapper struct {
 	cfg      Config
 	codecs   []securecookie.Codec
 	logKey   []byte
+	idKey    []byte // hashes identities from Identify into keys
 	idle     time.Duration
 	max      int
 	needID   bool // cookie or query mode: sessions carry a minted ID
@@ -206,14 +236,14 @@ func New(cfg Config) (*Mapper, error) {
 	if cfg.Session.App == nil {
 		return nil, errors.New("continuity: mapper: Session.App is nil")
 	}
-	if cfg.Mode == 0 {
+	if cfg.Mode == 0 && cfg.Identify == nil {
 		cfg.Mode = ByCookie
 	}
 	if cfg.Mode&ByCookie != 0 && cfg.Mode&ByQuery != 0 {
 		return nil, errors.New("continuity: mapper: ByCookie and ByQuery cannot be combined (accepting session IDs from URLs as well as cookies enables session fixation)")
 	}
-	if cfg.Mode == ByPath {
-		return nil, errors.New("continuity: mapper: Mode ByPath alone would give every browser that visits a path the same session; combine it with ByCookie, ByQuery or ByIP")
+	if cfg.Mode == ByPath && cfg.Identify == nil {
+		return nil, errors.New("continuity: mapper: Mode ByPath alone would give every browser that visits a path the same session; combine it with ByCookie, ByQuery, ByIP or Identify")
 	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = DefaultCookieName
@@ -270,12 +300,15 @@ func New(cfg Config) (*Mapper, error) {
 	}
 	logKey := make([]byte, 32)
 	rand.Read(logKey)
+	idKey := make([]byte, 32)
+	rand.Read(idKey)
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	m := &Mapper{
 		cfg:      cfg,
 		codecs:   codecs,
 		logKey:   logKey,
+		idKey:    idKey,
 		idle:     idle,
 		max:      cfg.MaxSessions,
 		needID:   cfg.Mode&(ByCookie|ByQuery) != 0,
@@ -401,27 +434,47 @@ func (m *Mapper) Find(r *http.Request) (*request.Session, bool) {
 	return e.sess, true
 }
 
-// keyPrefix builds the address and path parts of the session key. In ByIP
-// mode it returns the client address too.
+// keyPrefix builds the identity, address and path parts of the session
+// key. In ByIP mode it returns the client address too.
 func (m *Mapper) keyPrefix(r *http.Request) (string, netip.Addr, error) {
 	mode := m.cfg.Mode
 	var client netip.Addr
-	if mode&(ByIP|ByPath) == 0 {
+	if mode&(ByIP|ByPath) == 0 && m.cfg.Identify == nil {
 		return "", client, nil
 	}
 	prefix := ""
+	if m.cfg.Identify != nil {
+		who, err := m.cfg.Identify(r)
+		switch {
+		case err != nil:
+			return "", client, fmt.Errorf("%w: %w", ErrUnidentified, err)
+		case who == "":
+			return "", client, ErrUnidentified
+		}
+		prefix = m.identity(who)
+	}
 	if mode&ByIP != 0 {
 		ip, err := clientIP(r, m.cfg.TrustedProxies)
 		if err != nil {
 			return "", client, err
 		}
 		client = ip
-		prefix = ip.String() + "\x00"
+		prefix += ip.String() + "\x00"
 	}
 	if mode&ByPath != 0 {
 		prefix += cleanPath(r.URL.Path) + "\x00"
 	}
 	return prefix, client, nil
+}
+
+// identity is the key part for an identity from Identify: a keyed hash of
+// fixed length, so the key holds no identity, whatever its length or
+// bytes, and no identity can spill into another part of the key.
+func (m *Mapper) identity(who string) string {
+	h := hmac.New(sha256.New, m.idKey)
+	h.Write([]byte(who))
+	var sum [sha256.Size]byte
+	return string(h.Sum(sum[:0])[:16])
 }
 
 // clientAddr resolves r's client address as in ByIP mode, for the modes
@@ -607,7 +660,7 @@ func (m *Mapper) signalExitedLocked() {
 }
 
 // errNoID is RenewID's error in modes whose sessions carry no ID.
-var errNoID = errors.New("continuity: RenewID: sessions keyed by address (ByIP) have no session ID to renew")
+var errNoID = errors.New("continuity: RenewID: sessions keyed only by address, identity or path have no session ID to renew")
 
 // renew gives e a new ID for Request.RenewID: the old ID stops reaching
 // it at once. In ByCookie|ByPath the cookie names the browser, so every

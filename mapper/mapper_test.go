@@ -112,6 +112,8 @@ func TestNewValidatesTheConfig(t *testing.T) {
 		{Keys: []Key{{Hash: key32, Block: make([]byte, 32)}}},
 		{Mode: ByQuery | ByPath},
 		{Mode: ByIP},
+		{Mode: ByPath, Identify: func(*http.Request) (string, error) { return "u", nil }},
+		{Identify: func(*http.Request) (string, error) { return "u", nil }},
 		{IdleTimeout: -1},
 	} {
 		cfg.Session.App = loop
