@@ -400,37 +400,6 @@ func TestCloseEndsSessionsAndIsIdempotent(t *testing.T) {
 	assert.False(t, ok)
 }
 
-func TestCloseReportsSessionsThatDoNotFinish(t *testing.T) {
-	release := make(chan struct{})
-	holding := make(chan struct{})
-	stuck := func(r *request.Request) {
-		close(holding)
-		<-release // ignores the session's context
-		r.Next()
-	}
-	m, err := New(Config{Session: request.Options{App: stuck}})
-	require.NoError(t, err)
-	s, _, err := m.Session(get("/"))
-	require.NoError(t, err)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		s.Serve(httptest.NewRecorder(), get("/"), request.Timeouts{})
-	}()
-	<-holding
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	err = m.Close(ctx)
-	require.Error(t, err)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Contains(t, err.Error(), "1 session goroutines still running")
-
-	close(release)
-	<-served
-	require.NoError(t, m.Close(context.Background()))
-}
-
 // TestCloseLeavesNoGoroutineBehind: a Close whose context ends while a
 // session is stuck outside Next (Server.Close passes a cancelled context)
 // must not leave a goroutine waiting for that session.
@@ -542,67 +511,6 @@ func TestAllBusyAtTheCapIsErrFull(t *testing.T) {
 	_, _, err = m.Session(get("/"))
 	require.NoError(t, err, "an idle session can be evicted")
 	require.Eventually(t, ended(s), waitMax, tick)
-}
-
-func TestReaperEndsIdleSessions(t *testing.T) {
-	m := newMapper(t, Config{IdleTimeout: 40 * time.Millisecond})
-	s, c, err := m.Session(get("/"))
-	require.NoError(t, err)
-	serve(t, s, get("/"))
-	require.Eventually(t, ended(s), waitMax, tick)
-	assert.ErrorIs(t, context.Cause(s.Context()), request.EndIdle)
-	require.Eventually(t, func() bool { return m.Len() == 0 }, waitMax, tick)
-	_, ok := m.Find(get("/", c))
-	assert.False(t, ok)
-	s2, c2, err := m.Session(get("/", c))
-	require.NoError(t, err)
-	assert.NotSame(t, s, s2)
-	assert.NotNil(t, c2, "a reaped session's ID is not resurrected")
-}
-
-func TestReaperSparesBusySessions(t *testing.T) {
-	hold := make(chan struct{})
-	holding := make(chan struct{})
-	app := func(r *request.Request) {
-		close(holding)
-		<-hold
-		r.Print("late")
-		r.Next()
-	}
-	m := newMapper(t, Config{IdleTimeout: 20 * time.Millisecond, Session: request.Options{App: app}})
-	s, _, err := m.Session(get("/"))
-	require.NoError(t, err)
-	served := make(chan string)
-	go func() {
-		w := httptest.NewRecorder()
-		s.Serve(w, get("/"), request.Timeouts{})
-		served <- w.Body.String()
-	}()
-	<-holding
-	// Several reaper ticks pass while the request is in flight (this sleep
-	// is what the test proves: the timeout passes, the session stays).
-	time.Sleep(100 * time.Millisecond)
-	assert.NoError(t, s.Context().Err(), "not reaped mid-request")
-	close(hold)
-	assert.Equal(t, "late", <-served)
-	// Idle from now on: reaped.
-	require.Eventually(t, ended(s), waitMax, tick)
-	assert.ErrorIs(t, context.Cause(s.Context()), request.EndIdle)
-}
-
-func TestReaperEndsSessionsPastMaxLifetime(t *testing.T) {
-	m := newMapper(t, Config{IdleTimeout: -1, MaxLifetime: 60 * time.Millisecond})
-	s, c, err := m.Session(get("/"))
-	require.NoError(t, err)
-	// Keep it active; it ends anyway.
-	require.Eventually(t, func() bool {
-		if got, _, err := m.Session(get("/", c)); err == nil && got == s {
-			serve(t, s, get("/"))
-		}
-		return s.Context().Err() != nil
-	}, waitMax, 5*time.Millisecond)
-	assert.ErrorIs(t, context.Cause(s.Context()), request.EndLifetime)
-	assert.GreaterOrEqual(t, time.Since(s.Created()), 60*time.Millisecond)
 }
 
 func TestNegativeIdleTimeoutDisablesReaping(t *testing.T) {
