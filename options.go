@@ -82,6 +82,11 @@ type Options struct {
 	// it gets 503 with Retry-After.
 	MaxSessions int
 
+	// MaxSessionsPerClient and MaxBusyPerClient bound one client's share.
+	// Not wired yet.
+	MaxSessionsPerClient int
+	MaxBusyPerClient     int
+
 	// QueueDepth is how many requests may wait for a busy session; beyond
 	// it they get 503. Default 16.
 	QueueDepth int

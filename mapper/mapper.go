@@ -517,6 +517,9 @@ func (m *Mapper) cookie(token string, r *http.Request) *http.Cookie {
 	}
 }
 
+// maxCookiesTried is not enforced yet.
+const maxCookiesTried = 4
+
 // clientID returns the verified session ID the client sent, or "". A
 // browser may send several cookies of the same name (with different Paths,
 // or one left by another server on the host): the first that verifies

@@ -773,3 +773,29 @@ func TestRenewInQueryPathModeMovesOnlyThatSession(t *testing.T) {
 	_, _, err = ip.renew(entryOf(t, ip, s), get("/"))
 	assert.ErrorIs(t, err, errNoID)
 }
+
+// TestOnlyTheFirstFewSameNameCookiesAreTried: every signed-looking cookie
+// costs an HMAC check; hundreds of them in one request must not.
+func TestOnlyTheFirstFewSameNameCookiesAreTried(t *testing.T) {
+	m := newMapper(t, Config{})
+	s, c, err := m.Session(get("/"))
+	require.NoError(t, err)
+	other := newMapper(t, Config{})
+	_, forged, err := other.Session(get("/")) // well formed, another key
+	require.NoError(t, err)
+	withBefore := func(n int) *http.Request {
+		r := get("/")
+		for range n {
+			r.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: forged.Value})
+		}
+		r.AddCookie(c)
+		return r
+	}
+	got, ok := m.Find(withBefore(maxCookiesTried - 1))
+	require.True(t, ok, "the valid cookie among the first few is found")
+	assert.Same(t, s, got)
+	for _, n := range []int{maxCookiesTried, 500} {
+		_, ok = m.Find(withBefore(n))
+		assert.False(t, ok, "cookie number %d was tried", n+1)
+	}
+}
