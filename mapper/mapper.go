@@ -517,16 +517,22 @@ func (m *Mapper) cookie(token string, r *http.Request) *http.Cookie {
 	}
 }
 
-// maxCookiesTried is not enforced yet.
+// maxCookiesTried bounds the same-name cookies verified per request. A
+// browser sends one per matching Path (this server's, a parent path's,
+// another server's on the host): rarely more than two or three. Each costs
+// an HMAC, so a request stuffed with hundreds must not cost hundreds.
 const maxCookiesTried = 4
 
 // clientID returns the verified session ID the client sent, or "". A
 // browser may send several cookies of the same name (with different Paths,
 // or one left by another server on the host): the first that verifies
-// wins.
+// among the first maxCookiesTried wins.
 func (m *Mapper) clientID(r *http.Request) string {
 	if m.cfg.Mode&ByCookie != 0 {
-		for _, c := range r.CookiesNamed(m.cfg.CookieName) {
+		for i, c := range r.CookiesNamed(m.cfg.CookieName) {
+			if i == maxCookiesTried {
+				break
+			}
 			if id := m.verify(c.Value); id != "" {
 				return id
 			}
