@@ -140,20 +140,22 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		s.root = root
 	}
 	m, err := mapper.New(mapper.Config{
-		Mode:           o.Mode,
-		CookieName:     o.CookieName,
-		CookiePath:     o.CookiePath,
-		CookieSecure:   o.CookieSecure,
-		QueryParam:     o.QueryParam,
-		Keys:           o.Keys,
-		TrustedProxies: o.TrustedProxies,
-		Identify:       o.Identify,
-		NewID:          o.NewID,
-		IdleTimeout:    o.IdleTimeout,
-		MaxLifetime:    o.MaxLifetime,
-		MaxSessions:    o.MaxSessions,
-		Logger:         o.Logger,
-		Admit:          s.admit,
+		Mode:                 o.Mode,
+		CookieName:           o.CookieName,
+		CookiePath:           o.CookiePath,
+		CookieSecure:         o.CookieSecure,
+		QueryParam:           o.QueryParam,
+		Keys:                 o.Keys,
+		TrustedProxies:       o.TrustedProxies,
+		Identify:             o.Identify,
+		NewID:                o.NewID,
+		IdleTimeout:          o.IdleTimeout,
+		MaxLifetime:          o.MaxLifetime,
+		MaxSessions:          o.MaxSessions,
+		MaxSessionsPerClient: o.MaxSessionsPerClient,
+		MaxBusyPerClient:     o.MaxBusyPerClient,
+		Logger:               o.Logger,
+		Admit:                s.admit,
 		Session: request.Options{
 			Hooks:               &s.opts.Hooks,
 			Shared:              map[any]any{progress.HandlerKey{}: s.progress},
@@ -318,6 +320,10 @@ func (s *Server) mapError(w http.ResponseWriter, r *http.Request, err error) {
 		s.counts.rateLimited.Add(1)
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "429 too many new sessions from this address", http.StatusTooManyRequests)
+	case errors.Is(err, mapper.ErrClientLimit):
+		s.counts.rateLimited.Add(1)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "429 too many sessions from this client: end some, or try again later", http.StatusTooManyRequests)
 	case errors.Is(err, mapper.ErrFull):
 		s.counts.full.Add(1)
 		unavailable(w, "too many sessions")

@@ -78,14 +78,28 @@ type Options struct {
 	// Default 0 (no bound).
 	MaxLifetime time.Duration
 	// MaxSessions bounds live sessions. Default 10,000. At the cap a new
-	// browser evicts the least recently used idle session; if all are busy
-	// it gets 503 with Retry-After.
+	// browser evicts the least recently used idle session, except that a
+	// client holding at least an average share evicts its own (429 if it
+	// has none idle); if all are busy it gets 503 with Retry-After.
 	MaxSessions int
 
-	// MaxSessionsPerClient and MaxBusyPerClient bound one client's share.
-	// Not wired yet.
+	// MaxSessionsPerClient bounds the live sessions of one client (an IP
+	// address, an IPv6 /64, or the client TrustedProxies forward for). At
+	// the bound its new session displaces its own least recently used idle
+	// session, never another client's; if all of its sessions are busy it
+	// gets 429 with Retry-After. Default: an eighth of MaxSessions (1,250
+	// at the default cap), but at least 64 or MaxSessions if smaller: an
+	// office behind one NAT address fits, one address cannot take the
+	// table. Negative: no bound. Loopback clients are never bounded (the
+	// host itself, or a proxy on it missing from TrustedProxies).
 	MaxSessionsPerClient int
-	MaxBusyPerClient     int
+	// MaxBusyPerClient bounds the busy sessions (a request being handled
+	// or queued: a stream, a long poll) of one client: holding this many,
+	// it gets 429 with Retry-After for a new session. Default: a sixteenth
+	// of MaxSessions (625), but at least 32 or MaxSessions if smaller: at
+	// least sixteen clients are then needed to pin the whole table.
+	// Negative: no bound.
+	MaxBusyPerClient int
 
 	// QueueDepth is how many requests may wait for a busy session; beyond
 	// it they get 503. Default 16.

@@ -14,6 +14,10 @@ type entry struct {
 	list    *lru
 	prev    *entry
 	next    *entry
+	// client is e's client while e is in the table, nil when the client is
+	// not bounded; cprev and cnext link the client's sessions.
+	client       *client
+	cprev, cnext *entry
 }
 
 // lru is an intrusive doubly linked list, most recently used at the front.

@@ -134,12 +134,34 @@ type Config struct {
 	// however active (waiting for any request in flight to finish).
 	MaxLifetime time.Duration
 	// MaxSessions bounds the live sessions, and so the session goroutines.
-	// Default 10,000. At the cap a new session evicts the least recently
-	// used idle session, preferring sessions that have seen only one
-	// request (a flood of cookie-less clients evicts itself, not the
-	// established users). If every session is busy, [Mapper.Session]
-	// returns ErrFull.
+	// Default 10,000. At the cap a new session from a client that holds at
+	// least an average share of the table displaces that client's own
+	// least recently used idle session (the heaviest clients evict
+	// themselves, so returning bots cannot evict an established user of
+	// another address), and is refused with ErrClientLimit if it has none
+	// idle. Any other new session evicts the least recently used idle
+	// session, preferring sessions that have seen only one request. If
+	// every session is busy, [Mapper.Session] returns ErrFull.
 	MaxSessions int
+
+	// MaxSessionsPerClient bounds the live sessions of one client: an IP
+	// address, an IPv6 /64, or the client that TrustedProxies forward for.
+	// At the bound a new session from the client displaces the client's
+	// own least recently used idle session (never another client's); if
+	// all of them are busy, [Mapper.Session] returns [ErrClientLimit].
+	// Default: an eighth of MaxSessions, but at least 64 (or MaxSessions,
+	// if smaller): one NAT'd office must fit, one address must not take
+	// the table. Negative: no bound. Loopback and non-IP peers are never
+	// bounded (they are the host, or a proxy on it missing from
+	// TrustedProxies).
+	MaxSessionsPerClient int
+	// MaxBusyPerClient bounds the busy sessions (with a request being
+	// handled or queued, such as a stream or a long poll) of one client:
+	// a client holding this many cannot start another session, and gets
+	// [ErrClientLimit]. Default: a sixteenth of MaxSessions, but at least
+	// 32 (or MaxSessions, if smaller): at least sixteen clients are then
+	// needed to pin the whole table. Negative: no bound.
+	MaxBusyPerClient int
 
 	// Session is the template for each new session. App is required.
 	// LogID, Token and OnEnd are set by the mapper (OnEnd, if set here,
@@ -168,6 +190,8 @@ type Mapper struct {
 	idKey    []byte // hashes identities from Identify into keys
 	idle     time.Duration
 	max      int
+	maxLive  int  // per client; 0: no bound
+	maxBusy  int  // per client; 0: no bound
 	needID   bool // cookie or query mode: sessions carry a minted ID
 	newID    func() (string, error)
 	template request.Options
@@ -185,6 +209,10 @@ type Mapper struct {
 	table     map[string]*entry
 	probation lru // sessions that have seen one request
 	protected lru // sessions that came back
+	// clients holds the bounded clients' shares of the table; tracked is
+	// the number of sessions they hold.
+	clients map[netip.Addr]*client
+	tracked int
 	// browsers maps a browser ID to its live sessions, in path mode with a
 	// minted ID (nil otherwise): the ID is accepted on a new path only
 	// while the browser has one.
@@ -204,6 +232,7 @@ type Mapper struct {
 	created atomic.Uint64
 	evicted atomic.Uint64
 	refused atomic.Uint64
+	limited atomic.Uint64                      // refused with ErrClientLimit
 	ended   [len(endReasons) + 1]atomic.Uint64 // by reason; the last is "other"
 }
 
@@ -266,6 +295,7 @@ func New(cfg Config) (*Mapper, error) {
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = DefaultMaxSessions
 	}
+	maxLive, maxBusy := clientBounds(cfg.MaxSessions, cfg.MaxSessionsPerClient, cfg.MaxBusyPerClient)
 	idle := cfg.IdleTimeout
 	if idle == 0 {
 		idle = DefaultIdleTimeout
@@ -311,6 +341,8 @@ func New(cfg Config) (*Mapper, error) {
 		idKey:    idKey,
 		idle:     idle,
 		max:      cfg.MaxSessions,
+		maxLive:  maxLive,
+		maxBusy:  maxBusy,
 		needID:   cfg.Mode&(ByCookie|ByQuery) != 0,
 		newID:    cfg.NewID,
 		template: cfg.Session,
@@ -320,6 +352,7 @@ func New(cfg Config) (*Mapper, error) {
 		reaped:   make(chan struct{}),
 		exited:   make(chan struct{}),
 		table:    make(map[string]*entry),
+		clients:  make(map[netip.Addr]*client),
 	}
 	if m.needID && cfg.Mode&ByPath != 0 {
 		m.browsers = make(map[string][]*entry)
@@ -404,7 +437,7 @@ func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error
 	if m.cfg.Mode&ByQuery == 0 {
 		token = "" // the cookie's value never reaches the app
 	}
-	sess, err := m.create(prefix, id, token)
+	sess, err := m.create(prefix, id, token, client)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -573,6 +606,9 @@ func (m *Mapper) cookieOrParam() string {
 func (m *Mapper) touchLocked(e *entry) {
 	e.touched = m.clock.Load()
 	e.hits++
+	if e.client != nil {
+		e.client.moveToFront(e)
+	}
 	if e.list == &m.probation && e.hits > 1 {
 		m.probation.remove(e)
 		m.protected.pushFront(e)
@@ -583,7 +619,7 @@ func (m *Mapper) touchLocked(e *entry) {
 
 // create adds a session under key, evicting at the cap, and starts its
 // goroutine.
-func (m *Mapper) create(prefix, id, token string) (*request.Session, error) {
+func (m *Mapper) create(prefix, id, token string, addr netip.Addr) (*request.Session, error) {
 	key := prefix + id
 	m.mu.Lock()
 	if m.closed {
@@ -603,14 +639,13 @@ func (m *Mapper) create(prefix, id, token string) (*request.Session, error) {
 		// not share its slot (its own end hook then finds nothing to do).
 		m.removeLocked(e)
 	}
-	var victim *entry
-	if len(m.table) >= m.max {
-		victim = m.victimLocked()
-		if victim == nil {
-			m.mu.Unlock()
-			m.refused.Add(1)
-			return nil, ErrFull
-		}
+	ckey, bounded := clientKey(addr)
+	victim, err := m.makeRoomLocked(ckey, bounded)
+	if err != nil {
+		m.mu.Unlock()
+		return nil, err
+	}
+	if victim != nil {
 		m.removeLocked(victim)
 	}
 	e := &entry{key: key, prefix: prefix, id: id, touched: m.clock.Load(), hits: 1}
@@ -633,6 +668,15 @@ func (m *Mapper) create(prefix, id, token string) (*request.Session, error) {
 	e.sess = request.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
+	if bounded {
+		c := m.clients[ckey]
+		if c == nil {
+			c = &client{key: ckey}
+			m.clients[ckey] = c
+		}
+		c.pushFront(e)
+		m.tracked++
+	}
 	if m.browsers != nil {
 		m.browsers[id] = append(m.browsers[id], e)
 	}
@@ -716,6 +760,57 @@ func (m *Mapper) renew(e *entry, r *http.Request) (string, *http.Cookie, error) 
 	return token, nil, nil
 }
 
+// makeRoomLocked decides whether the client at ckey may start a session,
+// and which session, if any, must make room for it.
+func (m *Mapper) makeRoomLocked(ckey netip.Addr, bounded bool) (*entry, error) {
+	var own *client
+	if bounded {
+		own = m.clients[ckey]
+	}
+	if own != nil {
+		if own.refusedUntil != 0 {
+			if int64(time.Since(m.epoch)) < own.refusedUntil {
+				m.limited.Add(1)
+				return nil, ErrClientLimit
+			}
+			own.refusedUntil = 0
+		}
+		if m.maxBusy > 0 && own.n >= m.maxBusy && own.busyAtLeast(m.maxBusy) {
+			return nil, m.refuseLocked(own)
+		}
+		if m.maxLive > 0 && own.n >= m.maxLive {
+			if v := own.idleVictim(); v != nil {
+				return v, nil
+			}
+			return nil, m.refuseLocked(own)
+		}
+	}
+	if len(m.table) < m.max {
+		return nil, nil
+	}
+	// At the cap. A client holding at least an average share makes room
+	// itself: a flood, or bots that come back once to pass the
+	// one-request protection, evict their own kind.
+	if own != nil && own.n*len(m.clients) >= m.tracked {
+		if v := own.idleVictim(); v != nil {
+			return v, nil
+		}
+		return nil, m.refuseLocked(own)
+	}
+	if v := m.victimLocked(); v != nil {
+		return v, nil
+	}
+	m.refused.Add(1)
+	return nil, ErrFull
+}
+
+// refuseLocked refuses c's new sessions for clientRefusal.
+func (m *Mapper) refuseLocked(c *client) error {
+	c.refusedUntil = int64(time.Since(m.epoch) + clientRefusal)
+	m.limited.Add(1)
+	return ErrClientLimit
+}
+
 // victimLocked picks the session to evict: the least recently used idle
 // session on probation, else the least recently used idle one that came
 // back.
@@ -736,6 +831,13 @@ func (m *Mapper) removeLocked(e *entry) {
 	}
 	if e.list != nil {
 		e.list.remove(e)
+	}
+	if c := e.client; c != nil {
+		c.remove(e)
+		m.tracked--
+		if c.n == 0 {
+			delete(m.clients, c.key)
+		}
 	}
 	if m.browsers != nil {
 		m.forgetBrowserLocked(e)
@@ -784,6 +886,9 @@ type Stats struct {
 	Created uint64 // sessions created
 	Evicted uint64 // sessions evicted at the cap
 	Refused uint64 // new sessions refused with ErrFull
+	// ClientRefused counts new sessions refused with ErrClientLimit: the
+	// client was over its share.
+	ClientRefused uint64
 	// Ended counts ended sessions by reason: returned, idle, lifetime,
 	// evicted, shutdown, panic, other.
 	Ended map[string]uint64
@@ -792,7 +897,8 @@ type Stats struct {
 // Stats returns the mapper's counters.
 func (m *Mapper) Stats() Stats {
 	st := Stats{Created: m.created.Load(), Evicted: m.evicted.Load(), Refused: m.refused.Load(),
-		Ended: make(map[string]uint64, len(endReasons)+1)}
+		ClientRefused: m.limited.Load(),
+		Ended:         make(map[string]uint64, len(endReasons)+1)}
 	for i, r := range endReasons {
 		st.Ended[r.name] = m.ended[i].Load()
 	}

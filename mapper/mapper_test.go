@@ -477,6 +477,9 @@ func TestEvictionFallsBackToProtectedLRU(t *testing.T) {
 	assert.NoError(t, ss[1].Context().Err())
 }
 
+// TestAllBusyAtTheCapIsErrFull: at the cap with every session busy, a new
+// client gets ErrFull; the client holding the table gets ErrClientLimit
+// (it may only make room from its own sessions).
 func TestAllBusyAtTheCapIsErrFull(t *testing.T) {
 	hold := make(chan struct{})
 	holding := make(chan struct{}, 1)
@@ -500,15 +503,20 @@ func TestAllBusyAtTheCapIsErrFull(t *testing.T) {
 	<-holding
 	require.True(t, s.Busy())
 
-	_, _, err = m.Session(get("/"))
+	other := get("/")
+	other.RemoteAddr = "198.51.100.2:1000"
+	_, _, err = m.Session(other)
 	assert.ErrorIs(t, err, ErrFull)
 	assert.Equal(t, uint64(1), m.Stats().Refused)
 	assert.Equal(t, 1, m.Stats().Waiting)
+	_, _, err = m.Session(get("/"))
+	assert.ErrorIs(t, err, ErrClientLimit)
+	assert.Equal(t, uint64(1), m.Stats().ClientRefused)
 
 	close(hold)
 	assert.Equal(t, "done", <-served)
 	require.Eventually(t, func() bool { return !s.Busy() }, waitMax, tick)
-	_, _, err = m.Session(get("/"))
+	_, _, err = m.Session(other)
 	require.NoError(t, err, "an idle session can be evicted")
 	require.Eventually(t, ended(s), waitMax, tick)
 }
