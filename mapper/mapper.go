@@ -376,7 +376,9 @@ func New(cfg Config) (*Mapper, error) {
 // mints a new session ID it returns the cookie to send (ByCookie mode) or,
 // in ByQuery mode, the new token is available from the session's Request.
 // Errors: [ErrFull] at the session cap with every session busy,
-// [ErrClosed] after Close, [ErrBadForwardedFor], or an ID minting failure.
+// [ErrClientLimit] when the client may not start another session,
+// [ErrUnidentified] when Identify refuses the request, [ErrClosed] after
+// Close, [ErrBadForwardedFor], Admit's error, or an ID minting failure.
 func (m *Mapper) Session(r *http.Request) (*request.Session, *http.Cookie, error) {
 	prefix, client, err := m.keyPrefix(r)
 	if err != nil {
