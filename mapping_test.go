@@ -167,6 +167,16 @@ func TestRenewIDInCookieMode(t *testing.T) {
 	assert.Equal(t, renewed, cookieValue(t, c, ts.URL, "cid"))
 	_, body = get(t, c, ts.URL+"/")
 	assert.Equal(t, "6 ", body)
+
+	// On a new session's first request the server's cookie is replaced,
+	// not joined, by the renewed one.
+	fresh := browser(t)
+	resp, err = fresh.Get(ts.URL + "/login")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Len(t, resp.Header.Values("Set-Cookie"), 1)
+	_, body = get(t, fresh, ts.URL+"/")
+	assert.Equal(t, "2 ", body)
 }
 
 // TestRenewIDStopsQueryModeFixation: an attacker plants his own token in a
