@@ -142,20 +142,23 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		s.root = root
 	}
 	m, err := mapper.New(mapper.Config{
-		Mode:           o.Mode,
-		CookieName:     o.CookieName,
-		CookiePath:     o.CookiePath,
-		CookieSecure:   o.CookieSecure,
-		CookieSameSite: o.CookieSameSite,
-		QueryParam:     o.QueryParam,
-		Keys:           o.Keys,
-		TrustedProxies: o.TrustedProxies,
-		NewID:          o.NewID,
-		IdleTimeout:    o.IdleTimeout,
-		MaxLifetime:    o.MaxLifetime,
-		MaxSessions:    o.MaxSessions,
-		Logger:         o.Logger,
-		Admit:          s.admit,
+		Mode:                 o.Mode,
+		CookieName:           o.CookieName,
+		CookiePath:           o.CookiePath,
+		CookieSecure:         o.CookieSecure,
+		CookieSameSite:       o.CookieSameSite,
+		QueryParam:           o.QueryParam,
+		Keys:                 o.Keys,
+		TrustedProxies:       o.TrustedProxies,
+		Identify:             o.Identify,
+		NewID:                o.NewID,
+		IdleTimeout:          o.IdleTimeout,
+		MaxLifetime:          o.MaxLifetime,
+		MaxSessions:          o.MaxSessions,
+		MaxSessionsPerClient: o.MaxSessionsPerClient,
+		MaxBusyPerClient:     o.MaxBusyPerClient,
+		Logger:               o.Logger,
+		Admit:                s.admit,
 		Session: handoff.Options{
 			Hooks:               internalHooks(&s.opts.Hooks),
 			Shared:              map[any]any{(*progress.Handler)(nil): s.progress},
@@ -314,12 +317,21 @@ func (s *Server) mapError(w http.ResponseWriter, r *http.Request, err error) {
 		s.counts.rateLimited.Add(1)
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "429 too many new sessions from this address", http.StatusTooManyRequests)
+	case errors.Is(err, mapper.ErrClientLimit):
+		s.counts.rateLimited.Add(1)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "429 too many sessions from this client: end some, or try again later", http.StatusTooManyRequests)
 	case errors.Is(err, mapper.ErrFull):
 		s.counts.full.Add(1)
 		unavailable(w, "too many sessions")
 	case errors.Is(err, mapper.ErrClosed):
 		s.counts.shuttingDown.Add(1)
 		unavailable(w, "server shutting down")
+	case errors.Is(err, mapper.ErrUnidentified):
+		// The application's error stays out of the answer and the logs: it
+		// may name the identity.
+		s.counts.forbidden.Add(1)
+		http.Error(w, "403 forbidden: request not identified", http.StatusForbidden)
 	case errors.Is(err, mapper.ErrBadForwardedFor):
 		s.counts.badRequest.Add(1)
 		http.Error(w, "400 bad request: malformed X-Forwarded-For", http.StatusBadRequest)

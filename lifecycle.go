@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"time"
 )
@@ -13,12 +14,14 @@ var (
 	errRateLimited = errors.New("continuity: too many new sessions from this address")
 )
 
-// admit is asked by the mapper before a request starts a new session.
-func (s *Server) admit(r *http.Request) error {
+// admit is asked by the mapper before a request starts a new session;
+// client is the client's address as the mapper resolves it (through
+// TrustedProxies).
+func (s *Server) admit(_ *http.Request, client netip.Addr) error {
 	if s.draining.Load() {
 		return errDraining
 	}
-	if s.limiter != nil && !s.limiter.allow(r.RemoteAddr) {
+	if s.limiter != nil && !s.limiter.allow(client) {
 		return errRateLimited
 	}
 	return nil

@@ -43,13 +43,16 @@ func (c *counters) outcome(o handoff.Outcome) {
 // [Server.Metrics]. Its JSON form is what [Server.MetricsHandler] serves.
 type Metrics struct {
 	// Sessions
-	LiveSessions    int               `json:"live_sessions"`
-	WaitingRequests int               `json:"waiting_requests"` // being handled or queued
-	SessionsCreated uint64            `json:"sessions_created"`
-	SessionsEvicted uint64            `json:"sessions_evicted"`
-	SessionsRefused uint64            `json:"sessions_refused"` // at the cap, all busy
-	SessionsEnded   map[string]uint64 `json:"sessions_ended"`   // by reason
-	Draining        bool              `json:"draining"`
+	LiveSessions    int    `json:"live_sessions"`
+	WaitingRequests int    `json:"waiting_requests"` // being handled or queued
+	SessionsCreated uint64 `json:"sessions_created"`
+	SessionsEvicted uint64 `json:"sessions_evicted"`
+	SessionsRefused uint64 `json:"sessions_refused"` // at the cap, all busy
+	// SessionsClientRefused counts new sessions refused because their
+	// client was over its share (MaxSessionsPerClient, MaxBusyPerClient).
+	SessionsClientRefused uint64            `json:"sessions_client_refused"`
+	SessionsEnded         map[string]uint64 `json:"sessions_ended"` // by reason
+	Draining              bool              `json:"draining"`
 
 	// Requests by outcome
 	Requests map[string]uint64 `json:"requests"`
@@ -78,13 +81,14 @@ func (s *Server) Metrics() Metrics {
 		heap = sample[0].Value.Uint64()
 	}
 	return Metrics{
-		LiveSessions:    st.Live,
-		WaitingRequests: st.Waiting,
-		SessionsCreated: st.Created,
-		SessionsEvicted: st.Evicted,
-		SessionsRefused: st.Refused,
-		SessionsEnded:   st.Ended,
-		Draining:        s.draining.Load(),
+		LiveSessions:          st.Live,
+		WaitingRequests:       st.Waiting,
+		SessionsCreated:       st.Created,
+		SessionsEvicted:       st.Evicted,
+		SessionsRefused:       st.Refused,
+		SessionsClientRefused: st.ClientRefused,
+		SessionsEnded:         st.Ended,
+		Draining:              s.draining.Load(),
 		Requests: map[string]uint64{
 			"served":             c.served.Load(),
 			"retried":            c.retried.Load(),

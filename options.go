@@ -32,8 +32,10 @@ const (
 // at most, idle sessions reaped after 20 minutes, GET, HEAD and POST only,
 // 1 MiB bodies, no static files. Every field documents its zero value.
 type Options struct {
-	// Mode selects what keys a session: ByCookie (default), ByQuery, ByIP,
-	// ByPath, or a combination such as ByCookie|ByPath.
+	// Mode selects what keys a session: ByCookie (default; with Identify
+	// set, the default is the identity alone), ByQuery, ByIP, ByPath, or a
+	// combination such as ByCookie|ByPath. ByPath alone is refused (every
+	// browser would share a path's session), and so is ByCookie|ByQuery.
 	Mode Mode
 	// CookieName is the session cookie's name. Default "cid".
 	CookieName string
@@ -56,9 +58,27 @@ type Options struct {
 	// Keys sign session IDs; the first signs, all verify (rotate by putting
 	// the new key first). Default: a random key per Server.
 	Keys []Key
-	// TrustedProxies lists networks whose X-Forwarded-For is believed in
-	// ByIP mode. Default none.
+	// TrustedProxies lists networks whose X-Forwarded-For is believed when
+	// resolving a client's address (the rightmost hop not itself trusted
+	// is the client): for ByIP keys and, in every mode, for the per-client
+	// limits such as NewSessionsPerIP. Behind a reverse proxy, list it
+	// here, or every client counts as the proxy. Default none.
 	TrustedProxies []netip.Prefix
+	// Identify, if set, keys each request's session by an identity the
+	// application vouches for, such as the user ID an authenticating
+	// middleware put into the request's context (a pluggable mapper). It
+	// combines with Mode: Mode zero then means the identity alone keys the
+	// session (one per user, shared by the user's browsers); ByCookie
+	// gives each user a session per browser; ByPath one per user and path.
+	// Sessions are still minted, signed, bounded and reaped as usual.
+	//
+	// Security contract: the identity must come from authenticated data,
+	// never from unsigned client input (a header, a query parameter, an
+	// unsigned cookie), or anyone can step into another user's session. An
+	// error or an empty identity gets 403 and starts no session. The
+	// identity is never logged: only a keyed hash of it is kept. It runs
+	// on every request; keep it cheap. Default nil (no identity).
+	Identify func(r *http.Request) (string, error)
 	// NewID mints session IDs. Default: 130 bits from crypto/rand
 	// (mapper.RandomID); mapper.UUID gives random UUIDs.
 	NewID func() (string, error)
@@ -70,9 +90,28 @@ type Options struct {
 	// Default 0 (no bound).
 	MaxLifetime time.Duration
 	// MaxSessions bounds live sessions. Default 10,000. At the cap a new
-	// browser evicts the least recently used idle session; if all are busy
-	// it gets 503 with Retry-After.
+	// browser evicts the least recently used idle session, except that a
+	// client holding at least an average share evicts its own (429 if it
+	// has none idle); if all are busy it gets 503 with Retry-After.
 	MaxSessions int
+
+	// MaxSessionsPerClient bounds the live sessions of one client (an IP
+	// address, an IPv6 /64, or the client TrustedProxies forward for). At
+	// the bound its new session displaces its own least recently used idle
+	// session, never another client's; if all of its sessions are busy it
+	// gets 429 with Retry-After. Default: an eighth of MaxSessions (1,250
+	// at the default cap), but at least 64 or MaxSessions if smaller: an
+	// office behind one NAT address fits, one address cannot take the
+	// table. Negative: no bound. Loopback clients are never bounded (the
+	// host itself, or a proxy on it missing from TrustedProxies).
+	MaxSessionsPerClient int
+	// MaxBusyPerClient bounds the busy sessions (a request being handled
+	// or queued: a stream, a long poll) of one client: holding this many,
+	// it gets 429 with Retry-After for a new session. Default: a sixteenth
+	// of MaxSessions (625), but at least 32 or MaxSessions if smaller: at
+	// least sixteen clients are then needed to pin the whole table.
+	// Negative: no bound.
+	MaxBusyPerClient int
 
 	// QueueDepth is how many requests may wait for a busy session; beyond
 	// it they get 503. Default 16.
@@ -144,7 +183,8 @@ type Options struct {
 	// (307), instead of answering them 503 with Retry-After.
 	DrainRedirect string
 	// NewSessionsPerIP, if positive, bounds how many sessions one client
-	// IP address may start per minute; beyond it, 429 with Retry-After.
+	// IP address (an IPv6 /64; behind TrustedProxies, the client they
+	// forward for) may start per minute; beyond it, 429 with Retry-After.
 	// Default 0 (no limit).
 	NewSessionsPerIP int
 

@@ -25,12 +25,13 @@ func newIPLimiter(limit int, window time.Duration) *ipLimiter {
 	return &ipLimiter{limit: limit, window: window, count: make(map[netip.Addr]int)}
 }
 
-func (l *ipLimiter) allow(remoteAddr string) bool {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
+// allow counts a new session for the client at ip (as the mapper resolves
+// it, through TrustedProxies) and reports whether it is within the limit.
+func (l *ipLimiter) allow(ip netip.Addr) bool {
+	if !ip.IsValid() {
 		return true // not an IP peer (a Unix socket): nothing to count
 	}
-	ip := ap.Addr().Unmap()
+	ip = ip.Unmap()
 	if ip.Is6() {
 		// One IPv6 client usually holds a whole /64.
 		ip = netip.PrefixFrom(ip, 64).Masked().Addr()

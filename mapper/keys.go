@@ -25,7 +25,9 @@ const (
 	// they do not authenticate: many users may share one behind NAT.
 	ByIP
 	// ByPath keys sessions by the cleaned URL path, so one browser can hold
-	// several sessions, one per path.
+	// several sessions, one per path. It must be combined with ByCookie,
+	// ByQuery or ByIP: alone it would give every browser that visits a
+	// path the same session, and New refuses it.
 	ByPath
 )
 

@@ -5,13 +5,19 @@ import "github.com/continuity-go/continuity/internal/handoff"
 // entry is one session in the table. It sits in exactly one of the
 // mapper's two recency lists while it is in the table.
 type entry struct {
-	key     string
+	key     string // prefix + id
+	prefix  string // the address, identity and path parts of key
+	id      string // the minted ID in key, "" in modes without one
 	sess    *handoff.Session
-	touched int64 // unix nanos of the last lookup; orders its list
+	touched int64 // the mapper's clock at the last lookup; orders its list
 	hits    uint32
 	list    *lru
 	prev    *entry
 	next    *entry
+	// client is e's client while e is in the table, nil when the client is
+	// not bounded; cprev and cnext link the client's sessions.
+	client       *client
+	cprev, cnext *entry
 }
 
 // lru is an intrusive doubly linked list, most recently used at the front.

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,11 @@ var ErrFull = errors.New("continuity: too many sessions")
 // ErrClosed is returned by [Mapper.Session] after [Mapper.Close].
 var ErrClosed = errors.New("continuity: mapper closed")
 
+// ErrUnidentified is returned by [Mapper.Session] when [Config.Identify]
+// returns an error (wrapped with this one) or an empty identity: the
+// request is refused and starts no session.
+var ErrUnidentified = errors.New("continuity: request not identified")
+
 // Key is one signing key set. Hash authenticates the session ID with
 // HMAC-SHA256 and must be 32 or 64 bytes. Block, if set, also encrypts it
 // with AES and must be 16, 24 or 32 bytes.
@@ -57,8 +63,32 @@ type Key struct {
 // Config configures a [Mapper]. The zero value of each field is usable and
 // documented.
 type Config struct {
-	// Mode selects what keys a session. Zero means ByCookie.
+	// Mode selects what keys a session. Zero means ByCookie, or, when
+	// Identify is set, the identity alone.
 	Mode Mode
+
+	// Identify, if set, keys each request to a session by an identity the
+	// application vouches for, such as the user ID that an authenticating
+	// middleware put into the request's context. The identity becomes
+	// part of the session key, as the address does in ByIP, and combines
+	// with Mode: with Mode zero the identity alone keys the session (one
+	// session per user, shared by the user's browsers and tabs, one
+	// request at a time); with ByCookie each user has a session per
+	// browser, and a cookie carried over to another identity does not
+	// reach the first one's session; with ByPath a session per user and
+	// path. The mapper still mints, signs, bounds and reaps the sessions.
+	//
+	// Security contract: the identity must come from authenticated data
+	// (your own verified login session, a validated bearer token, a client
+	// certificate), never from unsigned client input such as a header, a
+	// query parameter or an unsigned cookie: whoever can choose the
+	// identity can step into that user's session. An error, or an empty
+	// identity, refuses the request with [ErrUnidentified] (servers answer
+	// 403) and starts no session. The identity is never logged or shown:
+	// the mapper keeps only a keyed hash of it. Identify runs on every
+	// request, on the handler's goroutine, before the session is found:
+	// keep it cheap and free of side effects.
+	Identify func(r *http.Request) (string, error)
 
 	// CookieName is the session cookie's name. Default "cid".
 	CookieName string
@@ -83,11 +113,18 @@ type Config struct {
 	Keys []Key
 
 	// MaxAge bounds the age of a signed ID, checked from the signature's
-	// timestamp. Default: MaxLifetime if set, else 30 days.
+	// timestamp. Default: MaxLifetime if set, else no bound from the
+	// signature (an ID is still good only while its session lives, and
+	// sessions end at IdleTimeout).
 	MaxAge time.Duration
 
 	// TrustedProxies lists the networks whose X-Forwarded-For headers are
-	// believed in ByIP mode. Empty means none: the peer address is used.
+	// believed when resolving the client address: the rightmost hop that is
+	// not itself a trusted proxy is the client. Empty means none: the peer
+	// address is used. The client address keys sessions in ByIP mode and,
+	// in every mode, is what Admit is given when a request would start a
+	// session. Behind a reverse proxy, list it here, or every client looks
+	// like the proxy.
 	TrustedProxies []netip.Prefix
 
 	// NewID mints session IDs. Default [RandomID].
@@ -100,22 +137,48 @@ type Config struct {
 	// however active (waiting for any request in flight to finish).
 	MaxLifetime time.Duration
 	// MaxSessions bounds the live sessions, and so the session goroutines.
-	// Default 10,000. At the cap a new session evicts the least recently
-	// used idle session, preferring sessions that have seen only one
-	// request (a flood of cookie-less clients evicts itself, not the
-	// established users). If every session is busy, [Mapper.Session]
-	// returns ErrFull.
+	// Default 10,000. At the cap a new session from a client that holds at
+	// least an average share of the table displaces that client's own
+	// least recently used idle session (the heaviest clients evict
+	// themselves, so returning bots cannot evict an established user of
+	// another address), and is refused with ErrClientLimit if it has none
+	// idle. Any other new session evicts the least recently used idle
+	// session, preferring sessions that have seen only one handoff. If
+	// every session is busy, [Mapper.Session] returns ErrFull.
 	MaxSessions int
+
+	// MaxSessionsPerClient bounds the live sessions of one client: an IP
+	// address, an IPv6 /64, or the client that TrustedProxies forward for.
+	// At the bound a new session from the client displaces the client's
+	// own least recently used idle session (never another client's); if
+	// all of them are busy, [Mapper.Session] returns [ErrClientLimit].
+	// Default: an eighth of MaxSessions, but at least 64 (or MaxSessions,
+	// if smaller): one NAT'd office must fit, one address must not take
+	// the table. Negative: no bound. Loopback and non-IP peers are never
+	// bounded (they are the host, or a proxy on it missing from
+	// TrustedProxies).
+	MaxSessionsPerClient int
+	// MaxBusyPerClient bounds the busy sessions (with a request being
+	// handled or queued, such as a stream or a long poll) of one client:
+	// a client holding this many cannot start another session, and gets
+	// [ErrClientLimit]. Default: a sixteenth of MaxSessions, but at least
+	// 32 (or MaxSessions, if smaller): at least sixteen clients are then
+	// needed to pin the whole table. Negative: no bound.
+	MaxBusyPerClient int
 
 	// Session is the template for each new session. App is required.
 	// LogID, Token and OnEnd are set by the mapper (OnEnd, if set here,
-	// still runs after the mapper's own bookkeeping).
+	// still runs after the mapper's own bookkeeping); Token only in ByQuery
+	// mode, so that a cookie's value never reaches the app. The mapper
+	// sets Clock, Epoch, QueryParam and Renew too.
 	Session handoff.Options
 
 	// Admit, if set, is asked before a request starts a new session; an
 	// error refuses it and is returned by [Mapper.Session] (servers use it
-	// for draining and for rate limits on new sessions).
-	Admit func(r *http.Request) error
+	// for draining and for rate limits on new sessions). client is the
+	// client address resolved through TrustedProxies, or the zero Addr
+	// when the peer has no IP address (a Unix socket).
+	Admit func(r *http.Request, client netip.Addr) error
 
 	// Logger receives mapper events. Nil discards them.
 	Logger *slog.Logger
@@ -127,33 +190,52 @@ type Mapper struct {
 	cfg      Config
 	codecs   []securecookie.Codec
 	logKey   []byte
+	idKey    []byte // hashes identities from Identify into keys
 	idle     time.Duration
 	max      int
+	maxLive  int  // per client; 0: no bound
+	maxBusy  int  // per client; 0: no bound
 	needID   bool // cookie or query mode: sessions carry a minted ID
 	newID    func() (string, error)
 	template handoff.Options
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	wg     sync.WaitGroup
 	stop   chan struct{}
 	reaped chan struct{}
+	// exited is closed, once the mapper is closed, by whoever sees the
+	// last session goroutine gone: Close waits on it without a goroutine
+	// of its own.
+	exited chan struct{}
 
 	mu        sync.Mutex
 	table     map[string]*entry
 	probation lru // sessions that have seen one request
 	protected lru // sessions that came back
+	// clients holds the bounded clients' shares of the table; tracked is
+	// the number of sessions they hold.
+	clients map[netip.Addr]*client
+	tracked int
+	// browsers maps a browser ID to its live sessions, in path mode with a
+	// minted ID (nil otherwise): the ID is accepted on a new path only
+	// while the browser has one.
+	browsers  map[string][]*entry
 	closed    bool
+	running   int  // session goroutines not yet exited
+	exitedSet bool // exited has been closed
 
-	running atomic.Int64 // session goroutines not yet exited
-	// clock is a coarse time (unix nanos) for recency bookkeeping, moved on
-	// by the reaper at each tick to the time of the next tick: it never
-	// runs behind, so sessions are reaped at most one tick late and never
-	// early, and the per-request path never reads the system clock.
+	// clock is a coarse time for recency bookkeeping, in nanoseconds since
+	// epoch on the monotonic clock (a wall-clock jump moves nobody's idle
+	// time). The reaper moves it on at each tick to the time of the next
+	// tick: it never runs behind, so sessions are reaped at most one tick
+	// late and never early, and the per-request path never reads the
+	// system clock.
 	clock   atomic.Int64
+	epoch   time.Time
 	created atomic.Uint64
 	evicted atomic.Uint64
 	refused atomic.Uint64
+	limited atomic.Uint64                      // refused with ErrClientLimit
 	ended   [len(endReasons) + 1]atomic.Uint64 // by reason; the last is "other"
 }
 
@@ -186,11 +268,14 @@ func New(cfg Config) (*Mapper, error) {
 	if cfg.Session.App == nil {
 		return nil, errors.New("continuity: mapper: Session.App is nil")
 	}
-	if cfg.Mode == 0 {
+	if cfg.Mode == 0 && cfg.Identify == nil {
 		cfg.Mode = ByCookie
 	}
 	if cfg.Mode&ByCookie != 0 && cfg.Mode&ByQuery != 0 {
 		return nil, errors.New("continuity: mapper: ByCookie and ByQuery cannot be combined (accepting session IDs from URLs as well as cookies enables session fixation)")
+	}
+	if cfg.Mode == ByPath && cfg.Identify == nil {
+		return nil, errors.New("continuity: mapper: Mode ByPath alone would give every browser that visits a path the same session; combine it with ByCookie, ByQuery, ByIP or Identify")
 	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = DefaultCookieName
@@ -213,6 +298,7 @@ func New(cfg Config) (*Mapper, error) {
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = DefaultMaxSessions
 	}
+	maxLive, maxBusy := clientBounds(cfg.MaxSessions, cfg.MaxSessionsPerClient, cfg.MaxBusyPerClient)
 	idle := cfg.IdleTimeout
 	if idle == 0 {
 		idle = DefaultIdleTimeout
@@ -227,10 +313,7 @@ func New(cfg Config) (*Mapper, error) {
 	}
 	maxAge := cfg.MaxAge
 	if maxAge <= 0 {
-		maxAge = cfg.MaxLifetime
-	}
-	if maxAge <= 0 {
-		maxAge = 30 * 24 * time.Hour
+		maxAge = cfg.MaxLifetime // zero when unset: no age bound
 	}
 	codecs := make([]securecookie.Codec, 0, len(keys))
 	for i, k := range keys {
@@ -242,20 +325,27 @@ func New(cfg Config) (*Mapper, error) {
 		}
 		sc := securecookie.New(k.Hash, k.Block)
 		sc.SetSerializer(securecookie.NopEncoder{})
+		// securecookie caps ages at 30 days unless told otherwise; 0
+		// lifts the cap.
 		sc.MaxAge(int((maxAge + time.Second - 1) / time.Second))
 		sc.MaxLength(1024)
 		codecs = append(codecs, sc)
 	}
 	logKey := make([]byte, 32)
 	rand.Read(logKey)
+	idKey := make([]byte, 32)
+	rand.Read(idKey)
 
 	ctx, cancel := context.WithCancelCause(context.Background())
 	m := &Mapper{
 		cfg:      cfg,
 		codecs:   codecs,
 		logKey:   logKey,
+		idKey:    idKey,
 		idle:     idle,
 		max:      cfg.MaxSessions,
+		maxLive:  maxLive,
+		maxBusy:  maxBusy,
 		needID:   cfg.Mode&(ByCookie|ByQuery) != 0,
 		newID:    cfg.NewID,
 		template: cfg.Session,
@@ -263,13 +353,24 @@ func New(cfg Config) (*Mapper, error) {
 		cancel:   cancel,
 		stop:     make(chan struct{}),
 		reaped:   make(chan struct{}),
+		exited:   make(chan struct{}),
 		table:    make(map[string]*entry),
+		clients:  make(map[netip.Addr]*client),
+	}
+	if m.needID && cfg.Mode&ByPath != 0 {
+		m.browsers = make(map[string][]*entry)
 	}
 	if m.template.Logger == nil {
 		m.template.Logger = cfg.Logger
 	}
+	m.epoch = time.Now()
 	m.template.Clock = &m.clock
-	m.clock.Store(time.Now().Add(m.reapInterval()).UnixNano())
+	m.template.Epoch = m.epoch
+	m.template.QueryParam = ""
+	if cfg.Mode&ByQuery != 0 {
+		m.template.QueryParam = cfg.QueryParam
+	}
+	m.clock.Store(int64(m.reapInterval()))
 	go m.reap()
 	return m, nil
 }
@@ -278,9 +379,11 @@ func New(cfg Config) (*Mapper, error) {
 // mints a new session ID it returns the cookie to send (ByCookie mode) or,
 // in ByQuery mode, the new token is available from the session's Request.
 // Errors: [ErrFull] at the session cap with every session busy,
-// [ErrClosed] after Close, [ErrBadForwardedFor], or an ID minting failure.
+// [ErrClientLimit] when the client may not start another session,
+// [ErrUnidentified] when Identify refuses the request, [ErrClosed] after
+// Close, [ErrBadForwardedFor], Admit's error, or an ID minting failure.
 func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error) {
-	prefix, err := m.keyPrefix(r)
+	prefix, client, err := m.keyPrefix(r)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -289,6 +392,7 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 		id = m.clientID(r)
 	}
 	key := prefix + id
+	browserLive := false // path mode: id names a browser with a live session
 	if id != "" || !m.needID {
 		m.mu.Lock()
 		if m.closed {
@@ -300,44 +404,45 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 			m.mu.Unlock()
 			return e.sess, nil, nil
 		}
+		browserLive = id != "" && len(m.browsers[id]) > 0
 		m.mu.Unlock()
 	}
 
+	if m.cfg.Mode&ByIP == 0 {
+		// Only a request that would start a session pays for this.
+		if client, err = m.clientAddr(r); err != nil {
+			return nil, nil, err
+		}
+	}
 	if m.cfg.Admit != nil {
-		if err := m.cfg.Admit(r); err != nil {
+		if err := m.cfg.Admit(r, client); err != nil {
 			return nil, nil, err
 		}
 	}
 
 	// No live session. Strict mode: an ID the client sent is reused only in
-	// path mode, where it names the browser (it is signed, so we minted it)
-	// and a new path opens a new session for that browser.
+	// path mode, where it names the browser, and only while that browser
+	// has a live session (so the ID expires with its sessions, as in cookie
+	// mode): a new path then opens a new session for the same browser. (A
+	// browser whose last session ends between that check and create below
+	// keeps its ID: it was live a moment ago.)
 	var cookie *http.Cookie
 	token := ""
-	if m.needID && (id == "" || m.cfg.Mode&ByPath == 0) {
-		id, err = m.newID()
+	if m.needID && !browserLive {
+		id, token, err = m.mint()
 		if err != nil {
-			return nil, nil, fmt.Errorf("continuity: minting session ID: %w", err)
+			return nil, nil, err
 		}
-		token, err = securecookie.EncodeMulti(m.cookieOrParam(), []byte(id), m.codecs...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("continuity: signing session ID: %w", err)
-		}
-		key = prefix + id
 		if m.cfg.Mode&ByCookie != 0 {
-			cookie = &http.Cookie{
-				Name:     m.cfg.CookieName,
-				Value:    token,
-				Path:     m.cfg.CookiePath,
-				HttpOnly: true,
-				SameSite: cmp.Or(m.cfg.CookieSameSite, http.SameSiteLaxMode),
-				Secure:   m.cfg.CookieSecure || r.TLS != nil,
-			}
+			cookie = m.cookie(token, r)
 		}
 	} else if m.cfg.Mode&ByQuery != 0 {
 		token = m.param(r)
 	}
-	sess, err := m.create(key, token)
+	if m.cfg.Mode&ByQuery == 0 {
+		token = "" // the cookie's value never reaches the app
+	}
+	sess, err := m.create(prefix, id, token, client)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -348,7 +453,7 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 // ID: for endpoints, such as progress status, that must never start a
 // session.
 func (m *Mapper) Find(r *http.Request) (*handoff.Session, bool) {
-	prefix, err := m.keyPrefix(r)
+	prefix, _, err := m.keyPrefix(r)
 	if err != nil {
 		return nil, false
 	}
@@ -367,33 +472,105 @@ func (m *Mapper) Find(r *http.Request) (*handoff.Session, bool) {
 	return e.sess, true
 }
 
-// keyPrefix builds the address and path parts of the session key.
-func (m *Mapper) keyPrefix(r *http.Request) (string, error) {
+// keyPrefix builds the identity, address and path parts of the session
+// key. In ByIP mode it returns the client address too.
+func (m *Mapper) keyPrefix(r *http.Request) (string, netip.Addr, error) {
 	mode := m.cfg.Mode
-	if mode&(ByIP|ByPath) == 0 {
-		return "", nil
+	var client netip.Addr
+	if mode&(ByIP|ByPath) == 0 && m.cfg.Identify == nil {
+		return "", client, nil
 	}
 	prefix := ""
+	if m.cfg.Identify != nil {
+		who, err := m.cfg.Identify(r)
+		switch {
+		case err != nil:
+			return "", client, fmt.Errorf("%w: %w", ErrUnidentified, err)
+		case who == "":
+			return "", client, ErrUnidentified
+		}
+		prefix = m.identity(who)
+	}
 	if mode&ByIP != 0 {
 		ip, err := clientIP(r, m.cfg.TrustedProxies)
 		if err != nil {
-			return "", err
+			return "", client, err
 		}
-		prefix = ip.String() + "\x00"
+		client = ip
+		prefix += ip.String() + "\x00"
 	}
 	if mode&ByPath != 0 {
 		prefix += cleanPath(r.URL.Path) + "\x00"
 	}
-	return prefix, nil
+	return prefix, client, nil
 }
+
+// identity is the key part for an identity from Identify: a keyed hash of
+// fixed length, so the key holds no identity, whatever its length or
+// bytes, and no identity can spill into another part of the key.
+func (m *Mapper) identity(who string) string {
+	h := hmac.New(sha256.New, m.idKey)
+	h.Write([]byte(who))
+	var sum [sha256.Size]byte
+	return string(h.Sum(sum[:0])[:16])
+}
+
+// clientAddr resolves r's client address as in ByIP mode, for the modes
+// that do not key on it. A peer that is not an IP address (a Unix socket)
+// has none: the zero Addr. A malformed X-Forwarded-For from a trusted proxy
+// is [ErrBadForwardedFor].
+func (m *Mapper) clientAddr(r *http.Request) (netip.Addr, error) {
+	a, err := clientIP(r, m.cfg.TrustedProxies)
+	switch {
+	case errors.Is(err, ErrBadForwardedFor):
+		return netip.Addr{}, err
+	case err != nil:
+		return netip.Addr{}, nil
+	}
+	return a, nil
+}
+
+// mint makes a new session ID and its signed token.
+func (m *Mapper) mint() (id, token string, err error) {
+	id, err = m.newID()
+	if err != nil {
+		return "", "", fmt.Errorf("continuity: minting session ID: %w", err)
+	}
+	token, err = securecookie.EncodeMulti(m.cookieOrParam(), []byte(id), m.codecs...)
+	if err != nil {
+		return "", "", fmt.Errorf("continuity: signing session ID: %w", err)
+	}
+	return id, token, nil
+}
+
+// cookie is the session cookie carrying token, for a response to r.
+func (m *Mapper) cookie(token string, r *http.Request) *http.Cookie {
+	return &http.Cookie{
+		Name:     m.cfg.CookieName,
+		Value:    token,
+		Path:     m.cfg.CookiePath,
+		HttpOnly: true,
+		SameSite: cmp.Or(m.cfg.CookieSameSite, http.SameSiteLaxMode),
+		Secure:   m.cfg.CookieSecure || r.TLS != nil,
+	}
+}
+
+// maxCookiesTried bounds the same-name cookies verified per handoff. A
+// browser sends one per matching Path (this server's, a parent path's,
+// another server's on the host): rarely more than two or three. Each costs
+// an HMAC, so a request stuffed with hundreds must not cost hundreds.
+const maxCookiesTried = 4
 
 // clientID returns the verified session ID the client sent, or "". A
 // browser may send several cookies of the same name (with different Paths,
 // or one left by another server on the host): the first that verifies
-// wins.
+// among the first maxCookiesTried wins.
 func (m *Mapper) clientID(r *http.Request) string {
 	if m.cfg.Mode&ByCookie != 0 {
-		for _, c := range r.CookiesNamed(m.cfg.CookieName) {
+		for i, c := range r.CookiesNamed(m.cfg.CookieName) {
+			if i == maxCookiesTried {
+				break
+			}
 			if id := m.verify(c.Value); id != "" {
 				return id
 			}
@@ -434,6 +611,9 @@ func (m *Mapper) cookieOrParam() string {
 func (m *Mapper) touchLocked(e *entry) {
 	e.touched = m.clock.Load()
 	e.hits++
+	if e.client != nil {
+		e.client.moveToFront(e)
+	}
 	if e.list == &m.probation && e.hits > 1 {
 		m.probation.remove(e)
 		m.protected.pushFront(e)
@@ -444,7 +624,8 @@ func (m *Mapper) touchLocked(e *entry) {
 
 // create adds a session under key, evicting at the cap, and starts its
 // goroutine.
-func (m *Mapper) create(key, token string) (*handoff.Session, error) {
+func (m *Mapper) create(prefix, id, token string, addr netip.Addr) (*handoff.Session, error) {
+	key := prefix + id
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -463,20 +644,20 @@ func (m *Mapper) create(key, token string) (*handoff.Session, error) {
 		// not share its slot (its own end hook then finds nothing to do).
 		m.removeLocked(e)
 	}
-	var victim *entry
-	if len(m.table) >= m.max {
-		victim = m.victimLocked()
-		if victim == nil {
-			m.mu.Unlock()
-			m.refused.Add(1)
-			return nil, ErrFull
-		}
+	ckey, bounded := clientKey(addr)
+	victim, err := m.makeRoomLocked(ckey, bounded)
+	if err != nil {
+		m.mu.Unlock()
+		return nil, err
+	}
+	if victim != nil {
 		m.removeLocked(victim)
 	}
-	e := &entry{key: key, touched: m.clock.Load(), hits: 1}
+	e := &entry{key: key, prefix: prefix, id: id, touched: m.clock.Load(), hits: 1}
 	opts := m.template
 	opts.LogID = m.logID(key)
 	opts.Token = token
+	opts.Renew = func(r *http.Request) (string, *http.Cookie, error) { return m.renew(e, r) }
 	userEnd := opts.OnEnd
 	opts.OnEnd = func(s *handoff.Session, reason error) {
 		m.mu.Lock()
@@ -492,7 +673,19 @@ func (m *Mapper) create(key, token string) (*handoff.Session, error) {
 	e.sess = handoff.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
-	m.wg.Add(1)
+	if bounded {
+		c := m.clients[ckey]
+		if c == nil {
+			c = &client{key: ckey}
+			m.clients[ckey] = c
+		}
+		c.pushFront(e)
+		m.tracked++
+	}
+	if m.browsers != nil {
+		m.browsers[id] = append(m.browsers[id], e)
+	}
+	m.running++
 	m.mu.Unlock()
 
 	if victim != nil {
@@ -500,13 +693,127 @@ func (m *Mapper) create(key, token string) (*handoff.Session, error) {
 		victim.sess.Close(handoff.EndEvicted)
 	}
 	m.created.Add(1)
-	m.running.Add(1)
 	go func() {
-		defer m.wg.Done()
-		defer m.running.Add(-1)
+		defer m.exit()
 		e.sess.Run()
 	}()
 	return e.sess, nil
+}
+
+// exit accounts for a session goroutine that has finished.
+func (m *Mapper) exit() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.running--
+	m.signalExitedLocked()
+}
+
+// signalExitedLocked closes exited once the mapper is closed and no
+// session goroutine is left.
+func (m *Mapper) signalExitedLocked() {
+	if m.closed && m.running == 0 && !m.exitedSet {
+		m.exitedSet = true
+		close(m.exited)
+	}
+}
+
+// errNoID is RenewID's error in modes whose sessions carry no ID.
+var errNoID = errors.New("continuity: RenewID: sessions keyed only by address, identity or path have no session ID to renew")
+
+// renew gives e a new ID for Request.RenewID: the old ID stops reaching
+// it at once. In ByCookie|ByPath the cookie names the browser, so every
+// session of the browser moves to the new ID. In ByQuery|ByPath only e
+// moves: the browser's other sessions are reached by the token in their
+// own pages, which must keep working.
+func (m *Mapper) renew(e *entry, r *http.Request) (string, *http.Cookie, error) {
+	if !m.needID {
+		return "", nil, errNoID
+	}
+	id, token, err := m.mint()
+	if err != nil {
+		return "", nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return "", nil, ErrClosed
+	}
+	if m.table[e.key] != e || e.sess.Closed() {
+		return "", nil, handoff.ErrSessionClosed
+	}
+	group := []*entry{e}
+	if m.browsers != nil && m.cfg.Mode&ByCookie != 0 {
+		group = slices.Clone(m.browsers[e.id])
+	}
+	for _, x := range group {
+		if m.browsers != nil {
+			m.forgetBrowserLocked(x)
+		}
+		if m.table[x.key] != x {
+			continue // already replaced; its end will find nothing to do
+		}
+		delete(m.table, x.key)
+		x.id, x.key = id, x.prefix+id
+		m.table[x.key] = x
+		if m.browsers != nil {
+			m.browsers[id] = append(m.browsers[id], x)
+		}
+	}
+	if m.cfg.Mode&ByCookie != 0 {
+		return "", m.cookie(token, r), nil
+	}
+	return token, nil, nil
+}
+
+// makeRoomLocked decides whether the client at ckey may start a session,
+// and which session, if any, must make room for it.
+func (m *Mapper) makeRoomLocked(ckey netip.Addr, bounded bool) (*entry, error) {
+	var own *client
+	if bounded {
+		own = m.clients[ckey]
+	}
+	if own != nil {
+		if own.refusedUntil != 0 {
+			if int64(time.Since(m.epoch)) < own.refusedUntil {
+				m.limited.Add(1)
+				return nil, ErrClientLimit
+			}
+			own.refusedUntil = 0
+		}
+		if m.maxBusy > 0 && own.n >= m.maxBusy && own.busyAtLeast(m.maxBusy) {
+			return nil, m.refuseLocked(own)
+		}
+		if m.maxLive > 0 && own.n >= m.maxLive {
+			if v := own.idleVictim(); v != nil {
+				return v, nil
+			}
+			return nil, m.refuseLocked(own)
+		}
+	}
+	if len(m.table) < m.max {
+		return nil, nil
+	}
+	// At the cap. A client holding at least an average share makes room
+	// itself: a flood, or bots that come back once to pass the
+	// one-request protection, evict their own kind.
+	if own != nil && own.n*len(m.clients) >= m.tracked {
+		if v := own.idleVictim(); v != nil {
+			return v, nil
+		}
+		return nil, m.refuseLocked(own)
+	}
+	if v := m.victimLocked(); v != nil {
+		return v, nil
+	}
+	m.refused.Add(1)
+	return nil, ErrFull
+}
+
+// refuseLocked refuses c's new sessions for clientRefusal.
+func (m *Mapper) refuseLocked(c *client) error {
+	c.refusedUntil = int64(time.Since(m.epoch) + clientRefusal)
+	m.limited.Add(1)
+	return ErrClientLimit
 }
 
 // victimLocked picks the session to evict: the least recently used idle
@@ -530,6 +837,35 @@ func (m *Mapper) removeLocked(e *entry) {
 	if e.list != nil {
 		e.list.remove(e)
 	}
+	if c := e.client; c != nil {
+		c.remove(e)
+		m.tracked--
+		if c.n == 0 {
+			delete(m.clients, c.key)
+		}
+	}
+	if m.browsers != nil {
+		m.forgetBrowserLocked(e)
+	}
+}
+
+// forgetBrowserLocked takes e out of its browser's sessions; a browser
+// with none left is forgotten, and its ID with it.
+func (m *Mapper) forgetBrowserLocked(e *entry) {
+	es := m.browsers[e.id]
+	for i, x := range es {
+		if x == e {
+			es[i] = es[len(es)-1]
+			es[len(es)-1] = nil
+			es = es[:len(es)-1]
+			break
+		}
+	}
+	if len(es) == 0 {
+		delete(m.browsers, e.id)
+		return
+	}
+	m.browsers[e.id] = es
 }
 
 // logID is a keyed hash of the session key: stable for the session, useless
@@ -555,6 +891,9 @@ type Stats struct {
 	Created uint64 // sessions created
 	Evicted uint64 // sessions evicted at the cap
 	Refused uint64 // new sessions refused with ErrFull
+	// ClientRefused counts new sessions refused with ErrClientLimit: the
+	// client was over its share.
+	ClientRefused uint64
 	// Ended counts ended sessions by reason: returned, idle, lifetime,
 	// evicted, shutdown, panic, other.
 	Ended map[string]uint64
@@ -563,7 +902,8 @@ type Stats struct {
 // Stats returns the mapper's counters.
 func (m *Mapper) Stats() Stats {
 	st := Stats{Created: m.created.Load(), Evicted: m.evicted.Load(), Refused: m.refused.Load(),
-		Ended: make(map[string]uint64, len(endReasons)+1)}
+		ClientRefused: m.limited.Load(),
+		Ended:         make(map[string]uint64, len(endReasons)+1)}
 	for i, r := range endReasons {
 		st.Ended[r.name] = m.ended[i].Load()
 	}
@@ -598,22 +938,26 @@ func (m *Mapper) Close(ctx context.Context) error {
 	m.mu.Lock()
 	first := !m.closed
 	m.closed = true
+	m.signalExitedLocked()
 	m.mu.Unlock()
 	if first {
 		close(m.stop)
 		m.cancel(handoff.EndShutdown)
 	}
 	<-m.reaped
-	done := make(chan struct{})
-	go func() {
-		m.wg.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-m.exited:
+		return nil // even if ctx is done too
+	default:
+	}
+	select {
+	case <-m.exited:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("continuity: %d session goroutines still running: %w", m.running.Load(), ctx.Err())
+		m.mu.Lock()
+		n := m.running
+		m.mu.Unlock()
+		return fmt.Errorf("continuity: %d session goroutines still running: %w", n, ctx.Err())
 	}
 }
 

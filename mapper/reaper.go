@@ -32,8 +32,11 @@ func (m *Mapper) reap() {
 		select {
 		case <-m.stop:
 			return
-		case now := <-t.C:
-			m.clock.Store(now.Add(every).UnixNano())
+		case <-t.C:
+			// time.Now, not the tick's value: its monotonic reading is
+			// what every comparison below uses.
+			now := time.Now()
+			m.clock.Store(int64(now.Sub(m.epoch) + every))
 			m.reapOnce(now)
 		}
 	}
@@ -45,16 +48,15 @@ func (m *Mapper) reapOnce(now time.Time) {
 		reason error
 	}
 	var out []doomed
-	nowNs := now.UnixNano()
 	m.mu.Lock()
 	if m.idle > 0 {
-		cut := nowNs - int64(m.idle)
+		cut := int64(now.Sub(m.epoch) - m.idle)
 		for _, l := range [...]*lru{&m.probation, &m.protected} {
 			// Lists are ordered by last lookup, oldest at the tail: stop at
 			// the first entry looked up since the cut.
 			for e := l.tail; e != nil && e.touched <= cut; {
 				prev := e.prev
-				if !e.sess.Busy() && e.sess.LastSeen().UnixNano() <= cut {
+				if !e.sess.Busy() && now.Sub(e.sess.LastSeen()) >= m.idle {
 					m.removeLocked(e)
 					out = append(out, doomed{e.sess, handoff.EndIdle})
 				}

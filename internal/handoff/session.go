@@ -36,8 +36,21 @@ type Options struct {
 	LogID string
 
 	// Token is the signed session token, for applications that carry the
-	// session in a query parameter (see [Handle.SessionToken]).
+	// session in a query parameter (see [Handle.SessionToken]). It is
+	// empty in other modes: a cookie's value must never reach the app.
 	Token string
+
+	// QueryParam names the parameter that carries Token in ByQuery mode;
+	// the links and buttons the session generates carry it too, so that
+	// following them keeps the session. Empty in other modes. The mapper
+	// sets it.
+	QueryParam string
+
+	// Renew, if set, gives the session a new ID for [Handle.RenewID]: it
+	// invalidates the old ID and returns the new token (ByQuery mode) or
+	// the cookie to send (cookie modes). r is the request in hand. The
+	// mapper sets it; in modes without an ID it returns an error.
+	Renew func(r *http.Request) (token string, cookie *http.Cookie, err error)
 
 	// Hooks, if set, are the lifecycle callbacks; see [Hooks].
 	Hooks *Hooks
@@ -50,8 +63,13 @@ type Options struct {
 
 	// Clock, if set, is read instead of the system clock for the session's
 	// last-seen time: an owner with many sessions keeps one coarse clock
-	// (unix nanoseconds) rather than reading the time on every request.
+	// rather than reading the time on every request. It holds nanoseconds
+	// since Epoch, measured on the monotonic clock, so that a wall-clock
+	// jump moves no session's idle time.
 	Clock *atomic.Int64
+	// Epoch is the origin of Clock; it must carry a monotonic reading (come
+	// from time.Now). Ignored when Clock is nil.
+	Epoch time.Time
 
 	// OnEnd, if set, runs on the session goroutine after the session has
 	// stopped accepting requests and before requests still queued for it are
@@ -81,9 +99,12 @@ type Session struct {
 	noImplicit bool
 	logger     *slog.Logger
 	logID      string
-	token      string
+	token      string // changed by RenewID, on the session goroutine
+	renew      func(*http.Request) (string, *http.Cookie, error)
+	queryParam string
 	onEnd      func(*Session, error)
 	clock      *atomic.Int64
+	epoch      time.Time // origin of clock and lastSeen (monotonic)
 	hooks      *Hooks
 	shared     map[any]any
 	created    time.Time
@@ -93,7 +114,7 @@ type Session struct {
 	inbox  chan *exchange
 
 	waiting  atomic.Int32 // handlers inside Serve for this session
-	lastSeen atomic.Int64 // unix nanos when a handler last left Serve
+	lastSeen atomic.Int64 // nanoseconds since epoch when a handler last left Serve
 
 	mu       sync.Mutex
 	closed   bool
@@ -113,14 +134,21 @@ func NewSession(parent context.Context, opts Options) *Session {
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	now := time.Now()
+	epoch := now
+	if opts.Clock != nil {
+		epoch = opts.Epoch
+	}
 	s := &Session{
 		app:        opts.App,
 		noImplicit: opts.NoImplicitFirstNext,
 		logger:     opts.Logger,
 		logID:      opts.LogID,
 		token:      opts.Token,
+		renew:      opts.Renew,
+		queryParam: opts.QueryParam,
 		onEnd:      opts.OnEnd,
 		clock:      opts.Clock,
+		epoch:      epoch,
 		hooks:      opts.Hooks,
 		shared:     opts.Shared,
 		created:    now,
@@ -128,15 +156,16 @@ func NewSession(parent context.Context, opts Options) *Session {
 		cancel:     cancel,
 		inbox:      make(chan *exchange, q),
 	}
-	s.lastSeen.Store(now.UnixNano())
+	s.lastSeen.Store(int64(now.Sub(epoch)))
 	return s
 }
 
+// now is the time in nanoseconds since s.epoch, on the monotonic clock.
 func (s *Session) now() int64 {
 	if s.clock != nil {
 		return s.clock.Load()
 	}
-	return time.Now().UnixNano()
+	return int64(time.Since(s.epoch))
 }
 
 // Context is cancelled when the session ends; its cause is the reason.
@@ -151,7 +180,7 @@ func (s *Session) Created() time.Time { return s.created }
 
 // LastSeen is when a request for the session last completed (or when it was
 // created).
-func (s *Session) LastSeen() time.Time { return time.Unix(0, s.lastSeen.Load()) }
+func (s *Session) LastSeen() time.Time { return s.epoch.Add(time.Duration(s.lastSeen.Load())) }
 
 // Busy reports whether a request for the session is being handled or waits
 // in its queue.
