@@ -1,8 +1,9 @@
 // Command slowprint streams a page a line at a time (Perl Continuity's
-// slowprint.pl): -lines lines, one every -every, each flushed as it is
-// written so that the browser shows them one by one. When the browser goes
-// away (the user stops loading, closes the tab), the stream stops at once;
-// loading the page again starts a new one.
+// slowprint.pl): its Start link (?stream) prints -lines lines, one every
+// -every, each flushed as it is written so that the browser shows them
+// one by one. When the browser goes away (the user stops loading, closes
+// the tab), the stream stops at once; following the link again starts a
+// new one.
 //
 //	go run ./examples/slowprint [-lines 10] [-every 1s] [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
 package main
@@ -18,12 +19,16 @@ import (
 	"github.com/continuity-go/continuity/examples/internal/demo"
 )
 
-// slowprint returns the flow: every request of a browser gets a fresh
-// stream.
+// slowprint returns the flow: a start page, and a fresh stream for every
+// request that asks for one.
 func slowprint(lines int, every time.Duration) func(*continuity.Request) {
 	return func(r *continuity.Request) {
 		for {
-			stream(r, lines, every)
+			if r.Has("stream") {
+				stream(r, lines, every)
+			} else {
+				slowPage.ExecuteTemplate(r, "start", slowLine{Of: lines, Every: every})
+			}
 			r.Next()
 		}
 	}
@@ -56,9 +61,24 @@ func stream(r *continuity.Request, lines int, every time.Duration) {
 	slowPage.ExecuteTemplate(r, "tail", nil)
 }
 
-type slowLine struct{ N, Of int }
+type slowLine struct {
+	N, Of int
+	Every time.Duration
+}
 
 var slowPage = template.Must(template.New("slowprint").Parse(`
+{{- define "start"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Slow print</title>
+</head>
+<body>
+<h1>Slow print</h1>
+<p>{{.Of}} lines, one every {{.Every}}: <a href="?stream">Start</a></p>
+</body>
+</html>
+{{end}}
 {{- define "head"}}<!doctype html>
 <html lang="en">
 <head>
@@ -73,7 +93,7 @@ var slowPage = template.Must(template.New("slowprint").Parse(`
 {{- define "line"}}<li id="line-{{.N}}">line {{.N}} of {{.Of}}</li>
 {{end}}
 {{- define "tail"}}</ol>
-<p id="done">Done. <a href="?">Again</a></p>
+<p id="done">Done. <a href="?stream">Again</a></p>
 </body>
 </html>
 {{end}}`))

@@ -94,7 +94,7 @@ func TestLinesArriveOneByOne(t *testing.T) {
 		defer shutdown(t, srv)
 
 		start := time.Now()
-		w, done := serveInBubble(srv, httptest.NewRequest(http.MethodGet, "/", nil))
+		w, done := serveInBubble(srv, httptest.NewRequest(http.MethodGet, "/?stream", nil))
 		<-done
 		require.Len(t, w.at, 6, "the head, then one flush per line")
 		for i := 1; i <= 5; i++ {
@@ -119,7 +119,7 @@ func TestStreamStopsWhenTheClientLeaves(t *testing.T) {
 		defer shutdown(t, srv)
 
 		ctx, hangUp := context.WithCancel(context.Background())
-		w, done := serveInBubble(srv, httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil))
+		w, done := serveInBubble(srv, httptest.NewRequestWithContext(ctx, http.MethodGet, "/?stream", nil))
 		time.Sleep(2500 * time.Millisecond) // lines 1, 2 and 3 are out
 		hangUp()
 		left := time.Now()
@@ -130,7 +130,7 @@ func TestStreamStopsWhenTheClientLeaves(t *testing.T) {
 		assert.Contains(t, body, `id="line-3"`)
 		assert.NotContains(t, body, `id="line-4"`)
 
-		again := httptest.NewRequest(http.MethodGet, "/", nil)
+		again := httptest.NewRequest(http.MethodGet, "/?stream", nil)
 		for _, c := range w.Result().Cookies() {
 			again.AddCookie(c)
 		}
@@ -161,7 +161,7 @@ func TestSlowprintOverHTTP(t *testing.T) {
 
 	for range 2 {
 		ctx, hangUp := context.WithCancel(t.Context())
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/?stream", nil)
 		require.NoError(t, err)
 		resp, err := c.Do(req)
 		require.NoError(t, err)
@@ -175,11 +175,16 @@ func TestSlowprintOverHTTP(t *testing.T) {
 	}
 	assert.Equal(t, 1, srv.Metrics().LiveSessions, "one browser, one session")
 
-	// A whole stream, with no wait between lines, is one small page.
+	// The start page links to the stream; a whole stream, with no wait
+	// between lines, is one small page, whose link streams again.
 	fast, err := continuity.New(slowprint(3, 0), nil)
 	require.NoError(t, err)
 	fastTS := webtest.Serve(t, fast, fast)
-	page := webtest.NewBrowser(t, fastTS).Get(fastTS.URL + "/")
+	b := webtest.NewBrowser(t, fastTS)
+	start := b.Get(fastTS.URL + "/")
+	assert.Contains(t, start, "3 lines, one every 0s")
+	page := b.Get(webtest.Resolve(t, fastTS.URL+"/", webtest.Find(t, start, `<a href="([^"]+)">Start</a>`)))
+	page = b.Get(webtest.Resolve(t, fastTS.URL+"/", webtest.Find(t, page, `<a href="([^"]+)">Again</a>`)))
 	for _, line := range []string{"line 1 of 3", "line 2 of 3", "line 3 of 3", `id="done"`} {
 		assert.Contains(t, page, line)
 	}
