@@ -124,14 +124,17 @@ func (s *Server) MetricsHandler() http.Handler {
 }
 
 // SessionInfo is one live session in the JSON listing that
-// [Server.AdminHandler] serves. ID is a keyed hash of the session ID (the
-// LogID of the logs), never the ID itself.
+// [Server.AdminHandler] serves and [Server.Inspect] returns. ID is a keyed
+// hash of the session ID (the LogID of the logs), never the ID itself.
+// Exposed is what the session chose to show with [Session.Expose], each
+// value JSON as it was when exposed.
 type SessionInfo struct {
-	ID          string  `json:"id"`
-	AgeSeconds  float64 `json:"age_seconds"`
-	IdleSeconds float64 `json:"idle_seconds"`
-	Path        string  `json:"path"`
-	Queued      int     `json:"queued"`
+	ID          string                     `json:"id"`
+	AgeSeconds  float64                    `json:"age_seconds"`
+	IdleSeconds float64                    `json:"idle_seconds"`
+	Path        string                     `json:"path"`
+	Queued      int                        `json:"queued"`
+	Exposed     map[string]json.RawMessage `json:"exposed,omitempty"`
 }
 
 // sessions lists the live sessions, most recently used first.
@@ -146,6 +149,7 @@ func (s *Server) sessions() []SessionInfo {
 			IdleSeconds: max(now.Sub(sess.LastSeen()).Seconds(), 0),
 			Path:        sess.Path(),
 			Queued:      sess.Queued(),
+			Exposed:     (*Session)(sess).Exposed(),
 		})
 	}
 	return out
@@ -153,9 +157,9 @@ func (s *Server) sessions() []SessionInfo {
 
 // AdminHandler serves the live sessions as JSON, {"sessions": [...]} with a
 // [SessionInfo] each (hashed ID, age, idle time, current path, queued
-// requests), most recently used first: for looking at who is on the server
-// now. It is never mounted by default; mount it behind your own
-// authentication.
+// requests, and the values it exposes with [Session.Expose]), most
+// recently used first: for looking at who is on the server now. It is
+// never mounted by default; mount it behind your own authentication.
 func (s *Server) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"sessions": s.sessions()})
