@@ -60,15 +60,17 @@ func (s *Session) contain(what string, fn func()) {
 	fn()
 }
 
-// lockOut runs the BeforeCommit hook if the response head is still
-// unsent, then locks ex for output. Only the session goroutine writes
-// wroteHeader, so it may read it unlocked. The hook runs unlocked, so it
-// may itself write; committing stops it recursing.
+// lockOut locks ex for output, first running the BeforeCommit hook if the
+// response head is still unsent. The state is read under ex.mu: the
+// handler goroutine moves it to abandoned when the client goes. The hook
+// runs unlocked, so it may itself write; committing stops it recursing.
 func (r *Handle) lockOut(ex *exchange) {
+	ex.mu.Lock()
 	if h := r.s.hooks; h != nil && h.BeforeCommit != nil && !ex.wroteHeader && !r.committing && ex.state == exTaken {
+		ex.mu.Unlock()
 		r.committing = true
 		r.s.contain("BeforeCommit hook", func() { h.BeforeCommit(r) })
 		r.committing = false
+		ex.mu.Lock()
 	}
-	ex.mu.Lock()
 }
