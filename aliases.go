@@ -42,6 +42,8 @@ var (
 	EndEvicted  = request.EndEvicted
 	EndShutdown = request.EndShutdown
 	EndPanic    = request.EndPanic
+
+	EndUnresponsive = request.EndUnresponsive
 )
 
 // Topic broadcasts events between sessions: publishers append, long polls

@@ -128,6 +128,11 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 	s.timeouts = handoff.Timeouts{
 		Queue:    durationOr(o.QueueTimeout, DefaultQueueTimeout),
 		Response: durationOr(o.ResponseTimeout, DefaultResponseTimeout),
+		Write:    durationOr(o.WriteTimeout, DefaultWriteTimeout),
+	}
+	var budget *handoff.ByteBudget
+	if total := bytesOr(o.MaxQueuedBytesTotal, DefaultMaxQueuedBytesTotal); total > 0 {
+		budget = handoff.NewByteBudget(total)
 	}
 	if !o.InsecureSkipCrossOriginCheck {
 		s.cop = http.NewCrossOriginProtection()
@@ -158,6 +163,9 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 			Shared:              map[any]any{progress.HandlerKey{}: s.progress},
 			App:                 func(h *handoff.Handle) { app((*Request)(h)) },
 			QueueDepth:          o.QueueDepth,
+			MaxQueuedBytes:      bytesOr(o.MaxQueuedBytes, DefaultMaxQueuedBytes),
+			Budget:              budget,
+			Pool:                handoff.NewPool(),
 			NoImplicitFirstNext: o.NoImplicitFirstNext,
 		},
 	})
@@ -185,6 +193,16 @@ func durationOr(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func bytesOr(n, def int64) int64 {
+	switch {
+	case n < 0:
+		return 0
+	case n == 0:
+		return def
+	}
+	return n
 }
 
 // ServeHTTP routes a request: methods not allowed get 405; progress
@@ -248,7 +266,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		o := sess.Handle(w, r, s.timeouts)
 		s.counts.outcome(o)
-		if o != handoff.Retry {
+		switch o {
+		case handoff.Retry:
+		case handoff.Aborted:
+			// The app panicked after the response started: abort the
+			// connection, as net/http does, so the client sees it broken.
+			panic(http.ErrAbortHandler)
+		default:
 			return
 		}
 		// The session ended before it took the request: map it again.

@@ -257,7 +257,7 @@ func TestQueuedBodiesAreBounded(t *testing.T) {
 
 	queue(b, "b1", 60*kib)
 	require.Eventually(t, func() bool { return srv.Stats().Waiting == 4 }, testTimeout, tick)
-	code, retry, body = post(b, "b2", 40*kib) // 100 KiB for b, but 160 KiB in all
+	code, retry, body = post(b, "b2", 30*kib) // 90 KiB for b, but 150 KiB and more in all
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.NotEmpty(t, retry)
 	assert.Contains(t, body, "server busy: queued requests hold too many bytes")

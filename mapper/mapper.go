@@ -165,6 +165,7 @@ var endReasons = [...]struct {
 	{handoff.EndEvicted, "evicted"},
 	{handoff.EndShutdown, "shutdown"},
 	{handoff.EndPanic, "panic"},
+	{handoff.EndUnresponsive, "unresponsive"},
 }
 
 func (m *Mapper) countEnd(reason error) {
@@ -286,6 +287,7 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 		id = m.clientID(r)
 	}
 	key := prefix + id
+	var pred <-chan struct{} // the client's session, if it is still ending
 	if id != "" || !m.needID {
 		m.mu.Lock()
 		if m.closed {
@@ -296,6 +298,8 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 			m.touchLocked(e)
 			m.mu.Unlock()
 			return e.sess, nil, nil
+		} else if e != nil {
+			pred = e.sess.Ended()
 		}
 		m.mu.Unlock()
 	}
@@ -334,7 +338,7 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 	} else if m.cfg.Mode&ByQuery != 0 {
 		token = m.param(r)
 	}
-	sess, err := m.create(key, token)
+	sess, err := m.create(key, token, pred)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -440,8 +444,9 @@ func (m *Mapper) touchLocked(e *entry) {
 }
 
 // create adds a session under key, evicting at the cap, and starts its
-// goroutine.
-func (m *Mapper) create(key, token string) (*handoff.Session, error) {
+// goroutine. pred, if set, is the Ended channel of the session the client
+// had, still ending: the new one starts after it.
+func (m *Mapper) create(key, token string, pred <-chan struct{}) (*handoff.Session, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -474,6 +479,7 @@ func (m *Mapper) create(key, token string) (*handoff.Session, error) {
 	opts := m.template
 	opts.LogID = m.logID(key)
 	opts.Token = token
+	opts.Predecessor = pred
 	userEnd := opts.OnEnd
 	opts.OnEnd = func(s *handoff.Session, reason error) {
 		m.mu.Lock()
@@ -553,7 +559,7 @@ type Stats struct {
 	Evicted uint64 // sessions evicted at the cap
 	Refused uint64 // new sessions refused with ErrFull
 	// Ended counts ended sessions by reason: returned, idle, lifetime,
-	// evicted, shutdown, panic, other.
+	// evicted, shutdown, panic, unresponsive, other.
 	Ended map[string]uint64
 }
 

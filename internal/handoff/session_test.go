@@ -322,16 +322,19 @@ func TestPanicAnswers500AndEndsTheSession(t *testing.T) {
 	rs.wait(t)
 }
 
-func TestPanicAfterWritingKeepsTheStartedResponse(t *testing.T) {
+// Issue 8 #15: a panic after the response has started must not end it
+// cleanly, passing a truncated response off as whole: Handle says to abort
+// the connection.
+func TestPanicAfterWritingAbortsTheResponse(t *testing.T) {
 	app := func(r *Handle) {
 		fmt.Fprint(r, "partial")
 		panic("boom")
 	}
 	rs := startSession(t, Options{App: app})
-	w, _ := serveOnce(rs.Session, getReq("/"))
-	assert.Equal(t, http.StatusOK, w.Code)
-	assert.Equal(t, "partial", w.Body.String())
+	w := httptest.NewRecorder()
+	assert.Equal(t, Aborted, rs.Handle(w, getReq("/"), Timeouts{}))
 	rs.wait(t)
+	assert.ErrorIs(t, context.Cause(rs.Context()), EndPanic)
 }
 
 func TestPanicErrAbortHandlerRepanicsInTheHandler(t *testing.T) {
