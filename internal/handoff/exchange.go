@@ -37,9 +37,11 @@ type exchange struct {
 	queueT *time.Timer   // the queue bound: armed on arrival, stopped by take
 	respT  *time.Timer   // the response bound: armed by take
 
-	response time.Duration // the response bound take arms; 0 means none
-	write    time.Duration // per-write deadline on the connection; 0 means none
-	bytes    int64         // what the request's body holds, counted while queued
+	response   time.Duration // the response bound; 0 means none
+	queueArmed bool          // the queue bound is running
+	respArmed  bool          // the response bound is running
+	write      time.Duration // per-write deadline on the connection; 0 means none
+	bytes      int64         // what the request's body holds, counted while queued
 
 	mu          sync.Mutex
 	state       exState
@@ -104,8 +106,7 @@ func (p *Pool) get(w http.ResponseWriter, r *http.Request, t Timeouts) *exchange
 // never saw it. Timers are stopped (Go 1.23 timers: no stale tick is left
 // behind), and the request is let go.
 func (p *Pool) put(ex *exchange) {
-	ex.queueT.Stop()
-	ex.respT.Stop()
+	ex.stopTimers()
 	select {
 	case <-ex.done:
 	default:
@@ -157,11 +158,33 @@ func (ex *exchange) take() bool {
 		return false
 	}
 	ex.state = exTaken
-	ex.queueT.Stop()
-	if ex.response > 0 {
-		ex.respT.Reset(ex.response)
+	if ex.queueArmed {
+		ex.queueT.Stop()
+		ex.queueArmed = false
 	}
+	ex.armResponse()
 	return true
+}
+
+// stopTimers stops the bounds that are running. Only timers that were
+// armed are touched: each Stop takes the timer's lock.
+func (ex *exchange) stopTimers() {
+	if ex.queueArmed {
+		ex.queueT.Stop()
+		ex.queueArmed = false
+	}
+	if ex.respArmed {
+		ex.respT.Stop()
+		ex.respArmed = false
+	}
+}
+
+// armResponse starts the response bound, once.
+func (ex *exchange) armResponse() {
+	if ex.response > 0 && !ex.respArmed {
+		ex.respT.Reset(ex.response)
+		ex.respArmed = true
+	}
 }
 
 // finishLocked is called by the session, holding ex.mu, when it is done

@@ -111,7 +111,7 @@ func (r *Handle) wait() error {
 		if s.ctx.Err() != nil {
 			return ErrSessionClosed
 		}
-		if ex := s.takeNext(); ex != nil {
+		if ex := s.takeNext(true); ex != nil {
 			r.accept(ex)
 			return nil
 		}

@@ -152,6 +152,7 @@ type Session struct {
 	mu          sync.Mutex
 	closed      bool        // no more requests are queued
 	ending      bool        // end has begun (it runs once)
+	idle        bool        // the session goroutine waits in Next for a request
 	queue       []*exchange // waiting requests, oldest first; only queued ones
 	queuedBytes int64       // what their bodies hold
 	values      map[any]any
@@ -289,36 +290,56 @@ func (s *Session) SetValue(key, v any) {
 	s.values[key] = v
 }
 
-// deliver queues ex without blocking, within the session's bounds.
-func (s *Session) deliver(ex *exchange) error {
+// deliver queues ex without blocking, within the session's bounds, and
+// starts its queue bound: from its arrival until the take. A request that
+// finds the session idle in Next, with nothing queued before it, is taken
+// at once and needs no queue timer (the hot path).
+func (s *Session) deliver(ex *exchange, queue time.Duration) (queueArmed bool, err error) {
+	if queueArmed, err = s.enqueue(ex, queue); err != nil {
+		return false, err
+	}
+	// Wake the session once the lock is free for it to take the request.
+	select {
+	case s.wake <- struct{}{}:
+	default: // it has a wake-up pending already
+	}
+	return queueArmed, nil
+}
+
+func (s *Session) enqueue(ex *exchange, queue time.Duration) (queueArmed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrSessionClosed
+		return false, ErrSessionClosed
 	}
 	if len(s.queue) >= s.depth {
-		return ErrQueueFull
+		return false, ErrQueueFull
 	}
 	if n := ex.bytes; n > 0 {
 		if s.maxQueued > 0 && s.queuedBytes > 0 && s.queuedBytes+n > s.maxQueued {
-			return errQueueBytes
+			return false, errQueueBytes
 		}
 		if s.budget != nil && !s.budget.take(n) {
-			return errBudget
+			return false, errBudget
 		}
 		s.queuedBytes += n
 	}
+	if s.idle && len(s.queue) == 0 {
+		// The session waits in Next and takes the request now: the
+		// response bound starts now, armed here on the handler's side,
+		// and there is no wait in the queue to bound (the hot path).
+		ex.armResponse()
+	} else if queue > 0 {
+		ex.queueT.Reset(queue)
+		ex.queueArmed, queueArmed = true, true
+	}
 	s.path = ex.r.URL.Path
 	s.queue = append(s.queue, ex)
-	select {
-	case s.wake <- struct{}{}:
-	default: // the session has a wake-up pending already
-	}
 	if s.bell != nil {
 		close(s.bell)
 		s.bell = nil
 	}
-	return nil
+	return queueArmed, nil
 }
 
 // removeLocked takes the i'th request off the queue, releasing the bytes
@@ -338,16 +359,19 @@ func (s *Session) removeLocked(i int) *exchange {
 }
 
 // takeNext takes the oldest live request off the queue, or returns nil
-// when none waits. The response bound starts now (see exchange.take).
-func (s *Session) takeNext() *exchange {
+// when none waits; then, if willWait, the session is idle until it takes
+// one. The response bound starts at the take (see exchange.take).
+func (s *Session) takeNext(willWait bool) *exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.queue) > 0 {
 		if ex := s.removeLocked(0); ex.take() {
+			s.idle = false
 			return ex
 		}
 		// Abandoned by its handler, which is taking it off the queue.
 	}
+	s.idle = willWait
 	return nil
 }
 
@@ -377,10 +401,10 @@ func (s *Session) drop(ex *exchange) exState {
 		if s.unqueue(ex) {
 			s.pool.put(ex)
 		} else {
-			ex.queueT.Stop() // the session is discarding it
+			ex.stopTimers() // the session is discarding it, without touching them
 		}
 	case exTaken:
-		ex.respT.Stop() // the session holds it, and no longer touches the timers
+		ex.stopTimers() // the session holds it, and no longer touches them
 	}
 	return prev
 }
@@ -432,10 +456,8 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 		s.waiting.Add(-1)
 	}()
 	ex := s.pool.get(w, r, t)
-	if t.Queue > 0 {
-		ex.queueT.Reset(t.Queue) // from the arrival to the take
-	}
-	if err := s.deliver(ex); err != nil {
+	queued, err := s.deliver(ex, t.Queue)
+	if err != nil {
 		s.pool.put(ex)
 		switch err {
 		case ErrSessionClosed:
@@ -449,6 +471,14 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 		}
 		return QueueFull
 	}
+	// A bound that is not running has a nil channel, which select skips.
+	var queueC, respC <-chan time.Time
+	if queued {
+		queueC = ex.queueT.C
+	}
+	if ex.response > 0 {
+		respC = ex.respT.C
+	}
 	for {
 		select {
 		case <-ex.done:
@@ -458,7 +488,7 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 				return s.settle(ex)
 			}
 			return ClientGone // nobody is listening; nothing to write
-		case <-ex.queueT.C:
+		case <-queueC:
 			if !ex.abandonIf(exQueued) {
 				continue // taken meanwhile: the response bound runs now
 			}
@@ -467,7 +497,7 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 			}
 			unavailable(w, "session busy: timed out waiting for earlier requests")
 			return QueueTimeout
-		case <-ex.respT.C:
+		case <-respC:
 			if !ex.abandonUnanswered() {
 				continue // finished, or the response has started: the session owns it
 			}

@@ -62,7 +62,7 @@ func (r *Handle) TryNext() bool {
 	if s.ctx.Err() != nil {
 		return false
 	}
-	ex := s.takeNext()
+	ex := s.takeNext(false)
 	if ex == nil {
 		return false
 	}
