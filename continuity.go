@@ -21,7 +21,8 @@
 // A session handles one request at a time; others wait in a bounded queue,
 // in arrival order. Sessions end when the application returns, when idle
 // past [Options.IdleTimeout], when older than [Options.MaxLifetime], when
-// evicted at [Options.MaxSessions], or at shutdown; [Request.Next] then ends
+// evicted at [Options.MaxSessions], when they leave a request unanswered
+// past [Options.ResponseTimeout], or at shutdown; [Request.Next] then ends
 // the goroutine (deferred calls run).
 //
 // # Serving

@@ -10,23 +10,35 @@ import (
 // handler) to a session goroutine. Its state machine is the whole hand-off
 // protocol:
 //
-//	         take (session: stops the queue timer,
-//	               arms the response timer)
-//	queued ─────────────────────▶ taken ──finish──▶ finished
-//	  │  │                          │
-//	  │  └──giveBack (session ends)─┼──────────────▶ finished (outcome retry)
-//	  │                             │
-//	  └──abandon──▶ abandoned ◀──abandon──┘
-//	   (handler: client gone, queue or response timeout)
+//	           take                    finish
+//	queued ─────────────▶ taken ─────────────────▶ finished
+//	  │      (session)      │        (session)        ▲
+//	  ├── giveBack ─────────┼─────────────────────────┘ (outcome retry)
+//	  │   (session ending)  │
+//	  │                     └── abandon ──┐ (handler: client gone,
+//	  │                                   ▼  response bound passed)
+//	  └────── abandon ─────────────▶ abandoned
+//	          (handler: client gone, queue bound passed)
 //
 // The ResponseWriter has one owner at a time: the handler while the
 // request is queued and again once it has seen the request finished or has
 // abandoned it; the session only while the state is taken. Every
 // transition happens under ex.mu, and the session writes only under ex.mu
-// after checking the state, so the two never write at once. The session's
-// queue (a list under the session's mu) holds only queued exchanges:
-// take, giveBack and the handler's abandon each remove the exchange from
-// it, so a request whose client has gone leaves the queue at once.
+// after checking the state, so the two never write at once.
+//
+// The session's queue (a list under the session's mu) holds queued
+// exchanges only: take and giveBack take the exchange off it, and so does
+// the handler right after it abandons a queued one, so a request whose
+// client has gone leaves the queue, and frees its slot and its bytes, at
+// once.
+//
+// Each bound is a timer of its own, so both are exact. The queue timer
+// runs from the arrival until the take, which stops it. The response timer
+// runs from the take, which arms it; when the session waits idle in Next,
+// the handler arms it on arrival instead, since the take is then
+// immediate. The handler selects on both and acts on a tick only if the
+// state still calls for it: a tick that lost the race to a take or a
+// finish is ignored.
 //
 // Lock order: the session's mu, then ex.mu. The handler never holds both.
 type exchange struct {
@@ -34,8 +46,8 @@ type exchange struct {
 	r *http.Request
 
 	done   chan struct{} // receives one value on finish or giveBack; none on abandon
-	queueT *time.Timer   // the queue bound: armed on arrival, stopped by take
-	respT  *time.Timer   // the response bound: armed by take
+	queueT *time.Timer   // the queue bound
+	respT  *time.Timer   // the response bound
 
 	response   time.Duration // the response bound; 0 means none
 	queueArmed bool          // the queue bound is running
