@@ -144,17 +144,18 @@ type Session struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wake   chan struct{} // holds a token when a request has been queued
-	ended  chan struct{} // closed when the session's end has run
 
 	waiting  atomic.Int32 // handlers inside Handle for this session
 	lastSeen atomic.Int64 // unix nanos when a handler last left Handle
 
 	mu          sync.Mutex
-	closed      bool        // no more requests are queued
-	ending      bool        // end has begun (it runs once)
-	idle        bool        // the session goroutine waits in Next for a request
-	queue       []*exchange // waiting requests, oldest first; only queued ones
-	queuedBytes int64       // what their bodies hold
+	closed      bool          // no more requests are queued
+	ending      bool          // end has begun (it runs once)
+	endDone     bool          // end has run
+	ended       chan struct{} // made by Ended, closed when end has run
+	idle        bool          // the session goroutine waits in Next for a request
+	queue       []*exchange   // waiting requests, oldest first; only queued ones
+	queuedBytes int64         // what their bodies hold
 	values      map[any]any
 	bell        chan struct{} // made by arrived, closed by the next deliver
 	path        string        // of the last request delivered, for admin listings
@@ -194,7 +195,6 @@ func NewSession(parent context.Context, opts Options) *Session {
 		ctx:        ctx,
 		cancel:     cancel,
 		wake:       make(chan struct{}, 1),
-		ended:      make(chan struct{}),
 	}
 	s.lastSeen.Store(now.UnixNano())
 	return s
@@ -235,9 +235,20 @@ func (s *Session) Queued() int { return int(s.waiting.Load()) }
 // and from any goroutine.
 func (s *Session) Close(reason error) { s.cancel(reason) }
 
-// Ended is closed once the session has ended: its cleanups and its
-// SessionEnd hook have run.
-func (s *Session) Ended() <-chan struct{} { return s.ended }
+// Ended returns a channel that is closed once the session has ended: its
+// cleanups and its SessionEnd hook have run. (It is made on demand: few
+// sessions are ever asked.)
+func (s *Session) Ended() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended == nil {
+		s.ended = make(chan struct{})
+		if s.endDone {
+			close(s.ended)
+		}
+	}
+	return s.ended
+}
 
 // Closed reports whether the session has stopped accepting requests.
 func (s *Session) Closed() bool {
@@ -609,7 +620,12 @@ func (s *Session) end(reason error) {
 	if h := s.hooks; h != nil && h.SessionEnd != nil {
 		s.contain("SessionEnd hook", func() { h.SessionEnd(s, reason) })
 	}
-	close(s.ended)
+	s.mu.Lock()
+	s.endDone = true
+	if s.ended != nil {
+		close(s.ended)
+	}
+	s.mu.Unlock()
 	if s.onEnd != nil {
 		s.onEnd(s, reason)
 	}
