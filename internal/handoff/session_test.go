@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -157,93 +158,103 @@ func TestServeRetriesOnceTheSessionHasEnded(t *testing.T) {
 }
 
 func TestRequestsQueuedBehindAnEndingSessionAreHandedBack(t *testing.T) {
-	holding := make(chan struct{})
-	release := make(chan struct{})
-	app := func(r *Handle) {
-		close(holding)
-		<-release
-		fmt.Fprint(r, "first")
-	}
-	rs := startSession(t, Options{App: app})
-	first := serveAsync(rs.Session, getReq("/?n=1"), Timeouts{})
-	<-holding
-	second := serveAsync(rs.Session, getReq("/?n=2"), Timeouts{})
-	third := serveAsync(rs.Session, getReq("/?n=3"), Timeouts{})
-	require.Eventually(t, func() bool { return rs.Queued() == 3 }, sessionWait, time.Millisecond)
-	close(release)
+	synctest.Test(t, func(t *testing.T) {
+		holding := make(chan struct{})
+		release := make(chan struct{})
+		app := func(r *Handle) {
+			close(holding)
+			<-release
+			fmt.Fprint(r, "first")
+		}
+		rs := startSession(t, Options{App: app})
+		first := serveAsync(rs.Session, getReq("/?n=1"), Timeouts{})
+		<-holding
+		second := serveAsync(rs.Session, getReq("/?n=2"), Timeouts{})
+		third := serveAsync(rs.Session, getReq("/?n=3"), Timeouts{})
+		synctest.Wait()
+		require.Equal(t, 3, rs.Queued())
+		close(release)
 
-	got := recv(t, first)
-	assert.False(t, got.retry)
-	assert.Equal(t, "first", got.w.Body.String())
-	for _, c := range []<-chan served{second, third} {
-		got := recv(t, c)
-		assert.True(t, got.retry)
-		assert.Empty(t, got.w.Body.String(), "a handed-back request is untouched")
-	}
+		got := recv(t, first)
+		assert.False(t, got.retry)
+		assert.Equal(t, "first", got.w.Body.String())
+		for _, c := range []<-chan served{second, third} {
+			got := recv(t, c)
+			assert.True(t, got.retry)
+			assert.Empty(t, got.w.Body.String(), "a handed-back request is untouched")
+		}
+	})
 }
 
 func TestQueueIsFIFO(t *testing.T) {
-	holding := make(chan struct{})
-	gate := make(chan struct{})
-	order := make(chan string, 16)
-	app := func(r *Handle) {
-		close(holding)
-		<-gate
-		for {
-			n := r.Param("n")
-			order <- n
-			fmt.Fprint(r, n)
-			r.Next()
+	synctest.Test(t, func(t *testing.T) {
+		holding := make(chan struct{})
+		gate := make(chan struct{})
+		order := make(chan string, 16)
+		app := func(r *Handle) {
+			close(holding)
+			<-gate
+			for {
+				n := r.Param("n")
+				order <- n
+				fmt.Fprint(r, n)
+				r.Next()
+			}
 		}
-	}
-	rs := startSession(t, Options{App: app})
-	results := []<-chan served{serveAsync(rs.Session, getReq("/?n=0"), Timeouts{})}
-	<-holding
-	const queued = 8
-	for i := 1; i <= queued; i++ {
-		results = append(results, serveAsync(rs.Session, getReq("/?n="+strconv.Itoa(i)), Timeouts{}))
-		// Arrival order is the order of the hand-off: wait for each.
-		require.Eventually(t, func() bool { return rs.Queued() == i+1 }, sessionWait, time.Millisecond)
-	}
-	close(gate)
-	for i, c := range results {
-		got := recv(t, c)
-		assert.False(t, got.retry)
-		assert.Equal(t, strconv.Itoa(i), got.w.Body.String())
-	}
-	for i := range queued + 1 {
-		assert.Equal(t, strconv.Itoa(i), <-order)
-	}
-	require.Eventually(t, func() bool { return !rs.Busy() }, sessionWait, time.Millisecond)
+		rs := startSession(t, Options{App: app})
+		results := []<-chan served{serveAsync(rs.Session, getReq("/?n=0"), Timeouts{})}
+		<-holding
+		const queued = 8
+		for i := 1; i <= queued; i++ {
+			results = append(results, serveAsync(rs.Session, getReq("/?n="+strconv.Itoa(i)), Timeouts{}))
+			// Arrival order is the order of the hand-off: one at a time.
+			synctest.Wait()
+			require.Equal(t, i+1, rs.Queued())
+		}
+		close(gate)
+		for i, c := range results {
+			got := recv(t, c)
+			assert.False(t, got.retry)
+			assert.Equal(t, strconv.Itoa(i), got.w.Body.String())
+		}
+		for i := range queued + 1 {
+			assert.Equal(t, strconv.Itoa(i), <-order)
+		}
+		synctest.Wait()
+		require.False(t, rs.Busy())
+	})
 }
 
 func TestQueueFullGets503(t *testing.T) {
-	holding := make(chan struct{})
-	gate := make(chan struct{})
-	app := func(r *Handle) {
-		close(holding)
-		<-gate
-		for {
-			fmt.Fprint(r, r.Param("n"))
-			r.Next()
+	synctest.Test(t, func(t *testing.T) {
+		holding := make(chan struct{})
+		gate := make(chan struct{})
+		app := func(r *Handle) {
+			close(holding)
+			<-gate
+			for {
+				fmt.Fprint(r, r.Param("n"))
+				r.Next()
+			}
 		}
-	}
-	rs := startSession(t, Options{App: app, QueueDepth: 2})
-	results := []<-chan served{serveAsync(rs.Session, getReq("/?n=0"), Timeouts{})}
-	<-holding
-	for i := 1; i <= 2; i++ {
-		results = append(results, serveAsync(rs.Session, getReq("/?n="+strconv.Itoa(i)), Timeouts{}))
-		require.Eventually(t, func() bool { return rs.Queued() == i+1 }, sessionWait, time.Millisecond)
-	}
-	w, retry := serveOnce(rs.Session, getReq("/?n=3"))
-	assert.False(t, retry)
-	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
-	assert.Equal(t, "1", w.Header().Get("Retry-After"))
-	close(gate)
-	for i, c := range results {
-		got := recv(t, c)
-		assert.Equal(t, strconv.Itoa(i), got.w.Body.String())
-	}
+		rs := startSession(t, Options{App: app, QueueDepth: 2})
+		results := []<-chan served{serveAsync(rs.Session, getReq("/?n=0"), Timeouts{})}
+		<-holding
+		for i := 1; i <= 2; i++ {
+			results = append(results, serveAsync(rs.Session, getReq("/?n="+strconv.Itoa(i)), Timeouts{}))
+			synctest.Wait()
+			require.Equal(t, i+1, rs.Queued())
+		}
+		w, retry := serveOnce(rs.Session, getReq("/?n=3"))
+		assert.False(t, retry)
+		assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+		assert.Equal(t, "1", w.Header().Get("Retry-After"))
+		close(gate)
+		for i, c := range results {
+			got := recv(t, c)
+			assert.Equal(t, strconv.Itoa(i), got.w.Body.String())
+		}
+	})
 }
 
 func TestWriteAfterTheClientLeftIsErrClientGone(t *testing.T) {
