@@ -461,3 +461,32 @@ func TestUnresponsiveSessionIsEndedAndTheBrowserStartsAfresh(t *testing.T) {
 			"the app returning later ends nothing twice")
 	})
 }
+
+// The write deadline a session's response sets must not outlive it: on a
+// kept-alive connection, whatever is served next (here a 405 the server
+// answers itself) must not find an expired deadline. (net/http clears the
+// connection's write deadline after each response, once its final flush,
+// which the last deadline still bounds, is done.)
+func TestWriteDeadlineDoesNotOutliveTheResponse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, err := continuity.New(counter, &continuity.Options{WriteTimeout: time.Second, Logger: quietLogger()})
+		require.NoError(t, err)
+		l := serveInBubble(t, srv)
+		conn := l.dial()
+		defer conn.Close()
+		br := bufio.NewReader(conn)
+		send := func(method string) *http.Response {
+			req, err := http.NewRequest(method, "http://pipe/", nil)
+			require.NoError(t, err)
+			go req.Write(conn)
+			resp, err := http.ReadResponse(br, req)
+			require.NoError(t, err)
+			_, err = io.Copy(io.Discard, resp.Body)
+			require.NoError(t, err)
+			return resp
+		}
+		assert.Equal(t, http.StatusOK, send(http.MethodGet).StatusCode)
+		time.Sleep(time.Minute) // the connection idles past the write timeout
+		assert.Equal(t, http.StatusMethodNotAllowed, send(http.MethodPut).StatusCode)
+	})
+}

@@ -61,7 +61,6 @@ type exchange struct {
 	wroteHeader bool                                           // the session committed the response head
 	dl          interface{ SetWriteDeadline(time.Time) error } // sets w's connection write deadline; nil if none
 	dlFound     bool                                           // dl has been looked for
-	dlSet       bool                                           // the session set a write deadline
 }
 
 type exState uint8
@@ -125,7 +124,7 @@ func (p *Pool) put(ex *exchange) {
 	}
 	ex.w, ex.r = nil, nil
 	ex.state, ex.outcome, ex.wroteHeader = exQueued, outServed, false
-	ex.dl, ex.dlFound, ex.dlSet = nil, false, false
+	ex.dl, ex.dlFound = nil, false
 	p.p.Put(ex)
 }
 
@@ -263,11 +262,14 @@ func (ex *exchange) abandonUnanswered() bool {
 
 // armWriteLocked gives the session's next write WriteTimeout to go
 // through: the deadline is set before each write, so a slow but live
-// reader keeps a stream going while a dead one is cut. The connection is
-// reached through wrappers as [http.ResponseController] does, found once
-// per request (ResponseController would allocate an error on each call
-// for a writer that cannot set deadlines). It must be called with ex.mu
-// held and the state taken.
+// reader keeps a stream going while a dead one is cut. The last deadline
+// also bounds the final flush net/http makes once the handler returns;
+// net/http then clears it, so it cannot cut the connection's next
+// response. The connection is reached through wrappers as
+// [http.ResponseController] does, looked up once per request
+// (ResponseController would allocate an error on each call for a writer
+// that cannot set deadlines). It must be called with ex.mu held and the
+// state taken.
 func (ex *exchange) armWriteLocked() {
 	if ex.write <= 0 {
 		return
@@ -275,8 +277,8 @@ func (ex *exchange) armWriteLocked() {
 	if !ex.dlFound {
 		ex.dl, ex.dlFound = deadliner(ex.w), true
 	}
-	if ex.dl != nil && ex.dl.SetWriteDeadline(time.Now().Add(ex.write)) == nil {
-		ex.dlSet = true
+	if ex.dl != nil {
+		ex.dl.SetWriteDeadline(time.Now().Add(ex.write))
 	}
 }
 
@@ -293,22 +295,4 @@ func deadliner(w http.ResponseWriter) interface{ SetWriteDeadline(time.Time) err
 			return nil
 		}
 	}
-}
-
-// releaseDeadline hands the connection back after the session's writes.
-// net/http renews the write deadline for a connection's next request only
-// when its Server has a WriteTimeout; then the final flush, which net/http
-// does after the handler returns, keeps a deadline of its own. Otherwise
-// the deadline is cleared, so that it cannot cut whatever the connection
-// serves next. It runs on the handler goroutine once the session has let
-// go of the request.
-func (ex *exchange) releaseDeadline() {
-	if !ex.dlSet {
-		return
-	}
-	var next time.Time
-	if hs, ok := ex.r.Context().Value(http.ServerContextKey).(*http.Server); ok && hs.WriteTimeout > 0 {
-		next = time.Now().Add(ex.write)
-	}
-	ex.dl.SetWriteDeadline(next)
 }

@@ -527,7 +527,6 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 // session made.
 func (s *Session) settle(ex *exchange) Outcome {
 	o, wrote, w := ex.outcome, ex.wroteHeader, ex.w
-	ex.releaseDeadline()
 	s.pool.put(ex)
 	switch o {
 	case outRetry:
