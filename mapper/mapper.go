@@ -105,8 +105,8 @@ type Config struct {
 	MaxSessions int
 
 	// Session is the template for each new session. App is required.
-	// LogID, Token and OnEnd are set by the mapper (OnEnd, if set here,
-	// still runs after the mapper's own bookkeeping).
+	// LogID, Token, Predecessor and OnEnd are set by the mapper (OnEnd, if
+	// set here, still runs after the mapper's own bookkeeping).
 	Session handoff.Options
 
 	// Admit, if set, is asked before a request starts a new session; an
