@@ -15,10 +15,10 @@ import (
 //	  │      (session)      │        (session)        ▲
 //	  ├── giveBack ─────────┼─────────────────────────┘ (outcome retry)
 //	  │   (session ending)  │
-//	  │                     └── abandon ──┐ (handler: client gone,
-//	  │                                   ▼  response bound passed)
+//	  │                     └── abandon ──┐ (handler: client gone, or the
+//	  │                                   ▼  response bound passed, no head sent)
 //	  └────── abandon ─────────────▶ abandoned
-//	          (handler: client gone, queue bound passed)
+//	          (handler: client gone, or the queue bound passed)
 //
 // The ResponseWriter has one owner at a time: the handler while the
 // request is queued and again once it has seen the request finished or has
