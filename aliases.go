@@ -39,6 +39,8 @@ var (
 	EndEvicted  = request.EndEvicted
 	EndShutdown = request.EndShutdown
 	EndPanic    = request.EndPanic
+
+	EndUnresponsive = request.EndUnresponsive
 )
 
 // Topic broadcasts events between sessions: publishers append, long polls

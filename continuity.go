@@ -21,7 +21,8 @@
 // A session handles one request at a time; others wait in a bounded queue,
 // in arrival order. Sessions end when the application returns, when idle
 // past [Options.IdleTimeout], when older than [Options.MaxLifetime], when
-// evicted at [Options.MaxSessions], or at shutdown; [Request.Next] then ends
+// evicted at [Options.MaxSessions], when they leave a request unanswered
+// past [Options.ResponseTimeout], or at shutdown; [Request.Next] then ends
 // the goroutine (deferred calls run).
 //
 // # Serving
@@ -130,6 +131,11 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 	s.timeouts = handoff.Timeouts{
 		Queue:    max(o.QueueTimeout, 0), // negative: no bound
 		Response: max(o.ResponseTimeout, 0),
+		Write:    max(o.WriteTimeout, 0),
+	}
+	var budget *handoff.ByteBudget
+	if o.MaxQueuedBytesTotal > 0 {
+		budget = handoff.NewByteBudget(o.MaxQueuedBytesTotal)
 	}
 	if !o.InsecureSkipCrossOriginCheck {
 		s.cop = http.NewCrossOriginProtection()
@@ -164,6 +170,9 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 			Shared:              map[any]any{(*progress.Handler)(nil): s.progress},
 			App:                 func(h *handoff.Handle) { app((*Request)(h)) },
 			QueueDepth:          o.QueueDepth,
+			MaxQueuedBytes:      max(o.MaxQueuedBytes, 0),
+			Budget:              budget,
+			Pool:                handoff.NewPool(),
 			NoImplicitFirstNext: o.NoImplicitFirstNext,
 		},
 	})
@@ -248,7 +257,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		o := sess.Handle(w, r, s.timeouts)
 		s.counts.outcome(o)
-		if o != handoff.Retry {
+		switch o {
+		case handoff.Retry:
+		case handoff.Aborted:
+			// The app panicked after the response started: abort the
+			// connection, as net/http does, so the client sees it broken.
+			panic(http.ErrAbortHandler)
+		default:
 			return
 		}
 		// The session ended before it took the request: map it again.

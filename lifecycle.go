@@ -67,11 +67,15 @@ type Hooks struct {
 	// [Server.Close] at once. Close what ServerStart opened.
 	ServerStop func()
 	// SessionStart runs on a new session's goroutine, before the
-	// application function.
+	// application function. If the browser's previous session is still
+	// ending, it runs after that session's SessionEnd.
 	SessionStart func(s *Session)
-	// SessionEnd runs on the session goroutine when the session has ended,
-	// after its cleanups. reason is one of the End* errors: EndReturned,
-	// EndIdle, EndLifetime, EndEvicted, EndShutdown or EndPanic.
+	// SessionEnd runs once when the session has ended, after its cleanups
+	// and before requests queued for it go to a new session, on the
+	// session goroutine (for EndUnresponsive, on the goroutine that found
+	// the session stuck). reason is one of the End* errors: EndReturned,
+	// EndIdle, EndLifetime, EndEvicted, EndShutdown, EndPanic or
+	// EndUnresponsive.
 	SessionEnd func(s *Session, reason error)
 	// RequestStart runs on the session goroutine when the session takes a
 	// request, before the application sees it.

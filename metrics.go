@@ -34,7 +34,7 @@ func (c *counters) outcome(o handoff.Outcome) {
 		c.responseTimeout.Add(1)
 	case handoff.ClientGone:
 		c.clientGone.Add(1)
-	case handoff.Panicked:
+	case handoff.Panicked, handoff.Aborted:
 		c.panicked.Add(1)
 	}
 }

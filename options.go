@@ -15,16 +15,19 @@ import (
 // of each default: [New] resolves every zero field to these values before
 // it configures the packages below, whose own fallbacks never apply.
 const (
-	DefaultCookieName      = "cid"
-	DefaultQueryParam      = "sid"
-	DefaultCookieSameSite  = http.SameSiteLaxMode
-	DefaultIdleTimeout     = 20 * time.Minute
-	DefaultMaxSessions     = 10000
-	DefaultQueueDepth      = 16
-	DefaultQueueTimeout    = 30 * time.Second
-	DefaultResponseTimeout = 5 * time.Minute
-	DefaultMaxBodyBytes    = 1 << 20
-	DefaultMaxFormFields   = 1000
+	DefaultCookieName          = "cid"
+	DefaultQueryParam          = "sid"
+	DefaultCookieSameSite      = http.SameSiteLaxMode
+	DefaultIdleTimeout         = 20 * time.Minute
+	DefaultMaxSessions         = 10000
+	DefaultQueueDepth          = 16
+	DefaultQueueTimeout        = 30 * time.Second
+	DefaultResponseTimeout     = 5 * time.Minute
+	DefaultWriteTimeout        = 30 * time.Second
+	DefaultMaxQueuedBytes      = 4 << 20
+	DefaultMaxQueuedBytesTotal = 256 << 20
+	DefaultMaxBodyBytes        = 1 << 20
+	DefaultMaxFormFields       = 1000
 )
 
 // Options configure a [Server]. The zero value is a secure, bounded
@@ -114,17 +117,35 @@ type Options struct {
 	MaxBusyPerClient int
 
 	// QueueDepth is how many requests may wait for a busy session; beyond
-	// it they get 503. Default 16.
+	// it they get 503. A request whose client goes leaves the queue at
+	// once. Default 16.
 	QueueDepth int
-	// QueueTimeout bounds how long a request waits for its busy session
-	// before a 503. Default 30s; negative means no bound.
+	// QueueTimeout bounds how long a request waits, from its arrival, for
+	// its busy session to take it; then it gets 503 with Retry-After.
+	// Default 30s; negative means no bound.
 	QueueTimeout time.Duration
-	// ResponseTimeout bounds how long a request the session has taken may
-	// wait for the response to start (a write or a flush); then it gets 503.
+	// ResponseTimeout bounds how long a request may wait, from the moment
+	// its session takes it, for the response to start (a write or a
+	// flush); then it gets 503, and the session, which is stuck, is ended
+	// (EndUnresponsive): the browser's next request starts a fresh one.
 	// Once started, the response may stream for as long as the session
-	// likes. The bound is checked in eighths of itself, so it may run up to
-	// an eighth late. Default 5m; negative means no bound.
+	// likes. Default 5m; negative means no bound.
 	ResponseTimeout time.Duration
+	// WriteTimeout bounds each write of a session's response: a write the
+	// client does not take in within it fails, and the session carries on
+	// (a client that stopped reading cannot pin it). It is set per write,
+	// so a stream to a slow but live reader runs as long as it likes.
+	// Default 30s; negative means no bound.
+	WriteTimeout time.Duration
+	// MaxQueuedBytes bounds the bytes that the bodies of requests waiting
+	// for one busy session may hold, beyond the first of them; a request
+	// that would pass it gets 503 with Retry-After. Default 4 MiB; negative
+	// means no bound.
+	MaxQueuedBytes int64
+	// MaxQueuedBytesTotal bounds the bytes that the bodies of requests
+	// waiting for any session may hold; a request that would pass it gets
+	// 503 with Retry-After. Default 256 MiB; negative means no bound.
+	MaxQueuedBytesTotal int64
 	// NoImplicitFirstNext starts the application with no request in hand;
 	// it must call Next first. By default it starts with the session's first
 	// request already delivered.
@@ -227,6 +248,15 @@ func (o *Options) resolve() error {
 	}
 	if o.ResponseTimeout == 0 {
 		o.ResponseTimeout = DefaultResponseTimeout
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.MaxQueuedBytes == 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if o.MaxQueuedBytesTotal == 0 {
+		o.MaxQueuedBytesTotal = DefaultMaxQueuedBytesTotal
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes

@@ -167,10 +167,10 @@ type Config struct {
 	MaxBusyPerClient int
 
 	// Session is the template for each new session. App is required.
-	// LogID, Token and OnEnd are set by the mapper (OnEnd, if set here,
-	// still runs after the mapper's own bookkeeping); Token only in ByQuery
-	// mode, so that a cookie's value never reaches the app. The mapper
-	// sets Clock, Epoch, QueryParam and Renew too.
+	// LogID, Token, Predecessor and OnEnd are set by the mapper (OnEnd, if
+	// set here, still runs after the mapper's own bookkeeping); Token only
+	// in ByQuery mode, so that a cookie's value never reaches the app. The
+	// mapper sets Clock, Epoch, QueryParam and Renew too.
 	Session handoff.Options
 
 	// Admit, if set, is asked before a request starts a new session; an
@@ -250,6 +250,7 @@ var endReasons = [...]struct {
 	{handoff.EndEvicted, "evicted"},
 	{handoff.EndShutdown, "shutdown"},
 	{handoff.EndPanic, "panic"},
+	{handoff.EndUnresponsive, "unresponsive"},
 }
 
 func (m *Mapper) countEnd(reason error) {
@@ -392,7 +393,8 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 		id = m.clientID(r)
 	}
 	key := prefix + id
-	browserLive := false // path mode: id names a browser with a live session
+	browserLive := false     // path mode: id names a browser with a live session
+	var pred <-chan struct{} // the client's session, if it is still ending
 	if id != "" || !m.needID {
 		m.mu.Lock()
 		if m.closed {
@@ -403,6 +405,8 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 			m.touchLocked(e)
 			m.mu.Unlock()
 			return e.sess, nil, nil
+		} else if e != nil {
+			pred = e.sess.Ended()
 		}
 		browserLive = id != "" && len(m.browsers[id]) > 0
 		m.mu.Unlock()
@@ -442,7 +446,7 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 	if m.cfg.Mode&ByQuery == 0 {
 		token = "" // the cookie's value never reaches the app
 	}
-	sess, err := m.create(prefix, id, token, client)
+	sess, err := m.create(prefix, id, token, client, pred)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -623,8 +627,9 @@ func (m *Mapper) touchLocked(e *entry) {
 }
 
 // create adds a session under key, evicting at the cap, and starts its
-// goroutine.
-func (m *Mapper) create(prefix, id, token string, addr netip.Addr) (*handoff.Session, error) {
+// goroutine. pred, if set, is the Ended channel of the session the client
+// had, still ending: the new one starts after it.
+func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan struct{}) (*handoff.Session, error) {
 	key := prefix + id
 	m.mu.Lock()
 	if m.closed {
@@ -658,6 +663,7 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr) (*handoff.Ses
 	opts.LogID = m.logID(key)
 	opts.Token = token
 	opts.Renew = func(r *http.Request) (string, *http.Cookie, error) { return m.renew(e, r) }
+	opts.Predecessor = pred
 	userEnd := opts.OnEnd
 	opts.OnEnd = func(s *handoff.Session, reason error) {
 		m.mu.Lock()
@@ -895,7 +901,7 @@ type Stats struct {
 	// client was over its share.
 	ClientRefused uint64
 	// Ended counts ended sessions by reason: returned, idle, lifetime,
-	// evicted, shutdown, panic, other.
+	// evicted, shutdown, panic, unresponsive, other.
 	Ended map[string]uint64
 }
 

@@ -34,4 +34,8 @@ var (
 	EndShutdown = handoff.EndShutdown
 	// EndPanic: the application function panicked.
 	EndPanic = handoff.EndPanic
+	// EndUnresponsive: the session took a request and did not start its
+	// response within the server's response timeout; it was ended as
+	// stuck, and the browser's next request starts a fresh session.
+	EndUnresponsive = handoff.EndUnresponsive
 )

@@ -98,8 +98,10 @@ func (r *Request) WriteHeader(code int) { r.h().WriteHeader(code) }
 func (r *Request) SetStatus(code int) { r.h().SetStatus(code) }
 
 // Write writes to the response in hand. It fails with [ErrNoRequest] when no
-// request is in hand and with [ErrClientGone] when its browser is no longer
-// listening. The default Content-Type is text/html; charset=utf-8.
+// request is in hand, with [ErrClientGone] when its browser is no longer
+// listening, and with the connection's error (an [os.ErrDeadlineExceeded])
+// when the browser does not take the write within the server's write
+// timeout. The default Content-Type is text/html; charset=utf-8.
 func (r *Request) Write(p []byte) (int, error) { return r.h().Write(p) }
 
 // WriteString writes s to the response in hand; see [Request.Write].

@@ -52,8 +52,10 @@ func (s *Session) SetValue(key, v any) { s.h().SetValue(key, v) }
 
 // Cleanup registers fn to run when the session ends, however it ends
 // (ASP's RegisterCleanup): the application returned or panicked, the
-// session was reaped or evicted, or the server shut down. Cleanups run on
-// the session goroutine, last registered first, after the session has
-// stopped taking requests; context.Cause(s.Context()) tells why. A panic in
-// fn is recovered and logged.
+// session was reaped or evicted, the server shut down, or the session did
+// not answer in time. Cleanups run once, last registered first, after the
+// session has stopped taking requests, on the session goroutine (on the
+// goroutine that ended it, for EndUnresponsive, while the application may
+// still be running); context.Cause(s.Context()) tells why. A panic in fn is
+// recovered and logged.
 func (s *Session) Cleanup(fn func()) { s.h().Cleanup(fn) }

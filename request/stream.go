@@ -8,9 +8,11 @@ package request
 // Stream starts a streamed response for the request in hand: it sends the
 // head (set headers and status first) and flushes it, so the browser sees
 // the response begin and the server's response timeout no longer applies.
-// It also lifts the connection's write deadline, if the server set one
-// ([http.Server] WriteTimeout), so that it does not cut the stream; the
-// next request on the connection gets it back. Then write and
+// Each write then has the server's write timeout (Options.WriteTimeout) to
+// go through, a deadline renewed before every write, so a slow but live
+// reader keeps the stream going while one that stopped reading is cut; it
+// replaces any deadline an [http.Server] WriteTimeout set for the whole
+// response (with no write timeout, that deadline is lifted). Then write and
 // [Request.Flush] as you go, and end the stream with Next or End.
 func (r *Request) Stream() error { return r.h().Stream() }
 

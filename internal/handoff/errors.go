@@ -16,4 +16,12 @@ var (
 	EndEvicted  = errors.New("continuity: session evicted at the session cap")
 	EndShutdown = errors.New("continuity: server shutdown")
 	EndPanic    = errors.New("continuity: session panicked")
+
+	EndUnresponsive = errors.New("continuity: session did not answer in time")
+)
+
+// Refusals of a request whose body would pass a bound on queued bytes.
+var (
+	errQueueBytes = errors.New("continuity: session's queued bytes full")
+	errBudget     = errors.New("continuity: server's queued bytes full")
 )

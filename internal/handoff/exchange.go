@@ -6,28 +6,61 @@ import (
 	"time"
 )
 
-// exchange is one HTTP request handed from a waiting ServeHTTP to a session
-// goroutine. Its state machine is the whole hand-off protocol:
+// exchange is one HTTP request handed from a waiting ServeHTTP (the
+// handler) to a session goroutine. Its state machine is the whole hand-off
+// protocol:
 //
-//	queued ──take──▶ taken ──finish──▶ finished
-//	   │                │
-//	   └──abandon──▶ abandoned ◀──abandon──┘
-//	queued ──giveBack──▶ finished (outcome retry)
+//	           take                    finish
+//	queued ─────────────▶ taken ─────────────────▶ finished
+//	  │      (session)      │        (session)        ▲
+//	  ├── giveBack ─────────┼─────────────────────────┘ (outcome retry)
+//	  │   (session ending)  │
+//	  │                     └── abandon ──┐ (handler: client gone, or the
+//	  │                                   ▼  response bound passed, no head sent)
+//	  └────── abandon ─────────────▶ abandoned
+//	          (handler: client gone, or the queue bound passed)
 //
-// Every transition happens under mu, so the handler goroutine and the
-// session goroutine never both believe they own the ResponseWriter: the
-// session writes only while the state is taken, the handler writes only
-// after it has moved the state to abandoned or seen finished.
+// The ResponseWriter has one owner at a time: the handler while the
+// request is queued and again once it has seen the request finished or has
+// abandoned it; the session only while the state is taken. Every
+// transition happens under ex.mu, and the session writes only under ex.mu
+// after checking the state, so the two never write at once.
+//
+// The session's queue (a list under the session's mu) holds queued
+// exchanges only: take and giveBack take the exchange off it, and so does
+// the handler right after it abandons a queued one, so a request whose
+// client has gone leaves the queue, and frees its slot and its bytes, at
+// once.
+//
+// Each bound is a timer of its own, so both are exact. The queue timer
+// runs from the arrival until the take, which stops it. The response timer
+// runs from the take, which arms it; when the session waits idle in Next,
+// the handler arms it on arrival instead, since the take is then
+// immediate. The handler selects on both and acts on a tick only if the
+// state still calls for it: a tick that lost the race to a take or a
+// finish is ignored.
+//
+// Lock order: the session's mu, then ex.mu. The handler never holds both.
 type exchange struct {
 	w http.ResponseWriter
 	r *http.Request
 
-	done chan struct{} // receives one value on finish/giveBack; none on abandon
+	done   chan struct{} // receives one value on finish or giveBack; none on abandon
+	queueT *time.Timer   // the queue bound
+	respT  *time.Timer   // the response bound
+
+	response   time.Duration // the response bound; 0 means none
+	queueArmed bool          // the queue bound is running
+	respArmed  bool          // the response bound is running
+	write      time.Duration // per-write deadline on the connection; 0 means none
+	bytes      int64         // what the request's body holds, counted while queued
 
 	mu          sync.Mutex
 	state       exState
 	outcome     outcome
-	wroteHeader bool // the session committed the response head
+	wroteHeader bool                                           // the session committed the response head
+	dl          interface{ SetWriteDeadline(time.Time) error } // sets w's connection write deadline; nil if none
+	dlFound     bool                                           // dl has been looked for
 }
 
 type exState uint8
@@ -49,31 +82,120 @@ const (
 	outAbort                 // the app panicked with http.ErrAbortHandler
 )
 
-// newExchange allocates an exchange per request. They are not pooled: a
-// package-level pool is state shared by every server in the process, and
-// its channels and timers would cross testing/synctest bubbles (a fatal
-// error), for an allocation of a few dozen bytes.
-func newExchange(w http.ResponseWriter, r *http.Request) *exchange {
-	return &exchange{done: make(chan struct{}, 1), w: w, r: r}
+// A Pool recycles exchanges, each with its channel and two timers, for
+// the sessions that share it: the hand-off is the per-request hot path,
+// and an exchange is most of what it would otherwise allocate. A server's
+// sessions share one; a session given none makes its own. (It is not a
+// package-level pool: channels and timers made inside a synctest bubble
+// must not be used outside it.)
+type Pool struct{ p sync.Pool }
+
+// NewPool returns an empty Pool.
+func NewPool() *Pool {
+	return &Pool{p: sync.Pool{New: func() any {
+		ex := &exchange{
+			done:   make(chan struct{}, 1),
+			queueT: time.NewTimer(time.Hour),
+			respT:  time.NewTimer(time.Hour),
+		}
+		ex.queueT.Stop()
+		ex.respT.Stop()
+		return ex
+	}}}
 }
 
-// recycle lets go of a finished exchange's writer and request. Only the
-// handler calls it, after it has seen the exchange finished: the session
-// no longer holds it then.
-func (ex *exchange) recycle() {
+func (p *Pool) get(w http.ResponseWriter, r *http.Request, t Timeouts) *exchange {
+	ex := p.p.Get().(*exchange)
+	ex.w, ex.r = w, r
+	ex.response, ex.write = max(t.Response, 0), max(t.Write, 0)
+	ex.bytes = bodyBytes(r)
+	return ex
+}
+
+// put returns an exchange to the pool. Only the handler calls it, once the
+// session no longer holds the exchange: it finished, handed it back, or
+// never saw it. Timers are stopped (Go 1.23 timers: no stale tick is left
+// behind), and the request is let go.
+func (p *Pool) put(ex *exchange) {
+	ex.stopTimers()
+	select {
+	case <-ex.done:
+	default:
+	}
 	ex.w, ex.r = nil, nil
+	ex.state, ex.outcome, ex.wroteHeader = exQueued, outServed, false
+	ex.dl, ex.dlFound = nil, false
+	p.p.Put(ex)
 }
 
-// take is called by the session when it pulls ex from its inbox. It fails
-// when the handler already gave up on the request.
-func (ex *exchange) take(time.Time) bool {
+// bodyBytes is what a request's body holds once the server has parsed it:
+// its length, or, for a body sent without one (chunked), what its form
+// holds.
+func bodyBytes(r *http.Request) int64 {
+	if r.ContentLength >= 0 {
+		return r.ContentLength
+	}
+	var n int
+	for k, vs := range r.PostForm {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	if mf := r.MultipartForm; mf != nil {
+		for k, vs := range mf.Value {
+			n += len(k)
+			for _, v := range vs {
+				n += len(v)
+			}
+		}
+		for _, fs := range mf.File {
+			for _, f := range fs {
+				n += int(f.Size)
+			}
+		}
+	}
+	return int64(n)
+}
+
+// take is called by the session, holding its own mu, when it pulls ex off
+// its queue. It fails when the handler already gave up on the request.
+// The response bound starts here: it bounds the wait once the session has
+// the request, never the time spent queued.
+func (ex *exchange) take() bool {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	if ex.state != exQueued {
 		return false
 	}
 	ex.state = exTaken
+	if ex.queueArmed {
+		ex.queueT.Stop()
+		ex.queueArmed = false
+	}
+	ex.armResponse()
 	return true
+}
+
+// stopTimers stops the bounds that are running. Only timers that were
+// armed are touched: each Stop takes the timer's lock.
+func (ex *exchange) stopTimers() {
+	if ex.queueArmed {
+		ex.queueT.Stop()
+		ex.queueArmed = false
+	}
+	if ex.respArmed {
+		ex.respT.Stop()
+		ex.respArmed = false
+	}
+}
+
+// armResponse starts the response bound, once.
+func (ex *exchange) armResponse() {
+	if ex.response > 0 && !ex.respArmed {
+		ex.respT.Reset(ex.response)
+		ex.respArmed = true
+	}
 }
 
 // finishLocked is called by the session, holding ex.mu, when it is done
@@ -102,12 +224,75 @@ func (ex *exchange) giveBack() {
 }
 
 // abandon is called by the handler when it stops waiting. It reports the
-// state the exchange was in; if that was exFinished the handler must act on
-// the outcome instead. It must be called with ex.mu held.
-func (ex *exchange) abandonLocked() exState {
+// state the exchange was in: if that was exFinished the handler must act
+// on the outcome instead.
+func (ex *exchange) abandon() exState {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
 	prev := ex.state
 	if prev == exQueued || prev == exTaken {
 		ex.state = exAbandoned
 	}
 	return prev
+}
+
+// abandonIf abandons ex if it is still in state st, reporting whether it
+// did.
+func (ex *exchange) abandonIf(st exState) bool {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.state != st {
+		return false
+	}
+	ex.state = exAbandoned
+	return true
+}
+
+// abandonUnanswered abandons ex if the session holds it and has not started
+// the response, reporting whether it did.
+func (ex *exchange) abandonUnanswered() bool {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.state != exTaken || ex.wroteHeader {
+		return false
+	}
+	ex.state = exAbandoned
+	return true
+}
+
+// armWriteLocked gives the session's next write WriteTimeout to go
+// through: the deadline is set before each write, so a slow but live
+// reader keeps a stream going while a dead one is cut. The last deadline
+// also bounds the final flush net/http makes once the handler returns;
+// net/http then clears it, so it cannot cut the connection's next
+// response. The connection is reached through wrappers as
+// [http.ResponseController] does, looked up once per request
+// (ResponseController would allocate an error on each call for a writer
+// that cannot set deadlines). It must be called with ex.mu held and the
+// state taken.
+func (ex *exchange) armWriteLocked() {
+	if ex.write <= 0 {
+		return
+	}
+	if !ex.dlFound {
+		ex.dl, ex.dlFound = deadliner(ex.w), true
+	}
+	if ex.dl != nil {
+		ex.dl.SetWriteDeadline(time.Now().Add(ex.write))
+	}
+}
+
+// deadliner finds what sets w's write deadline, unwrapping middleware's
+// ResponseWriters as [http.ResponseController] does.
+func deadliner(w http.ResponseWriter) interface{ SetWriteDeadline(time.Time) error } {
+	for {
+		switch t := w.(type) {
+		case interface{ SetWriteDeadline(time.Time) error }:
+			return t
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return nil
+		}
+	}
 }

@@ -1,6 +1,6 @@
 // Package handoff is the machinery between the HTTP handlers that receive
 // a browser's requests and the one goroutine that runs the application for
-// that browser: the [Session] (its inbox, run loop and the bounds on each
+// that browser: the [Session] (its queue, run loop and the bounds on each
 // hand-off), the exchange of one request, and the [Handle] the session
 // goroutine holds. Package request gives applications their view of it
 // (request.Request and request.Session are defined on Handle and Session);
@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
-	"time"
 )
 
 // A Handle is the handle a session goroutine holds. There is one per
@@ -112,23 +111,20 @@ func (r *Handle) wait() error {
 		if s.ctx.Err() != nil {
 			return ErrSessionClosed
 		}
+		if ex := s.takeNext(true); ex != nil {
+			r.accept(ex)
+			return nil
+		}
 		select {
-		case ex := <-s.inbox:
-			if r.accept(ex) {
-				return nil
-			}
+		case <-s.wake:
 		case <-s.ctx.Done():
 			return ErrSessionClosed
 		}
 	}
 }
 
-// accept loads ex, just received from the inbox, as the request in hand;
-// it fails if the handler already gave up on it.
-func (r *Handle) accept(ex *exchange) bool {
-	if !ex.take(time.Time{}) {
-		return false
-	}
+// accept loads ex, just taken off the queue, as the request in hand.
+func (r *Handle) accept(ex *exchange) {
 	r.ex = ex
 	r.status = 0
 	if len(r.header) > 0 {
@@ -137,7 +133,6 @@ func (r *Handle) accept(ex *exchange) bool {
 	if h := r.s.hooks; h != nil && h.RequestStart != nil {
 		r.s.contain("RequestStart hook", func() { h.RequestStart(r) })
 	}
-	return true
 }
 
 // finish ends the response in hand, committing the head if nothing was
@@ -253,7 +248,8 @@ func (r *Handle) WriteString(s string) (int, error) {
 }
 
 // output locks the request in hand for writing, sending the response head
-// first if it is still unsent. On success the caller must unlock ex.mu.
+// first if it is still unsent, and gives the write that follows its
+// deadline. On success the caller must unlock ex.mu.
 func (r *Handle) output() (*exchange, error) {
 	ex := r.ex
 	if ex == nil {
@@ -267,6 +263,7 @@ func (r *Handle) output() (*exchange, error) {
 	if !ex.wroteHeader {
 		r.commitLocked(ex)
 	}
+	ex.armWriteLocked()
 	return ex, nil
 }
 

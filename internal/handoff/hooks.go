@@ -3,15 +3,19 @@ package handoff
 import "runtime/debug"
 
 // Hooks are lifecycle callbacks, each optional (ASP's global.asa events,
-// for sessions and requests). They run on the session goroutine. A panic in
-// a hook is recovered and logged; it never ends the session or the server.
+// for sessions and requests). They run on the session goroutine, except
+// that a session ended for not answering in time (EndUnresponsive) runs
+// its SessionEnd on the goroutine that ended it. A panic in a hook is
+// recovered and logged; it never ends the session or the server.
 type Hooks struct {
 	// SessionStart runs when a session's goroutine starts, before the
-	// application function.
+	// application function. If the browser's previous session is still
+	// ending, it runs after that session's SessionEnd.
 	SessionStart func(s *Session)
-	// SessionEnd runs when a session has ended, after its cleanups. reason
-	// is one of the End* errors: EndReturned, EndIdle, EndLifetime,
-	// EndEvicted, EndShutdown or EndPanic.
+	// SessionEnd runs once when a session has ended, after its cleanups
+	// and before requests queued for it go to a new session. reason is one
+	// of the End* errors: EndReturned, EndIdle, EndLifetime, EndEvicted,
+	// EndShutdown, EndPanic or EndUnresponsive.
 	SessionEnd func(s *Session, reason error)
 	// RequestStart runs when the session takes a request, before the
 	// application sees it.
@@ -26,10 +30,12 @@ type Hooks struct {
 
 // Cleanup registers fn to run when the session ends, however it ends
 // (ASP's RegisterCleanup): the application returned or panicked, the
-// session was reaped or evicted, or the server shut down. Cleanups run on
-// the session goroutine, last registered first, after the session has
-// stopped taking requests; context.Cause(s.Context()) tells why. A panic in
-// fn is recovered and logged.
+// session was reaped or evicted, the server shut down, or the session did
+// not answer in time. Cleanups run once, last registered first, after the
+// session has stopped taking requests, on the session goroutine (on the
+// goroutine that ended it, for EndUnresponsive, while the application may
+// still be running); context.Cause(s.Context()) tells why. A panic in fn is
+// recovered and logged.
 func (s *Session) Cleanup(fn func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -60,15 +66,17 @@ func (s *Session) contain(what string, fn func()) {
 	fn()
 }
 
-// lockOut runs the BeforeCommit hook if the response head is still
-// unsent, then locks ex for output. Only the session goroutine writes
-// wroteHeader, so it may read it unlocked. The hook runs unlocked, so it
-// may itself write; committing stops it recursing.
+// lockOut locks ex for output, first running the BeforeCommit hook if the
+// response head is still unsent. The state is read under ex.mu: the
+// handler goroutine moves it to abandoned when the client goes. The hook
+// runs unlocked, so it may itself write; committing stops it recursing.
 func (r *Handle) lockOut(ex *exchange) {
+	ex.mu.Lock()
 	if h := r.s.hooks; h != nil && h.BeforeCommit != nil && !ex.wroteHeader && !r.committing && ex.state == exTaken {
+		ex.mu.Unlock()
 		r.committing = true
 		r.s.contain("BeforeCommit hook", func() { h.BeforeCommit(r) })
 		r.committing = false
+		ex.mu.Lock()
 	}
-	ex.mu.Lock()
 }

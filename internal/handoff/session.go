@@ -2,7 +2,6 @@ package handoff
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -20,6 +19,26 @@ type Options struct {
 	// QueueDepth is how many requests may wait for the session while it is
 	// busy. Zero means 16.
 	QueueDepth int
+
+	// MaxQueuedBytes bounds the bytes that the bodies of requests waiting
+	// for the session may hold, beyond the first of them: a request that
+	// would pass it is refused with 503. Zero means no bound.
+	MaxQueuedBytes int64
+
+	// Budget, if set, bounds the bytes that the bodies of requests waiting
+	// for any of the sessions sharing it may hold; a request that would
+	// pass it is refused with 503. A server's sessions share one.
+	Budget *ByteBudget
+
+	// Pool recycles the sessions' exchanges; a server's sessions share
+	// one. Nil gives the session a pool of its own.
+	Pool *Pool
+
+	// Predecessor, if set, is the Ended channel of the session this one
+	// follows (the browser's previous session, still ending): the new
+	// session waits for it before its SessionStart hook and its first
+	// request, so that the old session's end comes first.
+	Predecessor <-chan struct{}
 
 	// NoImplicitFirstNext starts App with no request in hand; App must call
 	// Next before it can read input or write output. By default App starts
@@ -71,27 +90,56 @@ type Options struct {
 	// from time.Now). Ignored when Clock is nil.
 	Epoch time.Time
 
-	// OnEnd, if set, runs on the session goroutine after the session has
-	// stopped accepting requests and before requests still queued for it are
-	// handed back to be mapped again. reason is one of the End* errors.
+	// OnEnd, if set, runs when the session has ended, after its cleanups
+	// and its SessionEnd hook and before requests still queued for it are
+	// handed back to be mapped again. reason is one of the End* errors. It
+	// runs once, on the session goroutine, or on a handler's goroutine
+	// when the session is ended for not answering (EndUnresponsive).
 	OnEnd func(s *Session, reason error)
 }
 
-// Timeouts bound how long [Session.Serve] waits.
+// Timeouts bound how long [Session.Handle] waits, and how long the
+// session's writes may block.
 type Timeouts struct {
-	// Queue bounds the wait for the session to take the request while it is
-	// busy with earlier ones. Zero means no bound.
+	// Queue bounds the wait, from the request's arrival, for the session
+	// to take it while it is busy with earlier ones. Zero means no bound.
 	Queue time.Duration
-	// Response bounds the wait, once the session has taken the request, for
-	// it to start the response. Once the response has started (the session
-	// wrote or flushed), the session owns its length: streams may run long.
-	// Zero means no bound.
+	// Response bounds the wait, from the moment the session takes the
+	// request, for it to start the response. Once the response has started
+	// (the session wrote or flushed), the session owns its length: streams
+	// may run long. A session that does not start it in time is ended
+	// (EndUnresponsive). Zero means no bound.
 	Response time.Duration
+	// Write bounds each write of the session's response to the connection:
+	// a write that cannot go through in time fails (the client stopped
+	// reading). Zero means no bound.
+	Write time.Duration
+}
+
+// A ByteBudget bounds the bytes that requests queued for a set of sessions
+// may hold. It is safe for concurrent use.
+type ByteBudget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewByteBudget returns a budget of max bytes.
+func NewByteBudget(max int64) *ByteBudget { return &ByteBudget{max: max} }
+
+// Used is the number of bytes queued requests hold now.
+func (b *ByteBudget) Used() int64 { return b.used.Load() }
+
+func (b *ByteBudget) take(n int64) bool {
+	if b.used.Add(n) > b.max {
+		b.used.Add(-n)
+		return false
+	}
+	return true
 }
 
 // A Session is the hand-off point between the HTTP handlers that receive a
 // browser's requests and the one goroutine that runs the application for
-// that browser. Handlers call [Session.Serve]; the goroutine runs
+// that browser. Handlers call [Session.Handle]; the goroutine runs
 // [Session.Run]. At most one request is handled at a time; the rest wait in
 // a bounded queue, in arrival order.
 type Session struct {
@@ -108,20 +156,31 @@ type Session struct {
 	hooks      *Hooks
 	shared     map[any]any
 	created    time.Time
+	depth      int
+	maxQueued  int64
+	budget     *ByteBudget
+	pool       *Pool
+	pred       <-chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	inbox  chan *exchange
+	wake   chan struct{} // holds a token when a request has been queued
 
-	waiting  atomic.Int32 // handlers inside Serve for this session
-	lastSeen atomic.Int64 // nanoseconds since epoch when a handler last left Serve
+	waiting  atomic.Int32 // handlers inside Handle for this session
+	lastSeen atomic.Int64 // nanoseconds since epoch when a handler last left Handle
 
-	mu       sync.Mutex
-	closed   bool
-	values   map[any]any
-	bell     chan struct{} // made by arrived, closed by the next deliver
-	path     string        // of the last request delivered, for admin listings
-	cleanups []func()
+	mu          sync.Mutex
+	closed      bool          // no more requests are queued
+	ending      bool          // end has begun (it runs once)
+	endDone     bool          // end has run
+	ended       chan struct{} // made by Ended, closed when end has run
+	idle        bool          // the session goroutine waits in Next for a request
+	queue       []*exchange   // waiting requests, oldest first; only queued ones
+	queuedBytes int64         // what their bodies hold
+	values      map[any]any
+	bell        chan struct{} // made by arrived, closed by the next deliver
+	path        string        // of the last request delivered, for admin listings
+	cleanups    []func()
 }
 
 // NewSession returns a session whose context is derived from parent: when
@@ -131,6 +190,10 @@ func NewSession(parent context.Context, opts Options) *Session {
 	q := opts.QueueDepth
 	if q <= 0 {
 		q = 16
+	}
+	pool := opts.Pool
+	if pool == nil {
+		pool = NewPool()
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	now := time.Now()
@@ -152,9 +215,14 @@ func NewSession(parent context.Context, opts Options) *Session {
 		hooks:      opts.Hooks,
 		shared:     opts.Shared,
 		created:    now,
+		depth:      q,
+		maxQueued:  opts.MaxQueuedBytes,
+		budget:     opts.Budget,
+		pool:       pool,
+		pred:       opts.Predecessor,
 		ctx:        ctx,
 		cancel:     cancel,
-		inbox:      make(chan *exchange, q),
+		wake:       make(chan struct{}, 1),
 	}
 	s.lastSeen.Store(int64(now.Sub(epoch)))
 	return s
@@ -195,6 +263,21 @@ func (s *Session) Queued() int { return int(s.waiting.Load()) }
 // are handed back. Close does not wait; it is safe to call more than once
 // and from any goroutine.
 func (s *Session) Close(reason error) { s.cancel(reason) }
+
+// Ended returns a channel that is closed once the session has ended: its
+// cleanups and its SessionEnd hook have run. (It is made on demand: few
+// sessions are ever asked.)
+func (s *Session) Ended() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended == nil {
+		s.ended = make(chan struct{})
+		if s.endDone {
+			close(s.ended)
+		}
+	}
+	return s.ended
+}
 
 // Closed reports whether the session has stopped accepting requests.
 func (s *Session) Closed() bool {
@@ -247,24 +330,123 @@ func (s *Session) SetValue(key, v any) {
 	s.values[key] = v
 }
 
-// deliver queues ex without blocking.
-func (s *Session) deliver(ex *exchange) error {
+// deliver queues ex without blocking, within the session's bounds, and
+// starts its queue bound: from its arrival until the take. A request that
+// finds the session idle in Next, with nothing queued before it, is taken
+// at once and needs no queue timer (the hot path).
+func (s *Session) deliver(ex *exchange, queue time.Duration) (queueArmed bool, err error) {
+	if queueArmed, err = s.enqueue(ex, queue); err != nil {
+		return false, err
+	}
+	// Wake the session once the lock is free for it to take the request.
+	select {
+	case s.wake <- struct{}{}:
+	default: // it has a wake-up pending already
+	}
+	return queueArmed, nil
+}
+
+func (s *Session) enqueue(ex *exchange, queue time.Duration) (queueArmed bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrSessionClosed
+		return false, ErrSessionClosed
+	}
+	if len(s.queue) >= s.depth {
+		return false, ErrQueueFull
+	}
+	if n := ex.bytes; n > 0 {
+		if s.maxQueued > 0 && s.queuedBytes > 0 && s.queuedBytes+n > s.maxQueued {
+			return false, errQueueBytes
+		}
+		if s.budget != nil && !s.budget.take(n) {
+			return false, errBudget
+		}
+		s.queuedBytes += n
+	}
+	if s.idle && len(s.queue) == 0 {
+		// The session waits in Next and takes the request now: the
+		// response bound starts now, armed here on the handler's side,
+		// and there is no wait in the queue to bound (the hot path).
+		ex.armResponse()
+	} else if queue > 0 {
+		ex.queueT.Reset(queue)
+		ex.queueArmed, queueArmed = true, true
 	}
 	s.path = ex.r.URL.Path
-	select {
-	case s.inbox <- ex:
-		if s.bell != nil {
-			close(s.bell)
-			s.bell = nil
-		}
-		return nil
-	default:
-		return ErrQueueFull
+	s.queue = append(s.queue, ex)
+	if s.bell != nil {
+		close(s.bell)
+		s.bell = nil
 	}
+	return queueArmed, nil
+}
+
+// removeLocked takes the i'th request off the queue, releasing the bytes
+// it held. s.mu must be held.
+func (s *Session) removeLocked(i int) *exchange {
+	ex := s.queue[i]
+	copy(s.queue[i:], s.queue[i+1:])
+	s.queue[len(s.queue)-1] = nil
+	s.queue = s.queue[:len(s.queue)-1]
+	if n := ex.bytes; n > 0 {
+		s.queuedBytes -= n
+		if s.budget != nil {
+			s.budget.used.Add(-n)
+		}
+	}
+	return ex
+}
+
+// takeNext takes the oldest live request off the queue, or returns nil
+// when none waits; then, if willWait, the session is idle until it takes
+// one. The response bound starts at the take (see exchange.take).
+func (s *Session) takeNext(willWait bool) *exchange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) > 0 {
+		if ex := s.removeLocked(0); ex.take() {
+			s.idle = false
+			return ex
+		}
+		// Abandoned by its handler, which is taking it off the queue.
+	}
+	s.idle = willWait
+	return nil
+}
+
+// unqueue takes ex off the queue if it is still there, reporting whether
+// it was: then the session never saw it.
+func (s *Session) unqueue(ex *exchange) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, q := range s.queue {
+		if q == ex {
+			s.removeLocked(i)
+			return true
+		}
+	}
+	return false
+}
+
+// drop abandons ex for its handler and reports the state it was in. A
+// request still queued leaves the queue at once, so that it holds no slot
+// and no bytes; if the session never saw it, it goes back to the pool,
+// letting go of the request and its parsed body. After drop the handler
+// must not touch ex unless drop reported exFinished.
+func (s *Session) drop(ex *exchange) exState {
+	prev := ex.abandon()
+	switch prev {
+	case exQueued:
+		if s.unqueue(ex) {
+			s.pool.put(ex)
+		} else {
+			ex.stopTimers() // the session is discarding it, without touching them
+		}
+	case exTaken:
+		ex.stopTimers() // the session holds it, and no longer touches them
+	}
+	return prev
 }
 
 // Outcome is how [Session.Handle] disposed of a request.
@@ -274,122 +456,96 @@ type Outcome uint8
 const (
 	Served          Outcome = iota // the session answered (or streamed)
 	Retry                          // the session ended before taking it: map it again
-	QueueFull                      // 503: the session's queue was full
+	QueueFull                      // 503: the session's queue, or its bytes, were full
 	QueueTimeout                   // 503: the session stayed busy too long
-	ResponseTimeout                // 503: the session took it but did not answer in time
+	ResponseTimeout                // 503: the session took it but did not answer in time; it was ended
 	ClientGone                     // the client went away first
-	Panicked                       // the application panicked handling it
+	Panicked                       // the application panicked before writing: 500
+	Aborted                        // the response must be aborted: panic(http.ErrAbortHandler)
 )
 
 // Serve is [Session.Handle] reporting only whether to retry: it reports
 // retry when the session ended before taking the request, and the caller
-// should map the request again (to a new session).
+// should map the request again (to a new session). It aborts the response
+// itself, panicking with [http.ErrAbortHandler], when Handle says so.
 func (s *Session) Serve(w http.ResponseWriter, r *http.Request, t Timeouts) (retry bool) {
-	return s.Handle(w, r, t) == Retry
+	o := s.Handle(w, r, t)
+	if o == Aborted {
+		panic(http.ErrAbortHandler)
+	}
+	return o == Retry
 }
 
 // Handle hands the request to the session and blocks until the session has
-// answered it, the client has gone, or a timeout in t expires. It writes
-// the error responses itself: 503 with Retry-After when the queue is full or
-// the wait times out, 500 when the application panicked before writing.
+// answered it, the client has gone, or a bound in t has passed. It writes
+// the error responses itself: 503 with Retry-After when the queue is full
+// or the queue bound passes, 503 when the session took the request but did
+// not start the response within the response bound (and then it ends the
+// session: it is broken), 500 when the application panicked before writing.
 //
 // Handle returns [Retry] when the session ended before taking the request;
-// the caller should map the request again (to a new session). If the
-// application panicked with [http.ErrAbortHandler], Serve re-panics with it
-// on the caller's goroutine so net/http aborts the connection.
+// the caller should map the request again (to a new session). It returns
+// [Aborted] when the application panicked after the response had started,
+// or with [http.ErrAbortHandler]: the caller must then panic with
+// http.ErrAbortHandler on its goroutine, so that net/http aborts the
+// connection and the client sees a broken response, not a truncated one.
 func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Outcome {
 	s.waiting.Add(1)
 	defer func() {
 		s.lastSeen.Store(s.now())
 		s.waiting.Add(-1)
 	}()
-	ex := newExchange(w, r)
-	switch err := s.deliver(ex); {
-	case errors.Is(err, ErrSessionClosed):
-		return Retry
-	case err != nil:
-		unavailable(w, "session busy: too many requests queued")
+	ex := s.pool.get(w, r, t)
+	queued, err := s.deliver(ex, t.Queue)
+	if err != nil {
+		s.pool.put(ex)
+		switch err {
+		case ErrSessionClosed:
+			return Retry
+		case errQueueBytes:
+			unavailable(w, "session busy: queued requests hold too many bytes")
+		case errBudget:
+			unavailable(w, "server busy: queued requests hold too many bytes")
+		default:
+			unavailable(w, "session busy: too many requests queued")
+		}
 		return QueueFull
 	}
-
-	// One timer serves both bounds. While the request is queued it ticks
-	// every step (an eighth of the response bound, or the queue bound if
-	// nearer); the first tick that sees the request taken starts the
-	// response bound, so that bound is never cut short by time spent
-	// queued and runs late by at most one step. Elapsed time is the sum
-	// of the periods armed, so the common path, answered before any
-	// timer fires, never reads the clock.
-	var timer *time.Timer
-	var timeout <-chan time.Time
-	step := t.Response / 8
-	if t.Response > 0 && step <= 0 {
-		step = t.Response
+	// A bound that is not running has a nil channel, which select skips.
+	var queueC, respC <-chan time.Time
+	if queued {
+		queueC = ex.queueT.C
 	}
-	var elapsed, armed time.Duration
-	takenSeen := time.Duration(-1)
-	if armed = minPositive(t.Queue, step); armed > 0 {
-		timer = time.NewTimer(armed)
-		defer timer.Stop()
-		timeout = timer.C
-	}
-	rearm := func(d time.Duration) {
-		armed = d
-		timer.Reset(d)
+	if ex.response > 0 {
+		respC = ex.respT.C
 	}
 	for {
 		select {
 		case <-ex.done:
 			return s.settle(ex)
 		case <-r.Context().Done():
-			ex.mu.Lock()
-			prev := ex.abandonLocked()
-			ex.mu.Unlock()
-			if prev == exFinished {
+			if s.drop(ex) == exFinished {
 				return s.settle(ex)
 			}
 			return ClientGone // nobody is listening; nothing to write
-		case <-timeout:
-			elapsed += armed
-			ex.mu.Lock()
-			switch ex.state {
-			case exFinished:
-				ex.mu.Unlock()
-				return s.settle(ex)
-			case exQueued:
-				if t.Queue <= 0 || elapsed < t.Queue {
-					ex.mu.Unlock()
-					next := step
-					if t.Queue > 0 {
-						next = minPositive(t.Queue-elapsed, step)
-					}
-					rearm(next)
-					continue
-				}
-				ex.abandonLocked()
-				ex.mu.Unlock()
-				unavailable(w, "session busy: timed out waiting for earlier requests")
-				return QueueTimeout
+		case <-queueC:
+			if !ex.abandonIf(exQueued) {
+				continue // taken meanwhile: the response bound runs now
 			}
-			// Taken by the session.
-			if ex.wroteHeader || t.Response <= 0 {
-				ex.mu.Unlock()
-				timeout = nil // the session owns the response from here
-				continue
+			if s.unqueue(ex) {
+				s.pool.put(ex)
 			}
-			if takenSeen < 0 {
-				takenSeen = elapsed // the take happened in the last step
+			unavailable(w, "session busy: timed out waiting for earlier requests")
+			return QueueTimeout
+		case <-respC:
+			if !ex.abandonUnanswered() {
+				continue // finished, or the response has started: the session owns it
 			}
-			if left := t.Response - (elapsed - takenSeen); left > 0 {
-				ex.mu.Unlock()
-				rearm(left)
-				continue
-			}
-			ex.abandonLocked()
-			ex.mu.Unlock()
 			if s.logger != nil {
-				s.logger.Warn("continuity: session did not answer in time", "session", s.logID, "timeout", t.Response)
+				s.logger.Warn("continuity: session did not answer in time; ending it", "session", s.logID, "timeout", t.Response)
 			}
 			http.Error(w, "503 service unavailable: the application did not answer in time", http.StatusServiceUnavailable)
+			s.end(EndUnresponsive)
 			return ResponseTimeout
 		}
 	}
@@ -400,29 +556,20 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 // session made.
 func (s *Session) settle(ex *exchange) Outcome {
 	o, wrote, w := ex.outcome, ex.wroteHeader, ex.w
-	ex.recycle()
+	s.pool.put(ex)
 	switch o {
 	case outRetry:
 		return Retry
 	case outPanic:
-		if !wrote {
-			http.Error(w, "500 internal server error", http.StatusInternalServerError)
+		if wrote {
+			return Aborted // a clean end would pass the truncated response off as whole
 		}
+		http.Error(w, "500 internal server error", http.StatusInternalServerError)
 		return Panicked
 	case outAbort:
-		panic(http.ErrAbortHandler)
+		return Aborted
 	}
 	return Served
-}
-
-func minPositive(a, b time.Duration) time.Duration {
-	switch {
-	case a <= 0:
-		return b
-	case b <= 0 || a < b:
-		return a
-	}
-	return b
 }
 
 func unavailable(w http.ResponseWriter, msg string) {
@@ -432,9 +579,15 @@ func unavailable(w http.ResponseWriter, msg string) {
 
 // Run runs the application for this session and returns when it has
 // finished, for whatever reason. It recovers a panic in the application:
-// the request in hand is answered 500 (unless its response had started) and
-// the panic is logged with its stack.
+// the request in hand is answered 500 (or aborted, if its response had
+// started) and the panic is logged with its stack.
 func (s *Session) Run() {
+	if s.pred != nil {
+		select {
+		case <-s.pred: // the browser's previous session has ended
+		case <-s.ctx.Done():
+		}
+	}
 	r := &Handle{s: s}
 	if s.logger != nil {
 		s.logger.Debug("continuity: session start", "session", s.logID)
@@ -473,30 +626,45 @@ func (s *Session) Run() {
 	s.app(r)
 }
 
-// end stops the session accepting requests and hands back the ones queued.
+// end ends the session, once, on whichever goroutine gets there first (the
+// session's own, or a handler's that found it unresponsive): it stops
+// taking requests, runs the cleanups and the SessionEnd hook, closes
+// Ended, tells the owner (OnEnd), and only then hands back the requests
+// still queued, so that the session they go to next starts after this one
+// has ended.
 func (s *Session) end(reason error) {
 	s.mu.Lock()
-	s.closed = true
+	if s.ending {
+		s.mu.Unlock()
+		return
+	}
+	s.ending, s.closed = true, true
 	s.mu.Unlock()
 	s.cancel(reason)
 	if s.logger != nil {
 		s.logger.Debug("continuity: session end", "session", s.logID, "reason", reason.Error())
 	}
-	if s.onEnd != nil {
-		s.onEnd(s, reason)
-	}
-	for {
-		select {
-		case ex := <-s.inbox:
-			ex.giveBack()
-			continue
-		default:
-		}
-		break
-	}
 	s.runCleanups()
 	if h := s.hooks; h != nil && h.SessionEnd != nil {
 		s.contain("SessionEnd hook", func() { h.SessionEnd(s, reason) })
+	}
+	s.mu.Lock()
+	s.endDone = true
+	if s.ended != nil {
+		close(s.ended)
+	}
+	s.mu.Unlock()
+	if s.onEnd != nil {
+		s.onEnd(s, reason)
+	}
+	s.mu.Lock()
+	queued := make([]*exchange, 0, len(s.queue))
+	for len(s.queue) > 0 {
+		queued = append(queued, s.removeLocked(0))
+	}
+	s.mu.Unlock()
+	for _, ex := range queued {
+		ex.giveBack()
 	}
 }
 

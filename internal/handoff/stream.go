@@ -14,9 +14,10 @@ import (
 // Stream starts a streamed response for the request in hand: it sends the
 // head (set headers and status first) and flushes it, so the browser sees
 // the response begin and the server's response timeout no longer applies.
-// It also lifts the connection's write deadline, if the server set one
-// ([http.Server] WriteTimeout), so that it does not cut the stream; the
-// next request on the connection gets it back. Then write and
+// Each write then has the write timeout to go through (see
+// [Timeouts].Write), which replaces any deadline the server set for the
+// whole response ([http.Server] WriteTimeout), so that it does not cut the
+// stream; with no write timeout, that deadline is lifted. Then write and
 // [Handle.Flush] as you go, and end the stream with Next or End.
 func (r *Handle) Stream() error {
 	ex, err := r.output()
@@ -25,8 +26,10 @@ func (r *Handle) Stream() error {
 	}
 	defer ex.mu.Unlock()
 	rc := http.NewResponseController(ex.w)
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
+	if ex.write <= 0 {
+		if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
 	}
 	return rc.Flush()
 }

@@ -43,7 +43,7 @@ func (r *Handle) Arrived() <-chan struct{} {
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.inbox) > 0 {
+	if len(s.queue) > 0 {
 		return closedChan
 	}
 	if s.bell == nil {
@@ -59,17 +59,15 @@ func (r *Handle) Arrived() <-chan struct{} {
 func (r *Handle) TryNext() bool {
 	r.finish(outServed)
 	s := r.s
-	for s.ctx.Err() == nil {
-		select {
-		case ex := <-s.inbox:
-			if r.accept(ex) {
-				return true
-			}
-		default:
-			return false
-		}
+	if s.ctx.Err() != nil {
+		return false
 	}
-	return false
+	ex := s.takeNext(false)
+	if ex == nil {
+		return false
+	}
+	r.accept(ex)
+	return true
 }
 
 // closedChan is a channel that is always closed.
