@@ -49,9 +49,17 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
+
+// TB is the part of [testing.TB] that a Browser uses: it fails the test
+// with Fatalf and stops its requests in a Cleanup. *testing.T and
+// *testing.B satisfy it.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
 
 // BaseURL is the address of the server that [New] talks to in memory.
 const BaseURL = "http://continuity.test/"
@@ -67,7 +75,7 @@ const progressRetry = 5 * time.Millisecond
 // A Browser is one tab of a browser: a history of pages over a cookie jar
 // that it shares with the tabs opened from it by [Browser.NewTab].
 type Browser struct {
-	t       testing.TB
+	t       TB
 	s       *shared
 	history []*Page
 	pos     int         // the current page's index in history; -1 for none
@@ -99,7 +107,7 @@ type submission struct {
 // cancelled, and their handlers waited for, in a cleanup; inside a
 // testing/synctest bubble, create the browser (and the server) inside the
 // bubble.
-func New(t testing.TB, h http.Handler) *Browser {
+func New(t TB, h http.Handler) *Browser {
 	t.Helper()
 	if h == nil {
 		t.Fatalf("continuitytest: New: nil handler")
@@ -114,7 +122,7 @@ func New(t testing.TB, h http.Handler) *Browser {
 // NewRemote(t, ts.URL, ts.Client().Transport). Paths given to
 // [Browser.Get] resolve against baseURL, which is taken to name a
 // directory.
-func NewRemote(t testing.TB, baseURL string, rt http.RoundTripper) *Browser {
+func NewRemote(t TB, baseURL string, rt http.RoundTripper) *Browser {
 	t.Helper()
 	if rt == nil {
 		rt = http.DefaultTransport
@@ -122,7 +130,7 @@ func NewRemote(t testing.TB, baseURL string, rt http.RoundTripper) *Browser {
 	return newBrowser(t, baseURL, rt)
 }
 
-func newBrowser(t testing.TB, baseURL string, rt http.RoundTripper) *Browser {
+func newBrowser(t TB, baseURL string, rt http.RoundTripper) *Browser {
 	t.Helper()
 	base, err := url.Parse(baseURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -341,7 +349,7 @@ func (b *Browser) Fetch(ref string) *Pending {
 
 // A Pending is a request started by [Browser.Fetch].
 type Pending struct {
-	t    testing.TB
+	t    TB
 	done chan struct{}
 	page *Page
 	err  error
@@ -476,7 +484,7 @@ func (b *Browser) push(p *Page) {
 
 // load sends sub, follows redirects as a browser does, and reads the
 // final page.
-func (s *shared) load(t testing.TB, sub *submission) (*Page, error) {
+func (s *shared) load(t TB, sub *submission) (*Page, error) {
 	var redirects []Redirect
 	for {
 		resp, err := s.send(sub)

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"testing"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -34,7 +33,7 @@ type Page struct {
 	// empty if the first response was the page.
 	Redirects []Redirect
 
-	t    testing.TB
+	t    TB
 	text string
 	req  *submission // the request that answered with this page, for Reload
 }
@@ -561,8 +560,8 @@ func find(n *html.Node, a atom.Atom) *html.Node {
 	return nil
 }
 
-// visibleText writes n's text, leaving out scripts, styles and the head,
-// with an image's alt text in its place.
+// visibleText writes n's text, leaving out scripts, styles, the head and
+// the values of form controls, with an image's alt text in its place.
 func visibleText(b *strings.Builder, n *html.Node) {
 	switch n.Type {
 	case html.TextNode:
@@ -570,7 +569,7 @@ func visibleText(b *strings.Builder, n *html.Node) {
 		return
 	case html.ElementNode:
 		switch n.DataAtom {
-		case atom.Script, atom.Style, atom.Head, atom.Template, atom.Noscript:
+		case atom.Script, atom.Style, atom.Head, atom.Template, atom.Noscript, atom.Select, atom.Textarea:
 			return
 		case atom.Img:
 			if alt, ok := attr(n, "alt"); ok {
