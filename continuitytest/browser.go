@@ -103,10 +103,13 @@ type submission struct {
 }
 
 // New returns a browser for h, served in memory at [BaseURL] (see the
-// package documentation). The requests in flight when the test ends are
-// cancelled, and their handlers waited for, in a cleanup; inside a
-// testing/synctest bubble, create the browser (and the server) inside the
-// bubble.
+// package documentation). The handler sees requests from a RemoteAddr of
+// its own per browser (a random 2001:db8:: documentation address; tabs
+// share it), with the headers a browser sends (Sec-Fetch-Site, and Origin
+// on a POST), so cross-origin checks pass for same-origin forms. The
+// requests in flight when the test ends are cancelled, and their handlers
+// waited for, in a cleanup; inside a testing/synctest bubble, create the
+// browser (and the server) inside the bubble.
 func New(t TB, h http.Handler) *Browser {
 	t.Helper()
 	if h == nil {
