@@ -1,6 +1,6 @@
 module github.com/continuity-go/continuity
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/chromedp/chromedp v0.23.0

@@ -264,7 +264,7 @@ func TestIdleBrowserGetsANewSessionAfterIdleTimeout(t *testing.T) {
 		// outlives it by at most that.
 		time.Sleep(idle + idle/4 + time.Nanosecond)
 		assert.Equal(t, "count 1 again", b.Get("/").Text(), "the session expired: a new one")
-		assert.Equal(t, 1, srv.Stats().Live)
+		assert.Equal(t, 1, srv.Metrics().LiveSessions)
 	})
 }
 
@@ -471,21 +471,10 @@ func TestRemoteAddrsDifferPerBrowserNotPerTab(t *testing.T) {
 	assert.NotEqual(t, addr, b.Get("/").Body)
 }
 
-// bubble runs f in a synctest bubble. Around it, two garbage collections
-// empty the sync.Pools of the server's hand-off, which recycle exchanges
-// and timers with their channels: a channel made outside a bubble is not
-// durably blocking inside it (the bubble's clock stalls), and one made
-// inside panics when used outside. Remove once the hand-off no longer
-// pools objects that hold channels or timers.
-func bubble(t *testing.T, f func(*testing.T)) {
-	runtime.GC()
-	runtime.GC()
-	defer func() {
-		runtime.GC()
-		runtime.GC()
-	}()
-	synctest.Test(t, f)
-}
+// bubble runs f in a synctest bubble. Each server keeps its own pool of
+// hand-off objects, so a server made inside the bubble shares no channel
+// or timer with anything outside it.
+func bubble(t *testing.T, f func(*testing.T)) { synctest.Test(t, f) }
 
 // fakeTB is a testing.TB whose Fatalf records the message and ends the
 // calling goroutine, so that a test can check that an operation fails.
