@@ -1,8 +1,8 @@
 // Package demo runs the example programs. It holds what every example
-// shares, so that each examples/NAME/main.go ends in a one-line main: the
-// flags (-addr, -docroot, -idle, -max-sessions, -fcgi), listening over
-// HTTP or FastCGI, printing where, a graceful shutdown on SIGINT or
-// SIGTERM, and a log that summarises storms.
+// shares, so that each examples/NAME/main.go ends in a short main that
+// calls [Main]: the flags (-addr, -fcgi, -docroot, -idle, -max-sessions),
+// listening over HTTP or FastCGI, printing where, a graceful shutdown on
+// SIGINT or SIGTERM, and a log that summarises storms.
 package demo
 
 import (
