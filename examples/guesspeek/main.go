@@ -98,8 +98,8 @@ var guessPage = template.Must(template.New("guess").Parse(`<!doctype html>
 func peek(srv *continuity.Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		type row struct {
-			ID string
-			game
+			ID   string
+			Game game
 		}
 		var rows []row
 		for _, s := range srv.Inspect() {
@@ -108,7 +108,7 @@ func peek(srv *continuity.Server) http.Handler {
 				continue
 			}
 			rw := row{ID: s.ID}
-			if json.Unmarshal(raw, &rw.game) == nil {
+			if json.Unmarshal(raw, &rw.Game) == nil {
 				rows = append(rows, rw)
 			}
 		}
@@ -125,7 +125,7 @@ var peekPage = template.Must(template.New("peek").Parse(`<!doctype html>
 <h1>Live games</h1>
 <table>
 <tr><th>game</th><th>secret</th><th>guesses</th></tr>
-{{range .}}<tr id="game-{{.ID}}"><td>{{.ID}}</td><td class="secret">{{.Secret}}</td><td>{{.Guesses}}</td></tr>
+{{range .}}<tr id="game-{{.ID}}"><td>{{.ID}}</td><td class="secret">{{.Game.Secret}}</td><td>{{.Game.Guesses}}</td></tr>
 {{else}}<tr><td colspan="3">No games.</td></tr>
 {{end}}</table>
 <p><a href="./">Play</a></p>

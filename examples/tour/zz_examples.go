@@ -4,7 +4,10 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,10 +16,21 @@ import (
 	"github.com/continuity-go/continuity/internal/jsonstr"
 	"github.com/continuity-go/continuity/progress"
 	"html/template"
+	"io"
+	"maps"
+	"math/big"
 	guess_rand "math/rand/v2"
+	guesspeek_rand "math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -26,6 +40,323 @@ import (
 // demo.Main), and its source. Its other declarations follow, each
 // top-level name prefixed with NAME_.
 var generatedExamples = []example{
+	{
+		name:  "addtwo",
+		title: "Addtwo",
+		about: "Adds two numbers (Perl Continuity's addtwo.pl): a form asks for a number, a second form for another, and a page tells their sum.",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(addtwo_addTwo)) },
+		source: "// Command addtwo adds two numbers (Perl Continuity's addtwo.pl): a form\n" +
+			"// asks for a number, a second form for another, and a page tells their\n" +
+			"// sum. The flow is three lines, because each question is a function call\n" +
+			"// that returns the answer; input that is not a number asks again.\n" +
+			"//\n" +
+			"//\tgo run ./examples/addtwo [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"math/big\"\n" +
+			"\t\"strings\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// addTwo is the whole application: one goroutine per browser runs it.\n" +
+			"func addTwo(r *continuity.Request) {\n" +
+			"\tfor {\n" +
+			"\t\ta := askNumber(r, \"What is the first number?\")\n" +
+			"\t\tb := askNumber(r, \"What is the second number?\")\n" +
+			"\t\tshow(r, \"sum\", map[string]any{\"A\": a, \"B\": b, \"Sum\": new(big.Int).Add(a, b)})\n" +
+			"\t\tr.Next() // \"Add two more\" comes back here, and the loop starts over\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// askNumber shows a form with the input \"num\" until the browser sends a\n" +
+			"// whole number, and returns it. Numbers are big.Ints, so that no sum\n" +
+			"// overflows; maxDigits keeps them small enough to parse at once.\n" +
+			"func askNumber(r *continuity.Request, question string) *big.Int {\n" +
+			"\tmessage := \"\"\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, \"ask\", map[string]any{\"Question\": question, \"Message\": message, \"Max\": maxDigits})\n" +
+			"\t\tr.Next()\n" +
+			"\t\tif !r.Has(\"num\") {\n" +
+			"\t\t\tmessage = \"\" // a reload, say: ask the same question again\n" +
+			"\t\t\tcontinue\n" +
+			"\t\t}\n" +
+			"\t\tin := strings.TrimSpace(r.Param(\"num\"))\n" +
+			"\t\tif len(in) <= maxDigits {\n" +
+			"\t\t\tif n, ok := new(big.Int).SetString(in, 10); ok {\n" +
+			"\t\t\t\treturn n\n" +
+			"\t\t\t}\n" +
+			"\t\t}\n" +
+			"\t\tmessage = \"“\" + in + \"” is not a whole number. Please type one, such as 42 or -7.\"\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"const maxDigits = 50\n" +
+			"\n" +
+			"// pages holds the two pages; html/template escapes what they show (the\n" +
+			"// message repeats the browser's input).\n" +
+			"var pages = template.Must(template.New(\"addtwo\").Parse(`\n" +
+			"{{define \"head\"}}<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Add two numbers</title>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Add two numbers</h1>\n" +
+			"{{end}}\n" +
+			"\n" +
+			"{{define \"ask\"}}{{template \"head\"}}\n" +
+			"{{with .Message}}<p id=\"message\">{{.}}</p>{{end}}\n" +
+			"<form method=\"post\">\n" +
+			"<label>{{.Question}} <input name=\"num\" inputmode=\"numeric\" maxlength=\"{{.Max}}\" autocomplete=\"off\" autofocus></label>\n" +
+			"<button type=\"submit\">Next</button>\n" +
+			"</form>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"{{end}}\n" +
+			"\n" +
+			"{{define \"sum\"}}{{template \"head\"}}\n" +
+			"<p>The sum of {{.A}} and {{.B}} is <span id=\"sum\">{{.Sum}}</span>.</p>\n" +
+			"<p><a href=\"?\">Add two more</a></p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"{{end}}`))\n" +
+			"\n" +
+			"// show writes the named page to the response. Output is buffered until\n" +
+			"// Next, so a write cannot fail for a browser that has gone; any other\n" +
+			"// error is a bug in a template: continuity logs the panic, answers 500 and\n" +
+			"// ends the session.\n" +
+			"func show(r *continuity.Request, name string, data any) {\n" +
+			"\tif err := pages.ExecuteTemplate(r, name, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err)\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(addTwo)) }\n",
+	},
+	{
+		name:  "animals",
+		title: "Animals",
+		about: "Is Merlyn's animal game (Perl Continuity's animals.pl): think of an animal and it guesses by yes/no questions.",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(animals_newKnowledge().play)) },
+		source: "// Command animals is Merlyn's animal game (Perl Continuity's animals.pl):\n" +
+			"// think of an animal and it guesses by yes/no questions. When it guesses\n" +
+			"// wrong it asks what the animal was and for a question that tells the two\n" +
+			"// apart, and learns. What it learns is shared: every player, in every\n" +
+			"// session, plays against the same knowledge.\n" +
+			"//\n" +
+			"// Sessions run in parallel on all cores (Perl's coroutines never ran two\n" +
+			"// at once), so the shared tree is guarded by a mutex. The lock is held\n" +
+			"// only to read or change a node, for microseconds, and never across\n" +
+			"// r.Next, which waits for a person. Since a session lets go of the tree\n" +
+			"// while its player thinks, another player may change it meanwhile: learn\n" +
+			"// checks, under the lock, that the leaf it is about to replace is still a\n" +
+			"// leaf.\n" +
+			"//\n" +
+			"//\tgo run ./examples/animals [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"strings\"\n" +
+			"\t\"sync\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// A node is a yes/no question with two children, or a leaf: an animal.\n" +
+			"type node struct {\n" +
+			"\ttext    string // the question, or the animal (\"a dog\")\n" +
+			"\tyes, no *node  // nil at a leaf\n" +
+			"}\n" +
+			"\n" +
+			"// knowledge is the tree every session shares. Nodes are never removed:\n" +
+			"// a leaf only ever becomes a question, so a *node a session holds stays\n" +
+			"// valid, but its fields are read and written under mu.\n" +
+			"type knowledge struct {\n" +
+			"\tmu      sync.Mutex\n" +
+			"\troot    *node // set once by newKnowledge\n" +
+			"\tanimals int\n" +
+			"}\n" +
+			"\n" +
+			"// Bounds on what players can make the server keep.\n" +
+			"const (\n" +
+			"\tmaxAnimals     = 10000\n" +
+			"\tmaxAnimalLen   = 60\n" +
+			"\tmaxQuestionLen = 200\n" +
+			")\n" +
+			"\n" +
+			"var (\n" +
+			"\terrMoved = errors.New(\"another player taught me about this animal meanwhile\")\n" +
+			"\terrFull  = errors.New(\"I know as many animals as I can\")\n" +
+			")\n" +
+			"\n" +
+			"func newKnowledge() *knowledge {\n" +
+			"\treturn &knowledge{animals: 2, root: &node{\n" +
+			"\t\ttext: \"Does it live in water?\",\n" +
+			"\t\tyes:  &node{text: \"a fish\"},\n" +
+			"\t\tno:   &node{text: \"a dog\"},\n" +
+			"\t}}\n" +
+			"}\n" +
+			"\n" +
+			"// look returns what n says now: a question, or at a leaf an animal.\n" +
+			"func (k *knowledge) look(n *node) (text string, leaf bool) {\n" +
+			"\tk.mu.Lock()\n" +
+			"\tdefer k.mu.Unlock()\n" +
+			"\treturn n.text, n.yes == nil\n" +
+			"}\n" +
+			"\n" +
+			"// child returns the question n's child for the answer.\n" +
+			"func (k *knowledge) child(n *node, yes bool) *node {\n" +
+			"\tk.mu.Lock()\n" +
+			"\tdefer k.mu.Unlock()\n" +
+			"\tif yes {\n" +
+			"\t\treturn n.yes\n" +
+			"\t}\n" +
+			"\treturn n.no\n" +
+			"}\n" +
+			"\n" +
+			"// learn turns the leaf n, which guessed wrong, into question: animal on\n" +
+			"// the side of answer, the old guess on the other. If n is no longer a\n" +
+			"// leaf, another session has taught it meanwhile, and it is left alone.\n" +
+			"func (k *knowledge) learn(n *node, animal, question string, answer bool) error {\n" +
+			"\tk.mu.Lock()\n" +
+			"\tdefer k.mu.Unlock()\n" +
+			"\tswitch {\n" +
+			"\tcase n.yes != nil:\n" +
+			"\t\treturn errMoved\n" +
+			"\tcase k.animals >= maxAnimals:\n" +
+			"\t\treturn errFull\n" +
+			"\t}\n" +
+			"\tadded, old := &node{text: animal}, &node{text: n.text}\n" +
+			"\tn.text = question\n" +
+			"\tn.yes, n.no = added, old\n" +
+			"\tif !answer {\n" +
+			"\t\tn.yes, n.no = old, added\n" +
+			"\t}\n" +
+			"\tk.animals++\n" +
+			"\treturn nil\n" +
+			"}\n" +
+			"\n" +
+			"// play is the flow of one session: a game after another.\n" +
+			"func (k *knowledge) play(r *continuity.Request) {\n" +
+			"\tnote := \"\"\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, view{Note: note}) // the start page\n" +
+			"\t\tr.Next()\n" +
+			"\t\tnote = k.game(r)\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// game walks the tree from the root with the player's answers, and\n" +
+			"// returns what to say at the end.\n" +
+			"func (k *knowledge) game(r *continuity.Request) string {\n" +
+			"\tn, note := k.root, \"\"\n" +
+			"\tfor {\n" +
+			"\t\ttext, leaf := k.look(n)\n" +
+			"\t\tif !leaf {\n" +
+			"\t\t\tn, note = k.child(n, ask(r, note, text)), \"\"\n" +
+			"\t\t\tcontinue\n" +
+			"\t\t}\n" +
+			"\t\tif ask(r, note, \"Is it \"+text+\"?\") {\n" +
+			"\t\t\treturn \"I guessed it: \" + text + \"!\"\n" +
+			"\t\t}\n" +
+			"\t\tif said, ok := k.teach(r, n, text); ok {\n" +
+			"\t\t\treturn said\n" +
+			"\t\t}\n" +
+			"\t\t// n has become a question: ask it.\n" +
+			"\t\tnote = \"While you typed, \" + errMoved.Error() + \". Let me ask again.\"\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// teach asks for the animal and a question that tells it from guessed,\n" +
+			"// until the answers make sense, and learns them; it returns what to say.\n" +
+			"// It reports false if another session taught n meanwhile.\n" +
+			"func (k *knowledge) teach(r *continuity.Request, n *node, guessed string) (said string, ok bool) {\n" +
+			"\tnote := \"I give up.\"\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, view{Note: note, Guessed: guessed})\n" +
+			"\t\tr.Next()\n" +
+			"\t\tanimal := strings.TrimSpace(r.Param(\"animal\"))\n" +
+			"\t\tquestion := strings.TrimSpace(r.Param(\"question\"))\n" +
+			"\t\tanswer := r.Param(\"answer\")\n" +
+			"\t\tswitch {\n" +
+			"\t\tcase animal == \"\" || len(animal) > maxAnimalLen:\n" +
+			"\t\t\tnote = \"Please name the animal (at most 60 bytes).\"\n" +
+			"\t\tcase strings.EqualFold(animal, guessed):\n" +
+			"\t\t\tnote = \"That is what I guessed! Which animal was it?\"\n" +
+			"\t\tcase question == \"\" || len(question) > maxQuestionLen:\n" +
+			"\t\t\tnote = \"Please type a question (at most 200 bytes).\"\n" +
+			"\t\tcase answer != \"yes\" && answer != \"no\":\n" +
+			"\t\t\tnote = \"Please say whether the answer is yes or no for your animal.\"\n" +
+			"\t\tdefault:\n" +
+			"\t\t\tswitch err := k.learn(n, animal, question, answer == \"yes\"); {\n" +
+			"\t\t\tcase errors.Is(err, errMoved):\n" +
+			"\t\t\t\treturn \"\", false\n" +
+			"\t\t\tcase err != nil:\n" +
+			"\t\t\t\treturn \"Sorry: \" + err.Error() + \".\", true\n" +
+			"\t\t\t}\n" +
+			"\t\t\treturn \"Thank you! Now I know \" + animal + \".\", true\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// ask shows a yes/no question until the player answers it.\n" +
+			"func ask(r *continuity.Request, note, question string) bool {\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, view{Note: note, Question: question})\n" +
+			"\t\tswitch r.Next().Param(\"answer\") {\n" +
+			"\t\tcase \"yes\":\n" +
+			"\t\t\treturn true\n" +
+			"\t\tcase \"no\":\n" +
+			"\t\t\treturn false\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// view is what a page shows: a question, the teaching form (Guessed\n" +
+			"// set), or else the start page.\n" +
+			"type view struct{ Note, Question, Guessed string }\n" +
+			"\n" +
+			"func show(r *continuity.Request, v view) { animalsPage.Execute(r, v) }\n" +
+			"\n" +
+			"// Everything the players typed is escaped by html/template.\n" +
+			"var animalsPage = template.Must(template.New(\"animals\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head><meta charset=\"utf-8\"><title>Animals</title></head>\n" +
+			"<body>\n" +
+			"<h1>Animals</h1>\n" +
+			"{{with .Note}}<p id=\"note\">{{.}}</p>\n" +
+			"{{end}}<form method=\"post\">\n" +
+			"{{- if .Question}}\n" +
+			"<p id=\"question\">{{.Question}}</p>\n" +
+			"<button name=\"answer\" value=\"yes\">Yes</button> <button name=\"answer\" value=\"no\">No</button>\n" +
+			"{{- else if .Guessed}}\n" +
+			"<p><label>What animal were you thinking of? <input name=\"animal\" maxlength=\"60\" placeholder=\"a cat\" required autofocus></label></p>\n" +
+			"<p><label>Type a question that tells it from {{.Guessed}}: <input name=\"question\" maxlength=\"200\" required></label></p>\n" +
+			"<p>For your animal, the answer is\n" +
+			"<label><input type=\"radio\" name=\"answer\" value=\"yes\" required> yes</label>\n" +
+			"<label><input type=\"radio\" name=\"answer\" value=\"no\"> no</label></p>\n" +
+			"<button>Teach me</button>\n" +
+			"{{- else}}\n" +
+			"<p>Think of an animal, and I will try to guess it.</p>\n" +
+			"<button name=\"start\" value=\"1\">Start</button>\n" +
+			"{{- end}}\n" +
+			"</form>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(newKnowledge().play)) }\n",
+	},
 	{
 		name:  "callbacks",
 		title: "Callbacks",
@@ -657,6 +988,204 @@ var generatedExamples = []example{
 			"}\n",
 	},
 	{
+		name:  "components",
+		title: "Components",
+		about: "Puts three independent counters on one page (what Perl Continuity's supercounter.pl meant to be).",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(components_components)) },
+		source: "// Command components puts three independent counters on one page (what\n" +
+			"// Perl Continuity's supercounter.pl meant to be). Each counter is a small\n" +
+			"// component: its own state, and its own links bound to closures over that\n" +
+			"// state (r.CallbackURL). The parent flow owns the components, puts their\n" +
+			"// views on its page, and after each request runs whichever callback the\n" +
+			"// browser followed (r.RunCallbacks): the component that made the link\n" +
+			"// changes, the others do not. A component knows nothing of the page\n" +
+			"// around it, so a page may hold any number.\n" +
+			"//\n" +
+			"//\tgo run ./examples/components [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"html/template\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// counter is a component: a number with ++ and -- links.\n" +
+			"type counter struct {\n" +
+			"\tid, n int\n" +
+			"}\n" +
+			"\n" +
+			"// counterView is what a counter's template shows: its number and the\n" +
+			"// URLs of its links.\n" +
+			"type counterView struct {\n" +
+			"\tID, N    int\n" +
+			"\tInc, Dec string\n" +
+			"}\n" +
+			"\n" +
+			"// view binds fresh links to closures over c. A link works for one page:\n" +
+			"// RunCallbacks forgets every binding, so a stale page's link does nothing.\n" +
+			"func (c *counter) view(r *continuity.Request) counterView {\n" +
+			"\treturn counterView{\n" +
+			"\t\tID:  c.id,\n" +
+			"\t\tN:   c.n,\n" +
+			"\t\tInc: r.CallbackURL(func() { c.n++ }),\n" +
+			"\t\tDec: r.CallbackURL(func() { c.n-- }),\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// components is the parent flow: it composes three counters and a link\n" +
+			"// of its own that resets them all.\n" +
+			"func components(r *continuity.Request) {\n" +
+			"\tcounters := []*counter{{id: 1}, {id: 2}, {id: 3}}\n" +
+			"\tfor {\n" +
+			"\t\tviews := make([]counterView, len(counters))\n" +
+			"\t\tfor i, c := range counters {\n" +
+			"\t\t\tviews[i] = c.view(r)\n" +
+			"\t\t}\n" +
+			"\t\treset := r.CallbackURL(func() {\n" +
+			"\t\t\tfor _, c := range counters {\n" +
+			"\t\t\t\tc.n = 0\n" +
+			"\t\t\t}\n" +
+			"\t\t})\n" +
+			"\t\tcomponentsPage.Execute(r, pageView{Counters: views, Reset: reset})\n" +
+			"\t\tr.Next()\n" +
+			"\t\tr.RunCallbacks()\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"type pageView struct {\n" +
+			"\tCounters []counterView\n" +
+			"\tReset    string\n" +
+			"}\n" +
+			"\n" +
+			"// The \"counter\" template is the component's; the page uses it once per\n" +
+			"// counter.\n" +
+			"var componentsPage = template.Must(template.New(\"page\").Parse(`\n" +
+			"{{- define \"counter\"}}<div class=\"counter\" id=\"counter-{{.ID}}\">\n" +
+			"Counter {{.ID}}: <span id=\"count-{{.ID}}\">{{.N}}</span>\n" +
+			"<a href=\"{{.Inc}}\">++</a> <a href=\"{{.Dec}}\">--</a>\n" +
+			"</div>\n" +
+			"{{end -}}\n" +
+			"<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head><meta charset=\"utf-8\"><title>Components</title></head>\n" +
+			"<body>\n" +
+			"<h1>Three counters</h1>\n" +
+			"{{range .Counters}}{{template \"counter\" .}}{{end -}}\n" +
+			"<p><a href=\"{{.Reset}}\">Reset all</a></p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(components)) }\n",
+	},
+	{
+		name:  "cookies",
+		title: "Cookies",
+		about: "Sets a cookie of its own, reads it back on the next request, shows the value it read, and updates it (Perl Continuity's cookies.pl).",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(cookies_cookies)) },
+		source: "// Command cookies sets a cookie of its own, reads it back on the next\n" +
+			"// request, shows the value it read, and updates it (Perl Continuity's\n" +
+			"// cookies.pl). The cookie \"visits\" counts the browser's requests in the\n" +
+			"// browser, next to the session's own count, a local variable; a link\n" +
+			"// deletes the cookie.\n" +
+			"//\n" +
+			"// Continuity's session cookie (\"cid\") is the server's: the application\n" +
+			"// never sees its value. Cookies like this one are the application's to\n" +
+			"// set, read and delete with r.SetCookie and r.Cookie; a browser can send\n" +
+			"// them with any value, so read them as untrusted input.\n" +
+			"//\n" +
+			"//\tgo run ./examples/cookies [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"net/http\"\n" +
+			"\t\"strconv\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"const cookieName = \"visits\"\n" +
+			"\n" +
+			"func cookies(r *continuity.Request) {\n" +
+			"\tforget := false\n" +
+			"\tfor requests := 1; ; requests++ {\n" +
+			"\t\tsent, _ := r.Cookie(cookieName) // nil if the browser sent none\n" +
+			"\t\tdata := map[string]any{\"Requests\": requests, \"Sent\": sent}\n" +
+			"\t\tif forget {\n" +
+			"\t\t\t// The same name and path, expired: the browser drops it.\n" +
+			"\t\t\tr.SetCookie(&http.Cookie{Name: cookieName, Path: \"/\", MaxAge: -1})\n" +
+			"\t\t\tdata[\"Deleted\"] = true\n" +
+			"\t\t} else {\n" +
+			"\t\t\tnext := count(sent) + 1\n" +
+			"\t\t\tr.SetCookie(&http.Cookie{\n" +
+			"\t\t\t\tName:     cookieName,\n" +
+			"\t\t\t\tValue:    strconv.FormatUint(next, 10),\n" +
+			"\t\t\t\tPath:     \"/\",\n" +
+			"\t\t\t\tMaxAge:   365 * 24 * 60 * 60, // kept across browser restarts\n" +
+			"\t\t\t\tHttpOnly: true,               // no script needs to read it\n" +
+			"\t\t\t\tSameSite: http.SameSiteLaxMode,\n" +
+			"\t\t\t})\n" +
+			"\t\t\tdata[\"Set\"] = next\n" +
+			"\t\t}\n" +
+			"\t\tdata[\"Delete\"] = template.HTML(r.Link(\"Delete the cookie\", func() { forget = true }))\n" +
+			"\t\tshow(r, data)\n" +
+			"\t\tr.Next()\n" +
+			"\t\tforget = false\n" +
+			"\t\tr.RunCallbacks()\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// count is the number in the cookie c, or 0 for no cookie or one that\n" +
+			"// does not hold a count.\n" +
+			"func count(c *http.Cookie) uint64 {\n" +
+			"\tif c == nil {\n" +
+			"\t\treturn 0\n" +
+			"\t}\n" +
+			"\tn, err := strconv.ParseUint(c.Value, 10, 32)\n" +
+			"\tif err != nil {\n" +
+			"\t\treturn 0\n" +
+			"\t}\n" +
+			"\treturn n\n" +
+			"}\n" +
+			"\n" +
+			"var page = template.Must(template.New(\"cookies\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Cookies</title>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Cookies</h1>\n" +
+			"{{with .Sent}}<p>Your browser sent the cookie <code>visits=<span id=\"sent\">{{.Value}}</span></code>.</p>\n" +
+			"{{else}}<p id=\"none\">Your browser sent no cookie <code>visits</code>.</p>\n" +
+			"{{end}}\n" +
+			"{{- if .Deleted}}<p id=\"deleted\">It is deleted now.</p>\n" +
+			"{{else}}<p>It is set to <span id=\"set\">{{.Set}}</span> now.</p>\n" +
+			"{{end -}}\n" +
+			"<p>This session has seen <span id=\"requests\">{{.Requests}}</span> request(s).</p>\n" +
+			"<p><a href=\"?\">Load again</a> · {{.Delete}}</p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"// show writes the page. Output is buffered until Next, so a write cannot\n" +
+			"// fail for a browser that has gone; any other error is a bug in the\n" +
+			"// template: continuity logs the panic, answers 500 and ends the session.\n" +
+			"func show(r *continuity.Request, data any) {\n" +
+			"\tif err := page.Execute(r, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err)\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(cookies)) }\n",
+	},
+	{
 		name:  "counter",
 		title: "Counter",
 		about: "A local variable in a loop counts your requests.",
@@ -813,6 +1342,179 @@ var generatedExamples = []example{
 			"func main() { demo.Main(demo.App(guess(random))) }\n",
 	},
 	{
+		name:  "guesspeek",
+		title: "Guesspeek",
+		about: "Is the number guessing game with an operator's view (Perl Continuity's guess-peek.pl and its Inspector): each game exposes its secret number with Session.Expose, and /peek lists every live game's secret, read from the server's session listing (Server.Inspect) while the games wait for their players.",
+		main: func(demoMain mainFunc) {
+			demoMain(func(c demo.Config) (demo.Server, error) {
+				srv, err := continuity.New(guesspeek_guess(nil), c.Options())
+				if err != nil {
+					return nil, err
+				}
+				return guesspeek_newWithPeek(srv), nil
+			})
+		},
+		source: "// Command guesspeek is the number guessing game with an operator's view\n" +
+			"// (Perl Continuity's guess-peek.pl and its Inspector): each game exposes\n" +
+			"// its secret number with Session.Expose, and /peek lists every live game's\n" +
+			"// secret, read from the server's session listing (Server.Inspect) while\n" +
+			"// the games wait for their players. The /peek page reads only what the\n" +
+			"// games exposed, as JSON snapshots: never a game's variables, and never\n" +
+			"// by waking its goroutine.\n" +
+			"//\n" +
+			"// /peek is here for the demonstration; on a real server an operator view\n" +
+			"// like it goes behind authentication, since exposed values (a secret\n" +
+			"// number!) are for operators, not players.\n" +
+			"//\n" +
+			"//\tgo run ./examples/guesspeek [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"encoding/json\"\n" +
+			"\t\"fmt\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"math/rand/v2\"\n" +
+			"\t\"net/http\"\n" +
+			"\t\"strconv\"\n" +
+			"\t\"strings\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// game is what a session exposes to /peek.\n" +
+			"type game struct {\n" +
+			"\tSecret  int `json:\"secret\"`\n" +
+			"\tGuesses int `json:\"guesses\"`\n" +
+			"}\n" +
+			"\n" +
+			"// guess returns the game: guess a number from 1 to 100 (the parameter\n" +
+			"// \"guess\"); each answer says \"too low\", \"too high\" or \"correct\", and a\n" +
+			"// correct guess starts a new game. pick chooses each secret; nil means at\n" +
+			"// random.\n" +
+			"func guess(pick func() int) func(*continuity.Request) {\n" +
+			"\tif pick == nil {\n" +
+			"\t\tpick = func() int { return rand.IntN(100) + 1 }\n" +
+			"\t}\n" +
+			"\treturn func(r *continuity.Request) {\n" +
+			"\t\tmsg := \"I am thinking of a number from 1 to 100. Can you guess it?\"\n" +
+			"\t\tfor {\n" +
+			"\t\t\tg := game{Secret: pick()}\n" +
+			"\t\t\tfor {\n" +
+			"\t\t\t\t// Expose after every change: /peek shows the last snapshot.\n" +
+			"\t\t\t\tr.Session().Expose(\"game\", g)\n" +
+			"\t\t\t\tguessPage.Execute(r, guessView{Game: r.Session().LogID(), Message: msg})\n" +
+			"\t\t\t\tr.Next()\n" +
+			"\t\t\t\tif !r.Has(\"guess\") {\n" +
+			"\t\t\t\t\tcontinue // a reload: show the same page again\n" +
+			"\t\t\t\t}\n" +
+			"\t\t\t\tin := strings.TrimSpace(r.Param(\"guess\"))\n" +
+			"\t\t\t\tn, err := strconv.Atoi(in)\n" +
+			"\t\t\t\tif err != nil || n < 1 || n > 100 {\n" +
+			"\t\t\t\t\tmsg = fmt.Sprintf(\"“%s” is not a whole number from 1 to 100. Please try again.\", in)\n" +
+			"\t\t\t\t\tcontinue\n" +
+			"\t\t\t\t}\n" +
+			"\t\t\t\tg.Guesses++\n" +
+			"\t\t\t\tif n == g.Secret {\n" +
+			"\t\t\t\t\tbreak\n" +
+			"\t\t\t\t}\n" +
+			"\t\t\t\thint := \"too low\"\n" +
+			"\t\t\t\tif n > g.Secret {\n" +
+			"\t\t\t\t\thint = \"too high\"\n" +
+			"\t\t\t\t}\n" +
+			"\t\t\t\tmsg = fmt.Sprintf(\"%d is %s. Guess again.\", n, hint)\n" +
+			"\t\t\t}\n" +
+			"\t\t\tmsg = fmt.Sprintf(\"%d is correct! You took %d guess(es). New game: I am thinking of another number.\", g.Secret, g.Guesses)\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"type guessView struct{ Game, Message string }\n" +
+			"\n" +
+			"// The message may hold what the user typed: html/template escapes it.\n" +
+			"var guessPage = template.Must(template.New(\"guess\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head><meta charset=\"utf-8\"><title>Guess the number</title></head>\n" +
+			"<body>\n" +
+			"<h1>Guess the number</h1>\n" +
+			"<p>Game <span id=\"game\">{{.Game}}</span></p>\n" +
+			"<p id=\"message\">{{.Message}}</p>\n" +
+			"<form method=\"post\">\n" +
+			"<label>Your guess: <input name=\"guess\" type=\"number\" min=\"1\" max=\"100\" required autofocus></label>\n" +
+			"<button type=\"submit\">Guess</button>\n" +
+			"</form>\n" +
+			"<p><a href=\"peek\">Peek at every game's number</a> (the operator's view)</p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"// peek lists the live games from the server's session listing. It runs\n" +
+			"// on the HTTP handler's goroutine, not in any session: Inspect hands it\n" +
+			"// copies of what the sessions exposed.\n" +
+			"func peek(srv *continuity.Server) http.Handler {\n" +
+			"\treturn http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {\n" +
+			"\t\ttype row struct {\n" +
+			"\t\t\tID   string\n" +
+			"\t\t\tGame game\n" +
+			"\t\t}\n" +
+			"\t\tvar rows []row\n" +
+			"\t\tfor _, s := range srv.Inspect() {\n" +
+			"\t\t\traw, ok := s.Exposed[\"game\"]\n" +
+			"\t\t\tif !ok {\n" +
+			"\t\t\t\tcontinue\n" +
+			"\t\t\t}\n" +
+			"\t\t\trw := row{ID: s.ID}\n" +
+			"\t\t\tif json.Unmarshal(raw, &rw.Game) == nil {\n" +
+			"\t\t\t\trows = append(rows, rw)\n" +
+			"\t\t\t}\n" +
+			"\t\t}\n" +
+			"\t\tw.Header().Set(\"Content-Type\", \"text/html; charset=utf-8\")\n" +
+			"\t\tw.Header().Set(\"Cache-Control\", \"no-store\")\n" +
+			"\t\tpeekPage.Execute(w, rows)\n" +
+			"\t})\n" +
+			"}\n" +
+			"\n" +
+			"var peekPage = template.Must(template.New(\"peek\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head><meta charset=\"utf-8\"><title>Peek</title></head>\n" +
+			"<body>\n" +
+			"<h1>Live games</h1>\n" +
+			"<table>\n" +
+			"<tr><th>game</th><th>secret</th><th>guesses</th></tr>\n" +
+			"{{range .}}<tr id=\"game-{{.ID}}\"><td>{{.ID}}</td><td class=\"secret\">{{.Game.Secret}}</td><td>{{.Game.Guesses}}</td></tr>\n" +
+			"{{else}}<tr><td colspan=\"3\">No games.</td></tr>\n" +
+			"{{end}}</table>\n" +
+			"<p><a href=\"./\">Play</a></p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"// withPeek serves /peek beside the game; Shutdown is the game server's.\n" +
+			"type withPeek struct {\n" +
+			"\t*continuity.Server\n" +
+			"\tmux *http.ServeMux\n" +
+			"}\n" +
+			"\n" +
+			"func (p withPeek) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }\n" +
+			"\n" +
+			"func newWithPeek(srv *continuity.Server) withPeek {\n" +
+			"\tmux := http.NewServeMux()\n" +
+			"\tmux.Handle(\"/\", srv)\n" +
+			"\tmux.Handle(\"GET /peek\", peek(srv))\n" +
+			"\treturn withPeek{srv, mux}\n" +
+			"}\n" +
+			"\n" +
+			"func main() {\n" +
+			"\tdemo.Main(func(c demo.Config) (demo.Server, error) {\n" +
+			"\t\tsrv, err := continuity.New(guess(nil), c.Options())\n" +
+			"\t\tif err != nil {\n" +
+			"\t\t\treturn nil, err\n" +
+			"\t\t}\n" +
+			"\t\treturn newWithPeek(srv), nil\n" +
+			"\t})\n" +
+			"}\n",
+	},
+	{
 		name:  "hello",
 		title: "Hello",
 		about: "The synopsis: ask a name, say hello.",
@@ -874,6 +1576,198 @@ var generatedExamples = []example{
 			"`))\n" +
 			"\n" +
 			"func main() { demo.Main(demo.App(hello)) }\n",
+	},
+	{
+		name:  "hellopath",
+		title: "Hellopath",
+		about: "Greets the name in the URL (Perl Continuity's hello.pl): GET /NAME answers \"Hello, NAME!\", the next request of the same browser on that path answers \"Hello to you too, NAME!\", and then the flow starts over.",
+		main:  func(demoMain mainFunc) { demoMain(hellopath_build) },
+		source: "// Command hellopath greets the name in the URL (Perl Continuity's\n" +
+			"// hello.pl): GET /NAME answers \"Hello, NAME!\", the next request of the\n" +
+			"// same browser on that path answers \"Hello to you too, NAME!\", and then\n" +
+			"// the flow starts over.\n" +
+			"//\n" +
+			"// It shows path sessions: with the mode ByCookie|ByPath (Perl's\n" +
+			"// path_session), a session is one browser on one path, so a browser that\n" +
+			"// opens /Alice and /Bob holds two sessions, each at its own step, and\n" +
+			"// another browser never shares one.\n" +
+			"//\n" +
+			"//\tgo run ./examples/hellopath [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"path\"\n" +
+			"\t\"strings\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// hello runs once per browser and path; its path never changes.\n" +
+			"func hello(r *continuity.Request) {\n" +
+			"\tname := strings.TrimPrefix(path.Clean(\"/\"+r.Path()), \"/\")\n" +
+			"\tif name == \"\" {\n" +
+			"\t\tname = \"World\"\n" +
+			"\t}\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, \"Hello, \"+name+\"!\")\n" +
+			"\t\tr.Next()\n" +
+			"\t\tshow(r, \"Hello to you too, \"+name+\"!\")\n" +
+			"\t\tr.Next()\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// pathSessions gives each browser a session per path.\n" +
+			"func pathSessions(o *continuity.Options) { o.Mode = continuity.ByCookie | continuity.ByPath }\n" +
+			"\n" +
+			"// build makes the server: the options of the shared flags, with path\n" +
+			"// sessions.\n" +
+			"func build(c demo.Config) (demo.Server, error) {\n" +
+			"\topts := c.Options()\n" +
+			"\tpathSessions(opts)\n" +
+			"\treturn continuity.New(hello, opts)\n" +
+			"}\n" +
+			"\n" +
+			"// page shows the greeting, escaped by html/template: the name comes from\n" +
+			"// the URL, which anybody can write. Its links are relative: \"\" is this\n" +
+			"// path (the next step), \"Alice\" a sibling path (another session).\n" +
+			"var page = template.Must(template.New(\"hellopath\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Hello</title>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1 id=\"greeting\">{{.}}</h1>\n" +
+			"<p><a href=\"\">Again</a> · or another name, each a session of its own:\n" +
+			"<a href=\"Alice\">Alice</a>, <a href=\"Bob\">Bob</a></p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"// show writes the page with greeting. Output is buffered until Next, so a\n" +
+			"// write cannot fail for a browser that has gone; any other error is a bug\n" +
+			"// in the template: continuity logs the panic, answers 500 and ends the\n" +
+			"// session.\n" +
+			"func show(r *continuity.Request, greeting string) {\n" +
+			"\tif err := page.Execute(r, greeting); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err)\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(build) }\n",
+	},
+	{
+		name:  "params",
+		title: "Params",
+		about: "Shows every parameter of each request (Perl Continuity's params.pl): the query parameters and the form fields apart, each name with all of its values in the order they were sent, empty values too, escaped by html/template.",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(params_params)) },
+		source: "// Command params shows every parameter of each request (Perl Continuity's\n" +
+			"// params.pl): the query parameters and the form fields apart, each name\n" +
+			"// with all of its values in the order they were sent, empty values too,\n" +
+			"// escaped by html/template. The page has a form and a link to try it.\n" +
+			"//\n" +
+			"// Query parameters reach the application only from the site's own pages:\n" +
+			"// a link or redirect from another site arrives without its query (see\n" +
+			"// Options.InsecureAllowCrossSiteInput).\n" +
+			"//\n" +
+			"//\tgo run ./examples/params [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"maps\"\n" +
+			"\t\"net/url\"\n" +
+			"\t\"slices\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// params shows each request as it comes.\n" +
+			"func params(r *continuity.Request) {\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, map[string]any{\n" +
+			"\t\t\t\"Method\": r.Method(),\n" +
+			"\t\t\t\"Query\":  sorted(r.URL().Query()),\n" +
+			"\t\t\t// PostForm holds the fields of a POST body, url-encoded or\n" +
+			"\t\t\t// multipart; r.Param and r.Params read both it and the query.\n" +
+			"\t\t\t\"Form\": sorted(r.HTTP().PostForm),\n" +
+			"\t\t})\n" +
+			"\t\tr.Next()\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// A param is one name with all of its values.\n" +
+			"type param struct {\n" +
+			"\tName   string\n" +
+			"\tValues []string\n" +
+			"}\n" +
+			"\n" +
+			"// sorted lists v by name. url.Values keeps each name's values in the\n" +
+			"// order they were sent, but not the order of the names.\n" +
+			"func sorted(v url.Values) []param {\n" +
+			"\tvar out []param\n" +
+			"\tfor _, name := range slices.Sorted(maps.Keys(v)) {\n" +
+			"\t\tout = append(out, param{name, v[name]})\n" +
+			"\t}\n" +
+			"\treturn out\n" +
+			"}\n" +
+			"\n" +
+			"// page shows the parameters in two tables, a row per name and a cell per\n" +
+			"// value; an empty cell says \"(empty)\" through CSS. The form's action and\n" +
+			"// the link carry a query of their own, so both tables fill.\n" +
+			"var page = template.Must(template.New(\"params\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Parameters</title>\n" +
+			"<style>\n" +
+			"td, th { border: 1px solid #ccc; padding: .2em .5em; text-align: left; white-space: pre-wrap }\n" +
+			"td:empty::after { content: \"(empty)\"; color: #888 }\n" +
+			"</style>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Parameters of this {{.Method}} request</h1>\n" +
+			"{{define \"table\"}}{{with .}}<table>\n" +
+			"{{range .}}<tr><th>{{.Name}}</th>{{range .Values}}<td>{{.}}</td>{{end}}</tr>\n" +
+			"{{end}}</table>{{else}}<p>none</p>{{end}}{{end}}\n" +
+			"<h2>Query</h2>\n" +
+			"<div id=\"query\">{{template \"table\" .Query}}</div>\n" +
+			"<h2>Form</h2>\n" +
+			"<div id=\"form\">{{template \"table\" .Form}}</div>\n" +
+			"\n" +
+			"<h2>Try it</h2>\n" +
+			"<form method=\"post\" action=\"?from=form&amp;from=action\">\n" +
+			"<p><label>Text <input name=\"text\" value=\"hello\"></label>\n" +
+			"<label>Left empty <input name=\"blank\"></label></p>\n" +
+			"<p>Colours:\n" +
+			"<label><input type=\"checkbox\" name=\"colour\" value=\"red\" checked> red</label>\n" +
+			"<label><input type=\"checkbox\" name=\"colour\" value=\"green\"> green</label>\n" +
+			"<label><input type=\"checkbox\" name=\"colour\" value=\"blue\" checked> blue</label></p>\n" +
+			"<p><label>Note <textarea name=\"note\"><b>markup</b> stays text</textarea></label></p>\n" +
+			"<button type=\"submit\">Send</button>\n" +
+			"</form>\n" +
+			"<p>Or follow <a href=\"?a=1&amp;a=2&amp;b=&amp;a=3&amp;%3Cb%3E=%3Ci%3E\">a link with a query</a>.</p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"// show writes the page. Output is buffered until Next, so a write cannot\n" +
+			"// fail for a browser that has gone; any other error is a bug in the\n" +
+			"// template: continuity logs the panic, answers 500 and ends the session.\n" +
+			"func show(r *continuity.Request, data any) {\n" +
+			"\tif err := page.Execute(r, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err)\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(params)) }\n",
 	},
 	{
 		name:  "progress",
@@ -1161,7 +2055,832 @@ var generatedExamples = []example{
 			"\t}, taskFlags(&steps, &step))\n" +
 			"}\n",
 	},
+	{
+		name:  "prompt",
+		title: "Prompt",
+		about: "Is Perl Continuity's counter.pl, the Seaside counter: a number with the links \"++\" and \"--\".",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(prompt_counter)) },
+		source: "// Command prompt is Perl Continuity's counter.pl, the Seaside counter: a\n" +
+			"// number with the links \"++\" and \"--\". Going below zero first asks \"Do you\n" +
+			"// really want to GO NEGATIVE?\", through prompt: a reusable dialog that\n" +
+			"// shows a question with its options as links and returns the one chosen.\n" +
+			"// A dialog is one function call, because the session simply waits in it.\n" +
+			"//\n" +
+			"//\tgo run ./examples/prompt [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// counter shows the count with a \"++\" and a \"--\" link, each bound to a Go\n" +
+			"// closure; RunCallbacks runs the one the browser followed. A callback runs\n" +
+			"// on the session goroutine, in the middle of the flow, so it may show\n" +
+			"// pages of its own: \"--\" at 0 asks the question and waits for the answer\n" +
+			"// right there.\n" +
+			"func counter(r *continuity.Request) {\n" +
+			"\tcount := 0\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, \"counter\", map[string]any{\n" +
+			"\t\t\t\"Count\":  count,\n" +
+			"\t\t\t\"Answer\": count == 42,\n" +
+			"\t\t\t\"Plus\":   link(r, \"++\", func() { count++ }),\n" +
+			"\t\t\t\"Minus\": link(r, \"--\", func() {\n" +
+			"\t\t\t\tif count != 0 || prompt(r, \"Do you really want to GO NEGATIVE?\", \"Yes\", \"No\") == \"Yes\" {\n" +
+			"\t\t\t\t\tcount--\n" +
+			"\t\t\t\t}\n" +
+			"\t\t\t}),\n" +
+			"\t\t})\n" +
+			"\t\tr.Next()\n" +
+			"\t\tr.RunCallbacks() // a reload, or a link from an older page, runs nothing\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// prompt asks question, with each option as a link, until the browser\n" +
+			"// follows one of them, and returns that option. Anything else (a reload, a\n" +
+			"// stale link) asks again.\n" +
+			"func prompt(r *continuity.Request, question string, options ...string) string {\n" +
+			"\tfor {\n" +
+			"\t\tchosen := \"\"\n" +
+			"\t\tlinks := make([]template.HTML, len(options))\n" +
+			"\t\tfor i, option := range options {\n" +
+			"\t\t\tlinks[i] = link(r, option, func() { chosen = option })\n" +
+			"\t\t}\n" +
+			"\t\tshow(r, \"prompt\", map[string]any{\"Question\": question, \"Options\": links})\n" +
+			"\t\tr.Next()\n" +
+			"\t\tif r.RunCallbacks() {\n" +
+			"\t\t\treturn chosen\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// link is r.Link for a template: continuity has escaped the text already.\n" +
+			"func link(r *continuity.Request, text string, fn func()) template.HTML {\n" +
+			"\treturn template.HTML(r.Link(text, fn))\n" +
+			"}\n" +
+			"\n" +
+			"var pages = template.Must(template.New(\"prompt\").Parse(`\n" +
+			"{{define \"head\"}}<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Counter</title>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Counter</h1>\n" +
+			"{{end}}\n" +
+			"\n" +
+			"{{define \"counter\"}}{{template \"head\"}}\n" +
+			"<p>Count: <span id=\"count\">{{.Count}}</span></p>\n" +
+			"{{if .Answer}}<p id=\"answer\"><strong>The Answer to Life, The Universe, and Everything</strong></p>{{end}}\n" +
+			"<p>{{.Plus}} {{.Minus}}</p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"{{end}}\n" +
+			"\n" +
+			"{{define \"prompt\"}}{{template \"head\"}}\n" +
+			"<p id=\"question\">{{.Question}}</p>\n" +
+			"<p>{{range .Options}}{{.}} {{end}}</p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"{{end}}`))\n" +
+			"\n" +
+			"// show writes the named page to the response. Output is buffered until\n" +
+			"// Next, so a write cannot fail for a browser that has gone; any other\n" +
+			"// error is a bug in a template: continuity logs the panic, answers 500 and\n" +
+			"// ends the session.\n" +
+			"func show(r *continuity.Request, name string, data any) {\n" +
+			"\tif err := pages.ExecuteTemplate(r, name, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err)\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(counter)) }\n",
+	},
+	{
+		name:  "querysession",
+		title: "Querysession",
+		about: "Keeps sessions without cookies (Perl Continuity's query_session.pl): in the mode ByQuery the session is named by a signed token in the \"sid\" query or form parameter, which the application puts into every link and form (r.SessionToken()).",
+		main:  func(demoMain mainFunc) { demoMain(querysession_build) },
+		source: "// Command querysession keeps sessions without cookies (Perl Continuity's\n" +
+			"// query_session.pl): in the mode ByQuery the session is named by a signed\n" +
+			"// token in the \"sid\" query or form parameter, which the application puts\n" +
+			"// into every link and form (r.SessionToken()). The server never sends a\n" +
+			"// Set-Cookie, so a client that refuses cookies still counts\n" +
+			"// <span id=\"count\">N</span> up, by a link or by a form.\n" +
+			"//\n" +
+			"// A token in the URL is seen wherever URLs go: history, bookmarks, shared\n" +
+			"// links, server logs. Continuity answers with Referrer-Policy: no-referrer\n" +
+			"// so it does not leak to other sites, and it never adopts a token it did\n" +
+			"// not sign: a client-chosen sid gets a new session. Prefer cookies (the\n" +
+			"// default) where the clients take them.\n" +
+			"//\n" +
+			"//\tgo run ./examples/querysession [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// counter is examples/counter's flow; only its links and forms differ,\n" +
+			"// since they must carry the session token.\n" +
+			"func counter(r *continuity.Request) {\n" +
+			"\tfor n := 1; ; n++ {\n" +
+			"\t\tshow(r, map[string]any{\"Count\": n, \"Token\": r.SessionToken()})\n" +
+			"\t\tr.Next()\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// querySessions carries sessions in the \"sid\" parameter\n" +
+			"// (continuity.DefaultQueryParam) instead of a cookie.\n" +
+			"func querySessions(o *continuity.Options) { o.Mode = continuity.ByQuery }\n" +
+			"\n" +
+			"// build makes the server: the options of the shared flags, with query\n" +
+			"// sessions.\n" +
+			"func build(c demo.Config) (demo.Server, error) {\n" +
+			"\topts := c.Options()\n" +
+			"\tquerySessions(opts)\n" +
+			"\treturn continuity.New(counter, opts)\n" +
+			"}\n" +
+			"\n" +
+			"// page puts the token into a link and a hidden form field; html/template\n" +
+			"// escapes it for each place.\n" +
+			"var page = template.Must(template.New(\"querysession\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Sessions without cookies</title>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Sessions without cookies</h1>\n" +
+			"<p>You have loaded this page <span id=\"count\">{{.Count}}</span> time(s).</p>\n" +
+			"<p><a href=\"?sid={{.Token}}\">Count again</a></p>\n" +
+			"<form method=\"post\">\n" +
+			"<input type=\"hidden\" name=\"sid\" value=\"{{.Token}}\">\n" +
+			"<button type=\"submit\">Count again by a form</button>\n" +
+			"</form>\n" +
+			"<p><a href=\"?\">A link without the token</a> starts a new session.</p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"// show writes the page. Output is buffered until Next, so a write cannot\n" +
+			"// fail for a browser that has gone; any other error is a bug in the\n" +
+			"// template: continuity logs the panic, answers 500 and ends the session.\n" +
+			"func show(r *continuity.Request, data any) {\n" +
+			"\tif err := page.Execute(r, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err)\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(build) }\n",
+	},
+	{
+		name:  "repl",
+		title: "Repl",
+		about: "Evaluates JavaScript typed on the server in a browser (Perl Continuity's minimal-serverside.pl).",
+		main: func(demoMain mainFunc) {
+			demoMain(func(c demo.Config) (demo.Server, error) {
+				if !repl_loopbackHost(c.Addr) {
+					return nil, fmt.Errorf("repl serves loopback only; -addr %q is not a loopback address", c.Addr)
+				}
+				// os.Stdin goes in without its Close: closing it would not end a
+				// read in progress, only delay Shutdown. That read ends with the
+				// process, which exits once Shutdown returns.
+				return repl_newREPL(struct{ io.Reader }{os.Stdin}, os.Stdout, repl_pollWait, c.Options())
+			})
+		},
+		source: "// Command repl evaluates JavaScript typed on the server in a browser (Perl\n" +
+			"// Continuity's minimal-serverside.pl). Open the page; it keeps a long poll\n" +
+			"// (GET poll) open. Each line typed on the server's standard input goes to\n" +
+			"// the page, which evaluates it and posts the result back (POST result);\n" +
+			"// the server prints the result.\n" +
+			"//\n" +
+			"//\tgo run ./examples/repl [-addr localhost:8080] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\t1 + 1\n" +
+			"//\t[3f2a9c0d1e4b5a67] \"2\"\n" +
+			"//\n" +
+			"// WARNING: this hands a browser code to run, and takes what the browser\n" +
+			"// answers. It serves loopback only: -addr must be a loopback address, and\n" +
+			"// a request whose Host header is not a loopback name (\"localhost\",\n" +
+			"// \"*.localhost\", 127.0.0.1, [::1]) gets 403 Forbidden. The Host check is\n" +
+			"// what stops DNS rebinding: a web page from evil.example whose name is\n" +
+			"// made to resolve to 127.0.0.1 reaches this server with \"Host:\n" +
+			"// evil.example\" and is refused. Do not remove either check, or serve it\n" +
+			"// behind a proxy that rewrites Host.\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"bufio\"\n" +
+			"\t\"context\"\n" +
+			"\t\"encoding/json\"\n" +
+			"\t\"errors\"\n" +
+			"\t\"fmt\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"io\"\n" +
+			"\t\"net\"\n" +
+			"\t\"net/http\"\n" +
+			"\t\"net/netip\"\n" +
+			"\t\"os\"\n" +
+			"\t\"strconv\"\n" +
+			"\t\"strings\"\n" +
+			"\t\"sync\"\n" +
+			"\t\"time\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// pollWait bounds a long poll with no line to answer with (under the\n" +
+			"// server's 30s queue timeout).\n" +
+			"const pollWait = 25 * time.Second\n" +
+			"\n" +
+			"// repl is the server: the continuity sessions (one per browser), the lines\n" +
+			"// read from the input, and the output the results go to.\n" +
+			"type repl struct {\n" +
+			"\tsrv   *continuity.Server\n" +
+			"\tlines continuity.Topic[string] // every line typed, numbered from 1\n" +
+			"\twait  time.Duration\n" +
+			"\n" +
+			"\tin      io.Reader\n" +
+			"\tstopped chan struct{} // closed when the reader has returned\n" +
+			"\n" +
+			"\tmu  sync.Mutex // sessions print concurrently\n" +
+			"\tout io.Writer\n" +
+			"}\n" +
+			"\n" +
+			"// newREPL serves the page and starts reading lines from in. Shutdown\n" +
+			"// stops both: if in is an io.Closer it is closed, which ends a read in\n" +
+			"// progress on a pipe, and Shutdown waits for the reader to return.\n" +
+			"func newREPL(in io.Reader, out io.Writer, wait time.Duration, opts *continuity.Options) (*repl, error) {\n" +
+			"\tp := &repl{in: in, out: out, wait: wait, stopped: make(chan struct{})}\n" +
+			"\tsrv, err := continuity.New(p.flow, opts)\n" +
+			"\tif err != nil {\n" +
+			"\t\treturn nil, err\n" +
+			"\t}\n" +
+			"\tp.srv = srv\n" +
+			"\tgo p.read()\n" +
+			"\treturn p, nil\n" +
+			"}\n" +
+			"\n" +
+			"// read publishes each line of the input to every page's long poll.\n" +
+			"// Publish never blocks, so a slow or absent browser cannot stall it.\n" +
+			"func (p *repl) read() {\n" +
+			"\tdefer close(p.stopped)\n" +
+			"\tsc := bufio.NewScanner(p.in)\n" +
+			"\tfor sc.Scan() {\n" +
+			"\t\tif line := strings.TrimSpace(sc.Text()); line != \"\" {\n" +
+			"\t\t\tp.lines.Publish(line)\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// flow is one browser's session. done is the last line whose result came\n" +
+			"// back: the poll hands out the line after it until its result arrives,\n" +
+			"// so a poll answer lost on the way is sent again, and lines run in order.\n" +
+			"func (p *repl) flow(r *continuity.Request) {\n" +
+			"\tdone := p.lines.Version() // lines typed before the page opened are not its own\n" +
+			"\tfor {\n" +
+			"\t\tswitch r.Path() {\n" +
+			"\t\tcase \"/poll\":\n" +
+			"\t\t\tdone = p.poll(r, done)\n" +
+			"\t\tcase \"/result\":\n" +
+			"\t\t\tdone = p.result(r, done)\n" +
+			"\t\tdefault:\n" +
+			"\t\t\treplPage.Execute(r, nil)\n" +
+			"\t\t}\n" +
+			"\t\tr.Next()\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// poll answers {\"id\": N, \"code\": LINE} with the line after done, waiting\n" +
+			"// for one up to p.wait, or 204 No Content if none came: the page then\n" +
+			"// asks again.\n" +
+			"func (p *repl) poll(r *continuity.Request, done uint64) uint64 {\n" +
+			"\tevs, next, err := p.lines.Wait(r.RequestContext(), done, p.wait)\n" +
+			"\tif errors.Is(err, continuity.ErrBehind) {\n" +
+			"\t\tdone = next // lines this page missed are gone; go on from the oldest kept\n" +
+			"\t}\n" +
+			"\tif len(evs) == 0 {\n" +
+			"\t\tr.WriteHeader(http.StatusNoContent)\n" +
+			"\t\treturn done\n" +
+			"\t}\n" +
+			"\tr.Header().Set(\"Content-Type\", \"application/json\")\n" +
+			"\tr.Header().Set(\"Cache-Control\", \"no-store\")\n" +
+			"\tjson.NewEncoder(r).Encode(struct {\n" +
+			"\t\tID   uint64 `json:\"id\"`\n" +
+			"\t\tCode string `json:\"code\"`\n" +
+			"\t}{evs[0].Version, evs[0].Value})\n" +
+			"\treturn done\n" +
+			"}\n" +
+			"\n" +
+			"// result prints the result of line id, if that is the line after done.\n" +
+			"func (p *repl) result(r *continuity.Request, done uint64) uint64 {\n" +
+			"\tid, err := strconv.ParseUint(r.PostParam(\"id\"), 10, 64)\n" +
+			"\tswitch {\n" +
+			"\tcase r.Method() != http.MethodPost || err != nil:\n" +
+			"\t\thttp.Error(r, \"want POST id=N&result=TEXT\", http.StatusBadRequest)\n" +
+			"\t\treturn done\n" +
+			"\tcase id != done+1:\n" +
+			"\t\thttp.Error(r, \"not the line awaited (already printed?)\", http.StatusConflict)\n" +
+			"\t\treturn done\n" +
+			"\t}\n" +
+			"\tp.mu.Lock()\n" +
+			"\t// Quoted, an answer cannot send escape sequences to the terminal.\n" +
+			"\tfmt.Fprintf(p.out, \"[%s] %q\\n\", r.Session().LogID(), r.PostParam(\"result\"))\n" +
+			"\tp.mu.Unlock()\n" +
+			"\tr.WriteHeader(http.StatusNoContent)\n" +
+			"\treturn id\n" +
+			"}\n" +
+			"\n" +
+			"// ServeHTTP refuses any Host that is not a loopback name (DNS rebinding).\n" +
+			"func (p *repl) ServeHTTP(w http.ResponseWriter, r *http.Request) {\n" +
+			"\tif !loopbackHost(r.Host) {\n" +
+			"\t\thttp.Error(w, \"this server answers only to localhost\", http.StatusForbidden)\n" +
+			"\t\treturn\n" +
+			"\t}\n" +
+			"\tp.srv.ServeHTTP(w, r)\n" +
+			"}\n" +
+			"\n" +
+			"// Shutdown ends the sessions, then stops the reader.\n" +
+			"func (p *repl) Shutdown(ctx context.Context) error {\n" +
+			"\terr := p.srv.Shutdown(ctx)\n" +
+			"\tc, ok := p.in.(io.Closer)\n" +
+			"\tif !ok {\n" +
+			"\t\treturn err\n" +
+			"\t}\n" +
+			"\terr = errors.Join(err, c.Close())\n" +
+			"\tselect {\n" +
+			"\tcase <-p.stopped:\n" +
+			"\t\treturn err\n" +
+			"\tcase <-ctx.Done():\n" +
+			"\t\treturn errors.Join(err, ctx.Err())\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// loopbackHost reports whether host, a Host header or a listening\n" +
+			"// address, with or without a port, names the loopback interface.\n" +
+			"func loopbackHost(host string) bool {\n" +
+			"\tif h, _, err := net.SplitHostPort(host); err == nil {\n" +
+			"\t\thost = h\n" +
+			"\t}\n" +
+			"\thost = strings.TrimSuffix(strings.ToLower(host), \".\")\n" +
+			"\tif host == \"localhost\" || strings.HasSuffix(host, \".localhost\") {\n" +
+			"\t\treturn true // browsers resolve these to loopback themselves (RFC 6761)\n" +
+			"\t}\n" +
+			"\tip, err := netip.ParseAddr(strings.Trim(host, \"[]\"))\n" +
+			"\treturn err == nil && ip.IsLoopback()\n" +
+			"}\n" +
+			"\n" +
+			"// The page evaluates each line in the global scope ((0, eval)) and shows\n" +
+			"// code and result as text, never as HTML.\n" +
+			"var replPage = template.Must(template.New(\"repl\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head><meta charset=\"utf-8\"><title>REPL</title></head>\n" +
+			"<body>\n" +
+			"<h1>REPL</h1>\n" +
+			"<p id=\"status\">Waiting for a line typed on the server…</p>\n" +
+			"<pre id=\"log\"></pre>\n" +
+			"<script>\n" +
+			"const log = document.getElementById(\"log\"), status = document.getElementById(\"status\");\n" +
+			"const pause = ms => new Promise(done => setTimeout(done, ms));\n" +
+			"async function run() {\n" +
+			"  for (;;) {\n" +
+			"    let resp;\n" +
+			"    try { resp = await fetch(\"poll\", {cache: \"no-store\"}); } catch (e) { status.textContent = \"Disconnected; retrying.\"; await pause(1000); continue; }\n" +
+			"    if (resp.status === 204) continue;\n" +
+			"    if (!resp.ok) { status.textContent = \"Error \" + resp.status + \"; retrying.\"; await pause(1000); continue; }\n" +
+			"    const {id, code} = await resp.json();\n" +
+			"    let result;\n" +
+			"    try { result = String((0, eval)(code)); } catch (e) { result = \"error: \" + e; }\n" +
+			"    log.textContent += \"> \" + code + \"\\n\" + result + \"\\n\";\n" +
+			"    status.textContent = \"Evaluated line \" + id + \".\";\n" +
+			"    await fetch(\"result\", {method: \"POST\", body: new URLSearchParams({id: String(id), result})}).catch(() => {});\n" +
+			"  }\n" +
+			"}\n" +
+			"run();\n" +
+			"</script>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"func main() {\n" +
+			"\tdemo.Main(func(c demo.Config) (demo.Server, error) {\n" +
+			"\t\tif !loopbackHost(c.Addr) {\n" +
+			"\t\t\treturn nil, fmt.Errorf(\"repl serves loopback only; -addr %q is not a loopback address\", c.Addr)\n" +
+			"\t\t}\n" +
+			"\t\t// os.Stdin goes in without its Close: closing it would not end a\n" +
+			"\t\t// read in progress, only delay Shutdown. That read ends with the\n" +
+			"\t\t// process, which exits once Shutdown returns.\n" +
+			"\t\treturn newREPL(struct{ io.Reader }{os.Stdin}, os.Stdout, pollWait, c.Options())\n" +
+			"\t})\n" +
+			"}\n",
+	},
+	{
+		name:  "slowprint",
+		title: "Slowprint",
+		about: "Streams a page a line at a time (Perl Continuity's slowprint.pl): its Start link (?stream) prints -lines lines, one every -every, each flushed as it is written so that the browser shows them one by one.",
+		main: func(demoMain mainFunc) {
+			lines, every := 10, time.Second
+			demoMain(func(c demo.Config) (demo.Server, error) {
+				return demo.App(slowprint_slowprint(lines, every))(c)
+			}, slowprint_streamFlags(&lines, &every))
+		},
+		source: "// Command slowprint streams a page a line at a time (Perl Continuity's\n" +
+			"// slowprint.pl): its Start link (?stream) prints -lines lines, one every\n" +
+			"// -every, each flushed as it is written so that the browser shows them\n" +
+			"// one by one. When the browser goes away (the user stops loading, closes\n" +
+			"// the tab), the stream stops at once; following the link again starts a\n" +
+			"// new one.\n" +
+			"//\n" +
+			"//\tgo run ./examples/slowprint [-lines 10] [-every 1s] [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"flag\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"strconv\"\n" +
+			"\t\"time\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// slowprint returns the flow: a start page, and a fresh stream for every\n" +
+			"// request that asks for one.\n" +
+			"func slowprint(lines int, every time.Duration) func(*continuity.Request) {\n" +
+			"\treturn func(r *continuity.Request) {\n" +
+			"\t\tfor {\n" +
+			"\t\t\tif r.Has(\"stream\") {\n" +
+			"\t\t\t\tstream(r, lines, every)\n" +
+			"\t\t\t} else {\n" +
+			"\t\t\t\tslowPage.ExecuteTemplate(r, \"start\", slowLine{Of: lines, Every: every})\n" +
+			"\t\t\t}\n" +
+			"\t\t\tr.Next()\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// stream writes the page bit by bit. r.Stream sends the head; after that\n" +
+			"// each Flush sends what was written so far. RequestContext is cancelled\n" +
+			"// when the browser hangs up: that is the signal to stop, instead of\n" +
+			"// sleeping on and writing to nobody.\n" +
+			"func stream(r *continuity.Request, lines int, every time.Duration) {\n" +
+			"\tr.Header().Set(\"Content-Type\", \"text/html; charset=utf-8\")\n" +
+			"\tif r.Stream() != nil {\n" +
+			"\t\treturn\n" +
+			"\t}\n" +
+			"\tgone := r.RequestContext().Done()\n" +
+			"\tslowPage.ExecuteTemplate(r, \"head\", lines)\n" +
+			"\tfor i := 1; i <= lines; i++ {\n" +
+			"\t\tif i > 1 {\n" +
+			"\t\t\tselect {\n" +
+			"\t\t\tcase <-gone:\n" +
+			"\t\t\t\treturn // the browser went away: stop at once\n" +
+			"\t\t\tcase <-time.After(every):\n" +
+			"\t\t\t}\n" +
+			"\t\t}\n" +
+			"\t\tslowPage.ExecuteTemplate(r, \"line\", slowLine{N: i, Of: lines})\n" +
+			"\t\tif r.Flush() != nil {\n" +
+			"\t\t\treturn // the browser went away while we wrote\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"\tslowPage.ExecuteTemplate(r, \"tail\", nil)\n" +
+			"}\n" +
+			"\n" +
+			"type slowLine struct {\n" +
+			"\tN, Of int\n" +
+			"\tEvery time.Duration\n" +
+			"}\n" +
+			"\n" +
+			"var slowPage = template.Must(template.New(\"slowprint\").Parse(`\n" +
+			"{{- define \"start\"}}<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<title>Slow print</title>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Slow print</h1>\n" +
+			"<p>{{.Of}} lines, one every {{.Every}}: <a href=\"?stream\">Start</a></p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"{{end}}\n" +
+			"{{- define \"head\"}}<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<title>Slow print</title>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Slow print</h1>\n" +
+			"<p>{{.}} lines, one at a time.</p>\n" +
+			"<ol>\n" +
+			"{{end}}\n" +
+			"{{- define \"line\"}}<li id=\"line-{{.N}}\">line {{.N}} of {{.Of}}</li>\n" +
+			"{{end}}\n" +
+			"{{- define \"tail\"}}</ol>\n" +
+			"<p id=\"done\">Done. <a href=\"?stream\">Again</a></p>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"{{end}}`))\n" +
+			"\n" +
+			"func main() {\n" +
+			"\tlines, every := 10, time.Second\n" +
+			"\tdemo.Main(func(c demo.Config) (demo.Server, error) {\n" +
+			"\t\treturn demo.App(slowprint(lines, every))(c)\n" +
+			"\t}, streamFlags(&lines, &every))\n" +
+			"}\n" +
+			"\n" +
+			"// streamFlags adds -lines N and -every DURATION to the shared flags.\n" +
+			"func streamFlags(lines *int, every *time.Duration) func(*flag.FlagSet) {\n" +
+			"\treturn func(fs *flag.FlagSet) {\n" +
+			"\t\tfs.Func(\"lines\", \"stream `n` lines (default 10)\", func(s string) error {\n" +
+			"\t\t\tn, err := strconv.Atoi(s)\n" +
+			"\t\t\tif err != nil || n < 1 {\n" +
+			"\t\t\t\treturn errors.New(\"want a whole number of at least 1\")\n" +
+			"\t\t\t}\n" +
+			"\t\t\t*lines = n\n" +
+			"\t\t\treturn nil\n" +
+			"\t\t})\n" +
+			"\t\tfs.Func(\"every\", \"write a line every `duration` (default 1s)\", demo.PositiveDuration(every, true))\n" +
+			"\t}\n" +
+			"}\n",
+	},
 }
+
+// examples/addtwo/main.go
+
+// addTwo is the whole application: one goroutine per browser runs it.
+func addtwo_addTwo(r *continuity.Request) {
+	for {
+		a := addtwo_askNumber(r, "What is the first number?")
+		b := addtwo_askNumber(r, "What is the second number?")
+		addtwo_show(r, "sum", map[string]any{"A": a, "B": b, "Sum": new(big.Int).Add(a, b)})
+		r.Next() // "Add two more" comes back here, and the loop starts over
+	}
+}
+
+// askNumber shows a form with the input "num" until the browser sends a
+// whole number, and returns it. Numbers are big.Ints, so that no sum
+// overflows; maxDigits keeps them small enough to parse at once.
+func addtwo_askNumber(r *continuity.Request, question string) *big.Int {
+	message := ""
+	for {
+		addtwo_show(r, "ask", map[string]any{"Question": question, "Message": message, "Max": addtwo_maxDigits})
+		r.Next()
+		if !r.Has("num") {
+			message = "" // a reload, say: ask the same question again
+			continue
+		}
+		in := strings.TrimSpace(r.Param("num"))
+		if len(in) <= addtwo_maxDigits {
+			if n, ok := new(big.Int).SetString(in, 10); ok {
+				return n
+			}
+		}
+		message = "“" + in + "” is not a whole number. Please type one, such as 42 or -7."
+	}
+}
+
+const addtwo_maxDigits = 50
+
+// pages holds the two pages; html/template escapes what they show (the
+// message repeats the browser's input).
+var addtwo_pages = template.Must(template.New("addtwo").Parse(`
+{{define "head"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Add two numbers</title>
+</head>
+<body>
+<h1>Add two numbers</h1>
+{{end}}
+
+{{define "ask"}}{{template "head"}}
+{{with .Message}}<p id="message">{{.}}</p>{{end}}
+<form method="post">
+<label>{{.Question}} <input name="num" inputmode="numeric" maxlength="{{.Max}}" autocomplete="off" autofocus></label>
+<button type="submit">Next</button>
+</form>
+</body>
+</html>
+{{end}}
+
+{{define "sum"}}{{template "head"}}
+<p>The sum of {{.A}} and {{.B}} is <span id="sum">{{.Sum}}</span>.</p>
+<p><a href="?">Add two more</a></p>
+</body>
+</html>
+{{end}}`))
+
+// show writes the named page to the response. Output is buffered until
+// Next, so a write cannot fail for a browser that has gone; any other
+// error is a bug in a template: continuity logs the panic, answers 500 and
+// ends the session.
+func addtwo_show(r *continuity.Request, name string, data any) {
+	if err := addtwo_pages.ExecuteTemplate(r, name, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err)
+	}
+}
+
+// examples/animals/main.go
+
+// A node is a yes/no question with two children, or a leaf: an animal.
+type animals_node struct {
+	text    string        // the question, or the animal ("a dog")
+	yes, no *animals_node // nil at a leaf
+}
+
+// knowledge is the tree every session shares. Nodes are never removed:
+// a leaf only ever becomes a question, so a *node a session holds stays
+// valid, but its fields are read and written under mu.
+type animals_knowledge struct {
+	mu      sync.Mutex
+	root    *animals_node // set once by newKnowledge
+	animals int
+}
+
+// Bounds on what players can make the server keep.
+const (
+	animals_maxAnimals     = 10000
+	animals_maxAnimalLen   = 60
+	animals_maxQuestionLen = 200
+)
+
+var (
+	animals_errMoved = errors.New("another player taught me about this animal meanwhile")
+	animals_errFull  = errors.New("I know as many animals as I can")
+)
+
+func animals_newKnowledge() *animals_knowledge {
+	return &animals_knowledge{animals: 2, root: &animals_node{
+		text: "Does it live in water?",
+		yes:  &animals_node{text: "a fish"},
+		no:   &animals_node{text: "a dog"},
+	}}
+}
+
+// look returns what n says now: a question, or at a leaf an animal.
+func (k *animals_knowledge) look(n *animals_node) (text string, leaf bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return n.text, n.yes == nil
+}
+
+// child returns the question n's child for the answer.
+func (k *animals_knowledge) child(n *animals_node, yes bool) *animals_node {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if yes {
+		return n.yes
+	}
+	return n.no
+}
+
+// learn turns the leaf n, which guessed wrong, into question: animal on
+// the side of answer, the old guess on the other. If n is no longer a
+// leaf, another session has taught it meanwhile, and it is left alone.
+func (k *animals_knowledge) learn(n *animals_node, animal, question string, answer bool) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	switch {
+	case n.yes != nil:
+		return animals_errMoved
+	case k.animals >= animals_maxAnimals:
+		return animals_errFull
+	}
+	added, old := &animals_node{text: animal}, &animals_node{text: n.text}
+	n.text = question
+	n.yes, n.no = added, old
+	if !answer {
+		n.yes, n.no = old, added
+	}
+	k.animals++
+	return nil
+}
+
+// play is the flow of one session: a game after another.
+func (k *animals_knowledge) play(r *continuity.Request) {
+	note := ""
+	for {
+		animals_show(r, animals_view{Note: note}) // the start page
+		r.Next()
+		note = k.game(r)
+	}
+}
+
+// game walks the tree from the root with the player's answers, and
+// returns what to say at the end.
+func (k *animals_knowledge) game(r *continuity.Request) string {
+	n, note := k.root, ""
+	for {
+		text, leaf := k.look(n)
+		if !leaf {
+			n, note = k.child(n, animals_ask(r, note, text)), ""
+			continue
+		}
+		if animals_ask(r, note, "Is it "+text+"?") {
+			return "I guessed it: " + text + "!"
+		}
+		if said, ok := k.teach(r, n, text); ok {
+			return said
+		}
+		// n has become a question: ask it.
+		note = "While you typed, " + animals_errMoved.Error() + ". Let me ask again."
+	}
+}
+
+// teach asks for the animal and a question that tells it from guessed,
+// until the answers make sense, and learns them; it returns what to say.
+// It reports false if another session taught n meanwhile.
+func (k *animals_knowledge) teach(r *continuity.Request, n *animals_node, guessed string) (said string, ok bool) {
+	note := "I give up."
+	for {
+		animals_show(r, animals_view{Note: note, Guessed: guessed})
+		r.Next()
+		animal := strings.TrimSpace(r.Param("animal"))
+		question := strings.TrimSpace(r.Param("question"))
+		answer := r.Param("answer")
+		switch {
+		case animal == "" || len(animal) > animals_maxAnimalLen:
+			note = "Please name the animal (at most 60 bytes)."
+		case strings.EqualFold(animal, guessed):
+			note = "That is what I guessed! Which animal was it?"
+		case question == "" || len(question) > animals_maxQuestionLen:
+			note = "Please type a question (at most 200 bytes)."
+		case answer != "yes" && answer != "no":
+			note = "Please say whether the answer is yes or no for your animal."
+		default:
+			switch err := k.learn(n, animal, question, answer == "yes"); {
+			case errors.Is(err, animals_errMoved):
+				return "", false
+			case err != nil:
+				return "Sorry: " + err.Error() + ".", true
+			}
+			return "Thank you! Now I know " + animal + ".", true
+		}
+	}
+}
+
+// ask shows a yes/no question until the player answers it.
+func animals_ask(r *continuity.Request, note, question string) bool {
+	for {
+		animals_show(r, animals_view{Note: note, Question: question})
+		switch r.Next().Param("answer") {
+		case "yes":
+			return true
+		case "no":
+			return false
+		}
+	}
+}
+
+// view is what a page shows: a question, the teaching form (Guessed
+// set), or else the start page.
+type animals_view struct{ Note, Question, Guessed string }
+
+func animals_show(r *continuity.Request, v animals_view) { animals_animalsPage.Execute(r, v) }
+
+// Everything the players typed is escaped by html/template.
+var animals_animalsPage = template.Must(template.New("animals").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Animals</title></head>
+<body>
+<h1>Animals</h1>
+{{with .Note}}<p id="note">{{.}}</p>
+{{end}}<form method="post">
+{{- if .Question}}
+<p id="question">{{.Question}}</p>
+<button name="answer" value="yes">Yes</button> <button name="answer" value="no">No</button>
+{{- else if .Guessed}}
+<p><label>What animal were you thinking of? <input name="animal" maxlength="60" placeholder="a cat" required autofocus></label></p>
+<p><label>Type a question that tells it from {{.Guessed}}: <input name="question" maxlength="200" required></label></p>
+<p>For your animal, the answer is
+<label><input type="radio" name="answer" value="yes" required> yes</label>
+<label><input type="radio" name="answer" value="no"> no</label></p>
+<button>Teach me</button>
+{{- else}}
+<p>Think of an animal, and I will try to guess it.</p>
+<button name="start" value="1">Start</button>
+{{- end}}
+</form>
+</body>
+</html>
+`))
 
 // examples/callbacks/main.go
 
@@ -1699,6 +3418,151 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
 </html>
 `))
 
+// examples/components/main.go
+
+// counter is a component: a number with ++ and -- links.
+type components_counter struct {
+	id, n int
+}
+
+// counterView is what a counter's template shows: its number and the
+// URLs of its links.
+type components_counterView struct {
+	ID, N    int
+	Inc, Dec string
+}
+
+// view binds fresh links to closures over c. A link works for one page:
+// RunCallbacks forgets every binding, so a stale page's link does nothing.
+func (c *components_counter) view(r *continuity.Request) components_counterView {
+	return components_counterView{
+		ID:  c.id,
+		N:   c.n,
+		Inc: r.CallbackURL(func() { c.n++ }),
+		Dec: r.CallbackURL(func() { c.n-- }),
+	}
+}
+
+// components is the parent flow: it composes three counters and a link
+// of its own that resets them all.
+func components_components(r *continuity.Request) {
+	counters := []*components_counter{{id: 1}, {id: 2}, {id: 3}}
+	for {
+		views := make([]components_counterView, len(counters))
+		for i, c := range counters {
+			views[i] = c.view(r)
+		}
+		reset := r.CallbackURL(func() {
+			for _, c := range counters {
+				c.n = 0
+			}
+		})
+		components_componentsPage.Execute(r, components_pageView{Counters: views, Reset: reset})
+		r.Next()
+		r.RunCallbacks()
+	}
+}
+
+type components_pageView struct {
+	Counters []components_counterView
+	Reset    string
+}
+
+// The "counter" template is the component's; the page uses it once per
+// counter.
+var components_componentsPage = template.Must(template.New("page").Parse(`
+{{- define "counter"}}<div class="counter" id="counter-{{.ID}}">
+Counter {{.ID}}: <span id="count-{{.ID}}">{{.N}}</span>
+<a href="{{.Inc}}">++</a> <a href="{{.Dec}}">--</a>
+</div>
+{{end -}}
+<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Components</title></head>
+<body>
+<h1>Three counters</h1>
+{{range .Counters}}{{template "counter" .}}{{end -}}
+<p><a href="{{.Reset}}">Reset all</a></p>
+</body>
+</html>
+`))
+
+// examples/cookies/main.go
+
+const cookies_cookieName = "visits"
+
+func cookies_cookies(r *continuity.Request) {
+	forget := false
+	for requests := 1; ; requests++ {
+		sent, _ := r.Cookie(cookies_cookieName) // nil if the browser sent none
+		data := map[string]any{"Requests": requests, "Sent": sent}
+		if forget {
+			// The same name and path, expired: the browser drops it.
+			r.SetCookie(&http.Cookie{Name: cookies_cookieName, Path: "/", MaxAge: -1})
+			data["Deleted"] = true
+		} else {
+			next := cookies_count(sent) + 1
+			r.SetCookie(&http.Cookie{
+				Name:     cookies_cookieName,
+				Value:    strconv.FormatUint(next, 10),
+				Path:     "/",
+				MaxAge:   365 * 24 * 60 * 60, // kept across browser restarts
+				HttpOnly: true,               // no script needs to read it
+				SameSite: http.SameSiteLaxMode,
+			})
+			data["Set"] = next
+		}
+		data["Delete"] = template.HTML(r.Link("Delete the cookie", func() { forget = true }))
+		cookies_show(r, data)
+		r.Next()
+		forget = false
+		r.RunCallbacks()
+	}
+}
+
+// count is the number in the cookie c, or 0 for no cookie or one that
+// does not hold a count.
+func cookies_count(c *http.Cookie) uint64 {
+	if c == nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(c.Value, 10, 32)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+var cookies_page = template.Must(template.New("cookies").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Cookies</title>
+</head>
+<body>
+<h1>Cookies</h1>
+{{with .Sent}}<p>Your browser sent the cookie <code>visits=<span id="sent">{{.Value}}</span></code>.</p>
+{{else}}<p id="none">Your browser sent no cookie <code>visits</code>.</p>
+{{end}}
+{{- if .Deleted}}<p id="deleted">It is deleted now.</p>
+{{else}}<p>It is set to <span id="set">{{.Set}}</span> now.</p>
+{{end -}}
+<p>This session has seen <span id="requests">{{.Requests}}</span> request(s).</p>
+<p><a href="?">Load again</a> · {{.Delete}}</p>
+</body>
+</html>
+`))
+
+// show writes the page. Output is buffered until Next, so a write cannot
+// fail for a browser that has gone; any other error is a bug in the
+// template: continuity logs the panic, answers 500 and ends the session.
+func cookies_show(r *continuity.Request, data any) {
+	if err := cookies_page.Execute(r, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err)
+	}
+}
+
 // examples/counter/main.go
 
 // counter is the application. Each browser gets a goroutine of its own
@@ -1801,6 +3665,130 @@ var guess_page = template.Must(template.New("guess").Parse(`<!doctype html>
 </html>
 `))
 
+// examples/guesspeek/main.go
+
+// game is what a session exposes to /peek.
+type guesspeek_game struct {
+	Secret  int `json:"secret"`
+	Guesses int `json:"guesses"`
+}
+
+// guess returns the game: guess a number from 1 to 100 (the parameter
+// "guess"); each answer says "too low", "too high" or "correct", and a
+// correct guess starts a new game. pick chooses each secret; nil means at
+// random.
+func guesspeek_guess(pick func() int) func(*continuity.Request) {
+	if pick == nil {
+		pick = func() int { return guesspeek_rand.IntN(100) + 1 }
+	}
+	return func(r *continuity.Request) {
+		msg := "I am thinking of a number from 1 to 100. Can you guess it?"
+		for {
+			g := guesspeek_game{Secret: pick()}
+			for {
+				// Expose after every change: /peek shows the last snapshot.
+				r.Session().Expose("game", g)
+				guesspeek_guessPage.Execute(r, guesspeek_guessView{Game: r.Session().LogID(), Message: msg})
+				r.Next()
+				if !r.Has("guess") {
+					continue // a reload: show the same page again
+				}
+				in := strings.TrimSpace(r.Param("guess"))
+				n, err := strconv.Atoi(in)
+				if err != nil || n < 1 || n > 100 {
+					msg = fmt.Sprintf("“%s” is not a whole number from 1 to 100. Please try again.", in)
+					continue
+				}
+				g.Guesses++
+				if n == g.Secret {
+					break
+				}
+				hint := "too low"
+				if n > g.Secret {
+					hint = "too high"
+				}
+				msg = fmt.Sprintf("%d is %s. Guess again.", n, hint)
+			}
+			msg = fmt.Sprintf("%d is correct! You took %d guess(es). New game: I am thinking of another number.", g.Secret, g.Guesses)
+		}
+	}
+}
+
+type guesspeek_guessView struct{ Game, Message string }
+
+// The message may hold what the user typed: html/template escapes it.
+var guesspeek_guessPage = template.Must(template.New("guess").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Guess the number</title></head>
+<body>
+<h1>Guess the number</h1>
+<p>Game <span id="game">{{.Game}}</span></p>
+<p id="message">{{.Message}}</p>
+<form method="post">
+<label>Your guess: <input name="guess" type="number" min="1" max="100" required autofocus></label>
+<button type="submit">Guess</button>
+</form>
+<p><a href="peek">Peek at every game's number</a> (the operator's view)</p>
+</body>
+</html>
+`))
+
+// peek lists the live games from the server's session listing. It runs
+// on the HTTP handler's goroutine, not in any session: Inspect hands it
+// copies of what the sessions exposed.
+func guesspeek_peek(srv *continuity.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		type row struct {
+			ID   string
+			Game guesspeek_game
+		}
+		var rows []row
+		for _, s := range srv.Inspect() {
+			raw, ok := s.Exposed["game"]
+			if !ok {
+				continue
+			}
+			rw := row{ID: s.ID}
+			if json.Unmarshal(raw, &rw.Game) == nil {
+				rows = append(rows, rw)
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		guesspeek_peekPage.Execute(w, rows)
+	})
+}
+
+var guesspeek_peekPage = template.Must(template.New("peek").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Peek</title></head>
+<body>
+<h1>Live games</h1>
+<table>
+<tr><th>game</th><th>secret</th><th>guesses</th></tr>
+{{range .}}<tr id="game-{{.ID}}"><td>{{.ID}}</td><td class="secret">{{.Game.Secret}}</td><td>{{.Game.Guesses}}</td></tr>
+{{else}}<tr><td colspan="3">No games.</td></tr>
+{{end}}</table>
+<p><a href="./">Play</a></p>
+</body>
+</html>
+`))
+
+// withPeek serves /peek beside the game; Shutdown is the game server's.
+type guesspeek_withPeek struct {
+	*continuity.Server
+	mux *http.ServeMux
+}
+
+func (p guesspeek_withPeek) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
+
+func guesspeek_newWithPeek(srv *continuity.Server) guesspeek_withPeek {
+	mux := http.NewServeMux()
+	mux.Handle("/", srv)
+	mux.Handle("GET /peek", guesspeek_peek(srv))
+	return guesspeek_withPeek{srv, mux}
+}
+
 // examples/hello/main.go
 
 // hello asks for a name (a form with an input "name"), answers
@@ -1838,6 +3826,142 @@ var hello_page = template.Must(template.New("hello").Parse(`<!doctype html>
 {{end}}</body>
 </html>
 `))
+
+// examples/hellopath/main.go
+
+// hello runs once per browser and path; its path never changes.
+func hellopath_hello(r *continuity.Request) {
+	name := strings.TrimPrefix(path.Clean("/"+r.Path()), "/")
+	if name == "" {
+		name = "World"
+	}
+	for {
+		hellopath_show(r, "Hello, "+name+"!")
+		r.Next()
+		hellopath_show(r, "Hello to you too, "+name+"!")
+		r.Next()
+	}
+}
+
+// pathSessions gives each browser a session per path.
+func hellopath_pathSessions(o *continuity.Options) { o.Mode = continuity.ByCookie | continuity.ByPath }
+
+// build makes the server: the options of the shared flags, with path
+// sessions.
+func hellopath_build(c demo.Config) (demo.Server, error) {
+	opts := c.Options()
+	hellopath_pathSessions(opts)
+	return continuity.New(hellopath_hello, opts)
+}
+
+// page shows the greeting, escaped by html/template: the name comes from
+// the URL, which anybody can write. Its links are relative: "" is this
+// path (the next step), "Alice" a sibling path (another session).
+var hellopath_page = template.Must(template.New("hellopath").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Hello</title>
+</head>
+<body>
+<h1 id="greeting">{{.}}</h1>
+<p><a href="">Again</a> · or another name, each a session of its own:
+<a href="Alice">Alice</a>, <a href="Bob">Bob</a></p>
+</body>
+</html>
+`))
+
+// show writes the page with greeting. Output is buffered until Next, so a
+// write cannot fail for a browser that has gone; any other error is a bug
+// in the template: continuity logs the panic, answers 500 and ends the
+// session.
+func hellopath_show(r *continuity.Request, greeting string) {
+	if err := hellopath_page.Execute(r, greeting); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err)
+	}
+}
+
+// examples/params/main.go
+
+// params shows each request as it comes.
+func params_params(r *continuity.Request) {
+	for {
+		params_show(r, map[string]any{
+			"Method": r.Method(),
+			"Query":  params_sorted(r.URL().Query()),
+			// PostForm holds the fields of a POST body, url-encoded or
+			// multipart; r.Param and r.Params read both it and the query.
+			"Form": params_sorted(r.HTTP().PostForm),
+		})
+		r.Next()
+	}
+}
+
+// A param is one name with all of its values.
+type params_param struct {
+	Name   string
+	Values []string
+}
+
+// sorted lists v by name. url.Values keeps each name's values in the
+// order they were sent, but not the order of the names.
+func params_sorted(v url.Values) []params_param {
+	var out []params_param
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		out = append(out, params_param{name, v[name]})
+	}
+	return out
+}
+
+// page shows the parameters in two tables, a row per name and a cell per
+// value; an empty cell says "(empty)" through CSS. The form's action and
+// the link carry a query of their own, so both tables fill.
+var params_page = template.Must(template.New("params").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Parameters</title>
+<style>
+td, th { border: 1px solid #ccc; padding: .2em .5em; text-align: left; white-space: pre-wrap }
+td:empty::after { content: "(empty)"; color: #888 }
+</style>
+</head>
+<body>
+<h1>Parameters of this {{.Method}} request</h1>
+{{define "table"}}{{with .}}<table>
+{{range .}}<tr><th>{{.Name}}</th>{{range .Values}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>{{else}}<p>none</p>{{end}}{{end}}
+<h2>Query</h2>
+<div id="query">{{template "table" .Query}}</div>
+<h2>Form</h2>
+<div id="form">{{template "table" .Form}}</div>
+
+<h2>Try it</h2>
+<form method="post" action="?from=form&amp;from=action">
+<p><label>Text <input name="text" value="hello"></label>
+<label>Left empty <input name="blank"></label></p>
+<p>Colours:
+<label><input type="checkbox" name="colour" value="red" checked> red</label>
+<label><input type="checkbox" name="colour" value="green"> green</label>
+<label><input type="checkbox" name="colour" value="blue" checked> blue</label></p>
+<p><label>Note <textarea name="note"><b>markup</b> stays text</textarea></label></p>
+<button type="submit">Send</button>
+</form>
+<p>Or follow <a href="?a=1&amp;a=2&amp;b=&amp;a=3&amp;%3Cb%3E=%3Ci%3E">a link with a query</a>.</p>
+</body>
+</html>
+`))
+
+// show writes the page. Output is buffered until Next, so a write cannot
+// fail for a browser that has gone; any other error is a bug in the
+// template: continuity logs the panic, answers 500 and ends the session.
+func params_show(r *continuity.Request, data any) {
+	if err := params_page.Execute(r, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err)
+	}
+}
 
 // examples/progress/main.go
 
@@ -2071,3 +4195,413 @@ While the session works, this page watches the meter at
 </body>
 </html>
 `))
+
+// examples/prompt/main.go
+
+// counter shows the count with a "++" and a "--" link, each bound to a Go
+// closure; RunCallbacks runs the one the browser followed. A callback runs
+// on the session goroutine, in the middle of the flow, so it may show
+// pages of its own: "--" at 0 asks the question and waits for the answer
+// right there.
+func prompt_counter(r *continuity.Request) {
+	count := 0
+	for {
+		prompt_show(r, "counter", map[string]any{
+			"Count":  count,
+			"Answer": count == 42,
+			"Plus":   prompt_link(r, "++", func() { count++ }),
+			"Minus": prompt_link(r, "--", func() {
+				if count != 0 || prompt_prompt(r, "Do you really want to GO NEGATIVE?", "Yes", "No") == "Yes" {
+					count--
+				}
+			}),
+		})
+		r.Next()
+		r.RunCallbacks() // a reload, or a link from an older page, runs nothing
+	}
+}
+
+// prompt asks question, with each option as a link, until the browser
+// follows one of them, and returns that option. Anything else (a reload, a
+// stale link) asks again.
+func prompt_prompt(r *continuity.Request, question string, options ...string) string {
+	for {
+		chosen := ""
+		links := make([]template.HTML, len(options))
+		for i, option := range options {
+			links[i] = prompt_link(r, option, func() { chosen = option })
+		}
+		prompt_show(r, "prompt", map[string]any{"Question": question, "Options": links})
+		r.Next()
+		if r.RunCallbacks() {
+			return chosen
+		}
+	}
+}
+
+// link is r.Link for a template: continuity has escaped the text already.
+func prompt_link(r *continuity.Request, text string, fn func()) template.HTML {
+	return template.HTML(r.Link(text, fn))
+}
+
+var prompt_pages = template.Must(template.New("prompt").Parse(`
+{{define "head"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Counter</title>
+</head>
+<body>
+<h1>Counter</h1>
+{{end}}
+
+{{define "counter"}}{{template "head"}}
+<p>Count: <span id="count">{{.Count}}</span></p>
+{{if .Answer}}<p id="answer"><strong>The Answer to Life, The Universe, and Everything</strong></p>{{end}}
+<p>{{.Plus}} {{.Minus}}</p>
+</body>
+</html>
+{{end}}
+
+{{define "prompt"}}{{template "head"}}
+<p id="question">{{.Question}}</p>
+<p>{{range .Options}}{{.}} {{end}}</p>
+</body>
+</html>
+{{end}}`))
+
+// show writes the named page to the response. Output is buffered until
+// Next, so a write cannot fail for a browser that has gone; any other
+// error is a bug in a template: continuity logs the panic, answers 500 and
+// ends the session.
+func prompt_show(r *continuity.Request, name string, data any) {
+	if err := prompt_pages.ExecuteTemplate(r, name, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err)
+	}
+}
+
+// examples/querysession/main.go
+
+// counter is examples/counter's flow; only its links and forms differ,
+// since they must carry the session token.
+func querysession_counter(r *continuity.Request) {
+	for n := 1; ; n++ {
+		querysession_show(r, map[string]any{"Count": n, "Token": r.SessionToken()})
+		r.Next()
+	}
+}
+
+// querySessions carries sessions in the "sid" parameter
+// (continuity.DefaultQueryParam) instead of a cookie.
+func querysession_querySessions(o *continuity.Options) { o.Mode = continuity.ByQuery }
+
+// build makes the server: the options of the shared flags, with query
+// sessions.
+func querysession_build(c demo.Config) (demo.Server, error) {
+	opts := c.Options()
+	querysession_querySessions(opts)
+	return continuity.New(querysession_counter, opts)
+}
+
+// page puts the token into a link and a hidden form field; html/template
+// escapes it for each place.
+var querysession_page = template.Must(template.New("querysession").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sessions without cookies</title>
+</head>
+<body>
+<h1>Sessions without cookies</h1>
+<p>You have loaded this page <span id="count">{{.Count}}</span> time(s).</p>
+<p><a href="?sid={{.Token}}">Count again</a></p>
+<form method="post">
+<input type="hidden" name="sid" value="{{.Token}}">
+<button type="submit">Count again by a form</button>
+</form>
+<p><a href="?">A link without the token</a> starts a new session.</p>
+</body>
+</html>
+`))
+
+// show writes the page. Output is buffered until Next, so a write cannot
+// fail for a browser that has gone; any other error is a bug in the
+// template: continuity logs the panic, answers 500 and ends the session.
+func querysession_show(r *continuity.Request, data any) {
+	if err := querysession_page.Execute(r, data); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err)
+	}
+}
+
+// examples/repl/main.go
+
+// pollWait bounds a long poll with no line to answer with (under the
+// server's 30s queue timeout).
+const repl_pollWait = 25 * time.Second
+
+// repl is the server: the continuity sessions (one per browser), the lines
+// read from the input, and the output the results go to.
+type repl_repl struct {
+	srv   *continuity.Server
+	lines continuity.Topic[string] // every line typed, numbered from 1
+	wait  time.Duration
+
+	in      io.Reader
+	stopped chan struct{} // closed when the reader has returned
+
+	mu  sync.Mutex // sessions print concurrently
+	out io.Writer
+}
+
+// newREPL serves the page and starts reading lines from in. Shutdown
+// stops both: if in is an io.Closer it is closed, which ends a read in
+// progress on a pipe, and Shutdown waits for the reader to return.
+func repl_newREPL(in io.Reader, out io.Writer, wait time.Duration, opts *continuity.Options) (*repl_repl, error) {
+	p := &repl_repl{in: in, out: out, wait: wait, stopped: make(chan struct{})}
+	srv, err := continuity.New(p.flow, opts)
+	if err != nil {
+		return nil, err
+	}
+	p.srv = srv
+	go p.read()
+	return p, nil
+}
+
+// read publishes each line of the input to every page's long poll.
+// Publish never blocks, so a slow or absent browser cannot stall it.
+func (p *repl_repl) read() {
+	defer close(p.stopped)
+	sc := bufio.NewScanner(p.in)
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" {
+			p.lines.Publish(line)
+		}
+	}
+}
+
+// flow is one browser's session. done is the last line whose result came
+// back: the poll hands out the line after it until its result arrives,
+// so a poll answer lost on the way is sent again, and lines run in order.
+func (p *repl_repl) flow(r *continuity.Request) {
+	done := p.lines.Version() // lines typed before the page opened are not its own
+	for {
+		switch r.Path() {
+		case "/poll":
+			done = p.poll(r, done)
+		case "/result":
+			done = p.result(r, done)
+		default:
+			repl_replPage.Execute(r, nil)
+		}
+		r.Next()
+	}
+}
+
+// poll answers {"id": N, "code": LINE} with the line after done, waiting
+// for one up to p.wait, or 204 No Content if none came: the page then
+// asks again.
+func (p *repl_repl) poll(r *continuity.Request, done uint64) uint64 {
+	evs, next, err := p.lines.Wait(r.RequestContext(), done, p.wait)
+	if errors.Is(err, continuity.ErrBehind) {
+		done = next // lines this page missed are gone; go on from the oldest kept
+	}
+	if len(evs) == 0 {
+		r.WriteHeader(http.StatusNoContent)
+		return done
+	}
+	r.Header().Set("Content-Type", "application/json")
+	r.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(r).Encode(struct {
+		ID   uint64 `json:"id"`
+		Code string `json:"code"`
+	}{evs[0].Version, evs[0].Value})
+	return done
+}
+
+// result prints the result of line id, if that is the line after done.
+func (p *repl_repl) result(r *continuity.Request, done uint64) uint64 {
+	id, err := strconv.ParseUint(r.PostParam("id"), 10, 64)
+	switch {
+	case r.Method() != http.MethodPost || err != nil:
+		http.Error(r, "want POST id=N&result=TEXT", http.StatusBadRequest)
+		return done
+	case id != done+1:
+		http.Error(r, "not the line awaited (already printed?)", http.StatusConflict)
+		return done
+	}
+	p.mu.Lock()
+	// Quoted, an answer cannot send escape sequences to the terminal.
+	fmt.Fprintf(p.out, "[%s] %q\n", r.Session().LogID(), r.PostParam("result"))
+	p.mu.Unlock()
+	r.WriteHeader(http.StatusNoContent)
+	return id
+}
+
+// ServeHTTP refuses any Host that is not a loopback name (DNS rebinding).
+func (p *repl_repl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !repl_loopbackHost(r.Host) {
+		http.Error(w, "this server answers only to localhost", http.StatusForbidden)
+		return
+	}
+	p.srv.ServeHTTP(w, r)
+}
+
+// Shutdown ends the sessions, then stops the reader.
+func (p *repl_repl) Shutdown(ctx context.Context) error {
+	err := p.srv.Shutdown(ctx)
+	c, ok := p.in.(io.Closer)
+	if !ok {
+		return err
+	}
+	err = errors.Join(err, c.Close())
+	select {
+	case <-p.stopped:
+		return err
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
+}
+
+// loopbackHost reports whether host, a Host header or a listening
+// address, with or without a port, names the loopback interface.
+func repl_loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true // browsers resolve these to loopback themselves (RFC 6761)
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
+}
+
+// The page evaluates each line in the global scope ((0, eval)) and shows
+// code and result as text, never as HTML.
+var repl_replPage = template.Must(template.New("repl").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>REPL</title></head>
+<body>
+<h1>REPL</h1>
+<p id="status">Waiting for a line typed on the server…</p>
+<pre id="log"></pre>
+<script>
+const log = document.getElementById("log"), status = document.getElementById("status");
+const pause = ms => new Promise(done => setTimeout(done, ms));
+async function run() {
+  for (;;) {
+    let resp;
+    try { resp = await fetch("poll", {cache: "no-store"}); } catch (e) { status.textContent = "Disconnected; retrying."; await pause(1000); continue; }
+    if (resp.status === 204) continue;
+    if (!resp.ok) { status.textContent = "Error " + resp.status + "; retrying."; await pause(1000); continue; }
+    const {id, code} = await resp.json();
+    let result;
+    try { result = String((0, eval)(code)); } catch (e) { result = "error: " + e; }
+    log.textContent += "> " + code + "\n" + result + "\n";
+    status.textContent = "Evaluated line " + id + ".";
+    await fetch("result", {method: "POST", body: new URLSearchParams({id: String(id), result})}).catch(() => {});
+  }
+}
+run();
+</script>
+</body>
+</html>
+`))
+
+// examples/slowprint/main.go
+
+// slowprint returns the flow: a start page, and a fresh stream for every
+// request that asks for one.
+func slowprint_slowprint(lines int, every time.Duration) func(*continuity.Request) {
+	return func(r *continuity.Request) {
+		for {
+			if r.Has("stream") {
+				slowprint_stream(r, lines, every)
+			} else {
+				slowprint_slowPage.ExecuteTemplate(r, "start", slowprint_slowLine{Of: lines, Every: every})
+			}
+			r.Next()
+		}
+	}
+}
+
+// stream writes the page bit by bit. r.Stream sends the head; after that
+// each Flush sends what was written so far. RequestContext is cancelled
+// when the browser hangs up: that is the signal to stop, instead of
+// sleeping on and writing to nobody.
+func slowprint_stream(r *continuity.Request, lines int, every time.Duration) {
+	r.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if r.Stream() != nil {
+		return
+	}
+	gone := r.RequestContext().Done()
+	slowprint_slowPage.ExecuteTemplate(r, "head", lines)
+	for i := 1; i <= lines; i++ {
+		if i > 1 {
+			select {
+			case <-gone:
+				return // the browser went away: stop at once
+			case <-time.After(every):
+			}
+		}
+		slowprint_slowPage.ExecuteTemplate(r, "line", slowprint_slowLine{N: i, Of: lines})
+		if r.Flush() != nil {
+			return // the browser went away while we wrote
+		}
+	}
+	slowprint_slowPage.ExecuteTemplate(r, "tail", nil)
+}
+
+type slowprint_slowLine struct {
+	N, Of int
+	Every time.Duration
+}
+
+var slowprint_slowPage = template.Must(template.New("slowprint").Parse(`
+{{- define "start"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Slow print</title>
+</head>
+<body>
+<h1>Slow print</h1>
+<p>{{.Of}} lines, one every {{.Every}}: <a href="?stream">Start</a></p>
+</body>
+</html>
+{{end}}
+{{- define "head"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Slow print</title>
+</head>
+<body>
+<h1>Slow print</h1>
+<p>{{.}} lines, one at a time.</p>
+<ol>
+{{end}}
+{{- define "line"}}<li id="line-{{.N}}">line {{.N}} of {{.Of}}</li>
+{{end}}
+{{- define "tail"}}</ol>
+<p id="done">Done. <a href="?stream">Again</a></p>
+</body>
+</html>
+{{end}}`))
+
+// streamFlags adds -lines N and -every DURATION to the shared flags.
+func slowprint_streamFlags(lines *int, every *time.Duration) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.Func("lines", "stream `n` lines (default 10)", func(s string) error {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return errors.New("want a whole number of at least 1")
+			}
+			*lines = n
+			return nil
+		})
+		fs.Func("every", "write a line every `duration` (default 1s)", demo.PositiveDuration(every, true))
+	}
+}
