@@ -42,15 +42,18 @@ import (
 var generatedExamples = []example{
 	{
 		name:  "addtwo",
-		title: "Addtwo",
-		about: "Adds two numbers (Perl Continuity's addtwo.pl): a form asks for a number, a second form for another, and a page tells their sum.",
+		title: "Add two numbers",
+		about: "Two forms and a sum: each question is a function call that returns the answer.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(addtwo_addTwo)) },
 		source: "// Command addtwo adds two numbers (Perl Continuity's addtwo.pl): a form\n" +
 			"// asks for a number, a second form for another, and a page tells their\n" +
 			"// sum. The flow is three lines, because each question is a function call\n" +
 			"// that returns the answer; input that is not a number asks again.\n" +
 			"//\n" +
-			"//\tgo run ./examples/addtwo [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/addtwo [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Add two numbers\n" +
+			"//tour:about Two forms and a sum: each question is a function call that returns the answer.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -143,7 +146,7 @@ var generatedExamples = []example{
 	{
 		name:  "animals",
 		title: "Animals",
-		about: "Is Merlyn's animal game (Perl Continuity's animals.pl): think of an animal and it guesses by yes/no questions.",
+		about: "Merlyn's game learns new animals in a tree that every session shares.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(animals_newKnowledge().play)) },
 		source: "// Command animals is Merlyn's animal game (Perl Continuity's animals.pl):\n" +
 			"// think of an animal and it guesses by yes/no questions. When it guesses\n" +
@@ -159,7 +162,10 @@ var generatedExamples = []example{
 			"// checks, under the lock, that the leaf it is about to replace is still a\n" +
 			"// leaf.\n" +
 			"//\n" +
-			"//\tgo run ./examples/animals [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/animals [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Animals\n" +
+			"//tour:about Merlyn's game learns new animals in a tree that every session shares.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -990,7 +996,7 @@ var generatedExamples = []example{
 	{
 		name:  "components",
 		title: "Components",
-		about: "Puts three independent counters on one page (what Perl Continuity's supercounter.pl meant to be).",
+		about: "Three independent counters on one page, each with its own callback links.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(components_components)) },
 		source: "// Command components puts three independent counters on one page (what\n" +
 			"// Perl Continuity's supercounter.pl meant to be). Each counter is a small\n" +
@@ -1001,7 +1007,10 @@ var generatedExamples = []example{
 			"// changes, the others do not. A component knows nothing of the page\n" +
 			"// around it, so a page may hold any number.\n" +
 			"//\n" +
-			"//\tgo run ./examples/components [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/components [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Components\n" +
+			"//tour:about Three independent counters on one page, each with its own callback links.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -1083,7 +1092,7 @@ var generatedExamples = []example{
 	{
 		name:  "cookies",
 		title: "Cookies",
-		about: "Sets a cookie of its own, reads it back on the next request, shows the value it read, and updates it (Perl Continuity's cookies.pl).",
+		about: "An application cookie set, read back and updated, beside the session's own.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(cookies_cookies)) },
 		source: "// Command cookies sets a cookie of its own, reads it back on the next\n" +
 			"// request, shows the value it read, and updates it (Perl Continuity's\n" +
@@ -1096,7 +1105,10 @@ var generatedExamples = []example{
 			"// set, read and delete with r.SetCookie and r.Cookie; a browser can send\n" +
 			"// them with any value, so read them as untrusted input.\n" +
 			"//\n" +
-			"//\tgo run ./examples/cookies [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/cookies [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Cookies\n" +
+			"//tour:about An application cookie set, read back and updated, beside the session's own.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -1343,17 +1355,9 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "guesspeek",
-		title: "Guesspeek",
-		about: "Is the number guessing game with an operator's view (Perl Continuity's guess-peek.pl and its Inspector): each game exposes its secret number with Session.Expose, and /peek lists every live game's secret, read from the server's session listing (Server.Inspect) while the games wait for their players.",
-		main: func(demoMain mainFunc) {
-			demoMain(func(c demo.Config) (demo.Server, error) {
-				srv, err := continuity.New(guesspeek_guess(nil), c.Options())
-				if err != nil {
-					return nil, err
-				}
-				return guesspeek_newWithPeek(srv), nil
-			})
-		},
+		title: "Guess, and peek",
+		about: "The guessing game, and an operator's page that reads the secret each game exposes.",
+		main:  func(demoMain mainFunc) { demoMain(guesspeek_build(nil)) },
 		source: "// Command guesspeek is the number guessing game with an operator's view\n" +
 			"// (Perl Continuity's guess-peek.pl and its Inspector): each game exposes\n" +
 			"// its secret number with Session.Expose, and /peek lists every live game's\n" +
@@ -1366,7 +1370,10 @@ var generatedExamples = []example{
 			"// like it goes behind authentication, since exposed values (a secret\n" +
 			"// number!) are for operators, not players.\n" +
 			"//\n" +
-			"//\tgo run ./examples/guesspeek [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/guesspeek [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Guess, and peek\n" +
+			"//tour:about The guessing game, and an operator's page that reads the secret each game exposes.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -1504,15 +1511,19 @@ var generatedExamples = []example{
 			"\treturn withPeek{srv, mux}\n" +
 			"}\n" +
 			"\n" +
-			"func main() {\n" +
-			"\tdemo.Main(func(c demo.Config) (demo.Server, error) {\n" +
-			"\t\tsrv, err := continuity.New(guess(nil), c.Options())\n" +
+			"// build makes the server: the game, with /peek beside it. pick chooses\n" +
+			"// each secret; nil means at random.\n" +
+			"func build(pick func() int) demo.Build {\n" +
+			"\treturn func(c demo.Config) (demo.Server, error) {\n" +
+			"\t\tsrv, err := continuity.New(guess(pick), c.Options())\n" +
 			"\t\tif err != nil {\n" +
 			"\t\t\treturn nil, err\n" +
 			"\t\t}\n" +
 			"\t\treturn newWithPeek(srv), nil\n" +
-			"\t})\n" +
-			"}\n",
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(build(nil)) }\n",
 	},
 	{
 		name:  "hello",
@@ -1579,8 +1590,8 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "hellopath",
-		title: "Hellopath",
-		about: "Greets the name in the URL (Perl Continuity's hello.pl): GET /NAME answers \"Hello, NAME!\", the next request of the same browser on that path answers \"Hello to you too, NAME!\", and then the flow starts over.",
+		title: "Hello, path",
+		about: "Path sessions (ByCookie|ByPath): each path in the URL is a session of its own.",
 		main:  func(demoMain mainFunc) { demoMain(hellopath_build) },
 		source: "// Command hellopath greets the name in the URL (Perl Continuity's\n" +
 			"// hello.pl): GET /NAME answers \"Hello, NAME!\", the next request of the\n" +
@@ -1592,7 +1603,10 @@ var generatedExamples = []example{
 			"// opens /Alice and /Bob holds two sessions, each at its own step, and\n" +
 			"// another browser never shares one.\n" +
 			"//\n" +
-			"//\tgo run ./examples/hellopath [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/hellopath [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Hello, path\n" +
+			"//tour:about Path sessions (ByCookie|ByPath): each path in the URL is a session of its own.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -1662,8 +1676,8 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "params",
-		title: "Params",
-		about: "Shows every parameter of each request (Perl Continuity's params.pl): the query parameters and the form fields apart, each name with all of its values in the order they were sent, empty values too, escaped by html/template.",
+		title: "Parameters",
+		about: "Every query parameter and form field, with all of its values in order.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(params_params)) },
 		source: "// Command params shows every parameter of each request (Perl Continuity's\n" +
 			"// params.pl): the query parameters and the form fields apart, each name\n" +
@@ -1674,7 +1688,10 @@ var generatedExamples = []example{
 			"// a link or redirect from another site arrives without its query (see\n" +
 			"// Options.InsecureAllowCrossSiteInput).\n" +
 			"//\n" +
-			"//\tgo run ./examples/params [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/params [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Parameters\n" +
+			"//tour:about Every query parameter and form field, with all of its values in order.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -2058,7 +2075,7 @@ var generatedExamples = []example{
 	{
 		name:  "prompt",
 		title: "Prompt",
-		about: "Is Perl Continuity's counter.pl, the Seaside counter: a number with the links \"++\" and \"--\".",
+		about: "The Seaside counter: a reusable dialog is one function call; going negative asks first.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(prompt_counter)) },
 		source: "// Command prompt is Perl Continuity's counter.pl, the Seaside counter: a\n" +
 			"// number with the links \"++\" and \"--\". Going below zero first asks \"Do you\n" +
@@ -2066,7 +2083,10 @@ var generatedExamples = []example{
 			"// shows a question with its options as links and returns the one chosen.\n" +
 			"// A dialog is one function call, because the session simply waits in it.\n" +
 			"//\n" +
-			"//\tgo run ./examples/prompt [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/prompt [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Prompt\n" +
+			"//tour:about The Seaside counter: a reusable dialog is one function call; going negative asks first.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -2164,8 +2184,8 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "querysession",
-		title: "Querysession",
-		about: "Keeps sessions without cookies (Perl Continuity's query_session.pl): in the mode ByQuery the session is named by a signed token in the \"sid\" query or form parameter, which the application puts into every link and form (r.SessionToken()).",
+		title: "Sessions without cookies",
+		about: "The session in a signed sid parameter (ByQuery) that every link and form carries.",
 		main:  func(demoMain mainFunc) { demoMain(querysession_build) },
 		source: "// Command querysession keeps sessions without cookies (Perl Continuity's\n" +
 			"// query_session.pl): in the mode ByQuery the session is named by a signed\n" +
@@ -2180,7 +2200,10 @@ var generatedExamples = []example{
 			"// not sign: a client-chosen sid gets a new session. Prefer cookies (the\n" +
 			"// default) where the clients take them.\n" +
 			"//\n" +
-			"//\tgo run ./examples/querysession [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/querysession [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Sessions without cookies\n" +
+			"//tour:about The session in a signed sid parameter (ByQuery) that every link and form carries.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -2573,8 +2596,8 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "slowprint",
-		title: "Slowprint",
-		about: "Streams a page a line at a time (Perl Continuity's slowprint.pl): its Start link (?stream) prints -lines lines, one every -every, each flushed as it is written so that the browser shows them one by one.",
+		title: "Slow print",
+		about: "A page streamed a line at a time, stopping as soon as the browser leaves.",
 		main: func(demoMain mainFunc) {
 			lines, every := 10, time.Second
 			demoMain(func(c demo.Config) (demo.Server, error) {
@@ -2588,7 +2611,10 @@ var generatedExamples = []example{
 			"// the tab), the stream stops at once; following the link again starts a\n" +
 			"// new one.\n" +
 			"//\n" +
-			"//\tgo run ./examples/slowprint [-lines 10] [-every 1s] [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/slowprint [-lines 10] [-every 1s] [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Slow print\n" +
+			"//tour:about A page streamed a line at a time, stopping as soon as the browser leaves.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -3872,6 +3898,18 @@ func guesspeek_newWithPeek(srv *continuity.Server) guesspeek_withPeek {
 	mux.Handle("/", srv)
 	mux.Handle("GET /peek", guesspeek_peek(srv))
 	return guesspeek_withPeek{srv, mux}
+}
+
+// build makes the server: the game, with /peek beside it. pick chooses
+// each secret; nil means at random.
+func guesspeek_build(pick func() int) demo.Build {
+	return func(c demo.Config) (demo.Server, error) {
+		srv, err := continuity.New(guesspeek_guess(pick), c.Options())
+		if err != nil {
+			return nil, err
+		}
+		return guesspeek_newWithPeek(srv), nil
+	}
 }
 
 // examples/hello/main.go
