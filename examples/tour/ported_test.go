@@ -5,6 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -117,5 +121,30 @@ func TestREPLOffTheLoopback(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, status(t, ts.Client(), ts.URL+"/repl/"), addr)
 		assert.Equal(t, http.StatusForbidden, status(t, ts.Client(), ts.URL+"/repl/poll"), addr)
 		assert.Equal(t, http.StatusOK, status(t, ts.Client(), ts.URL+"/counter/"), addr)
+	}
+}
+
+// TestREADMEExamplesTable: the README's table of examples has one row per
+// examples/NAME program, each run as go run ./examples/NAME, the tour's
+// row last.
+func TestREADMEExamplesTable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	var rows []string
+	for _, m := range regexp.MustCompile("(?m)^\\| ([a-z0-9_-]+) \\| `go run \\./examples/([a-z0-9_-]+)[ `]").FindAllStringSubmatch(string(readme), -1) {
+		assert.Equal(t, m[1], m[2], "the row of %s runs %s", m[1], m[2])
+		rows = append(rows, m[1])
+	}
+	mains, err := filepath.Glob("../*/main.go")
+	require.NoError(t, err)
+	var want []string
+	for _, m := range mains {
+		want = append(want, filepath.Base(filepath.Dir(m)))
+	}
+	assert.ElementsMatch(t, want, rows, "one row per example")
+	require.NotEmpty(t, rows)
+	assert.Equal(t, "tour", rows[len(rows)-1], "the tour's row is last")
+	for name := range firstPages {
+		assert.True(t, slices.Contains(rows, name), name)
 	}
 }
