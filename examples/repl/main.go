@@ -235,7 +235,7 @@ func guardFor(c demo.Config) (guard, error) {
 	if c.Mount == "" {
 		return guard{}, errors.New(why)
 	}
-	return guard{off: why}, nil
+	return guard{off: why + ": run with -addr localhost:PORT to use it"}, nil
 }
 
 // refuse says why r may not reach the REPL, or "" if it may.

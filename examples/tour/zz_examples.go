@@ -2518,7 +2518,7 @@ var generatedExamples = []example{
 			"\tif c.Mount == \"\" {\n" +
 			"\t\treturn guard{}, errors.New(why)\n" +
 			"\t}\n" +
-			"\treturn guard{off: why}, nil\n" +
+			"\treturn guard{off: why + \": run with -addr localhost:PORT to use it\"}, nil\n" +
 			"}\n" +
 			"\n" +
 			"// refuse says why r may not reach the REPL, or \"\" if it may.\n" +
@@ -4641,7 +4641,7 @@ func repl_guardFor(c demo.Config) (repl_guard, error) {
 	if c.Mount == "" {
 		return repl_guard{}, errors.New(why)
 	}
-	return repl_guard{off: why}, nil
+	return repl_guard{off: why + ": run with -addr localhost:PORT to use it"}, nil
 }
 
 // refuse says why r may not reach the REPL, or "" if it may.
