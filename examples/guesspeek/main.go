@@ -10,7 +10,10 @@
 // like it goes behind authentication, since exposed values (a secret
 // number!) are for operators, not players.
 //
-//	go run ./examples/guesspeek [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/guesspeek [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Guess, and peek
+//tour:about The guessing game, and an operator's page that reads the secret each game exposes.
 package main
 
 import (
@@ -148,12 +151,16 @@ func newWithPeek(srv *continuity.Server) withPeek {
 	return withPeek{srv, mux}
 }
 
-func main() {
-	demo.Main(func(c demo.Config) (demo.Server, error) {
-		srv, err := continuity.New(guess(nil), c.Options())
+// build makes the server: the game, with /peek beside it. pick chooses
+// each secret; nil means at random.
+func build(pick func() int) demo.Build {
+	return func(c demo.Config) (demo.Server, error) {
+		srv, err := continuity.New(guess(pick), c.Options())
 		if err != nil {
 			return nil, err
 		}
 		return newWithPeek(srv), nil
-	})
+	}
 }
+
+func main() { demo.Main(build(nil)) }

@@ -11,6 +11,10 @@
 // Every HTML page an example serves in the tour starts with a bar that
 // links to the index and to that example's source.
 //
+// The REPL (/repl/) runs JavaScript typed on the tour's standard input in
+// a browser: it reads standard input only once its page is opened, and
+// answers 403 unless the tour listens on loopback only (as by default).
+//
 // # How the tour gets the examples' code
 //
 // An example is a package main, which cannot be imported, and its file is

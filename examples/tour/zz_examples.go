@@ -42,15 +42,18 @@ import (
 var generatedExamples = []example{
 	{
 		name:  "addtwo",
-		title: "Addtwo",
-		about: "Adds two numbers (Perl Continuity's addtwo.pl): a form asks for a number, a second form for another, and a page tells their sum.",
+		title: "Add two numbers",
+		about: "Two forms and a sum: each question is a function call that returns the answer.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(addtwo_addTwo)) },
 		source: "// Command addtwo adds two numbers (Perl Continuity's addtwo.pl): a form\n" +
 			"// asks for a number, a second form for another, and a page tells their\n" +
 			"// sum. The flow is three lines, because each question is a function call\n" +
 			"// that returns the answer; input that is not a number asks again.\n" +
 			"//\n" +
-			"//\tgo run ./examples/addtwo [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/addtwo [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Add two numbers\n" +
+			"//tour:about Two forms and a sum: each question is a function call that returns the answer.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -143,7 +146,7 @@ var generatedExamples = []example{
 	{
 		name:  "animals",
 		title: "Animals",
-		about: "Is Merlyn's animal game (Perl Continuity's animals.pl): think of an animal and it guesses by yes/no questions.",
+		about: "Merlyn's game learns new animals in a tree that every session shares.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(animals_newKnowledge().play)) },
 		source: "// Command animals is Merlyn's animal game (Perl Continuity's animals.pl):\n" +
 			"// think of an animal and it guesses by yes/no questions. When it guesses\n" +
@@ -159,7 +162,10 @@ var generatedExamples = []example{
 			"// checks, under the lock, that the leaf it is about to replace is still a\n" +
 			"// leaf.\n" +
 			"//\n" +
-			"//\tgo run ./examples/animals [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/animals [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Animals\n" +
+			"//tour:about Merlyn's game learns new animals in a tree that every session shares.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -990,7 +996,7 @@ var generatedExamples = []example{
 	{
 		name:  "components",
 		title: "Components",
-		about: "Puts three independent counters on one page (what Perl Continuity's supercounter.pl meant to be).",
+		about: "Three independent counters on one page, each with its own callback links.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(components_components)) },
 		source: "// Command components puts three independent counters on one page (what\n" +
 			"// Perl Continuity's supercounter.pl meant to be). Each counter is a small\n" +
@@ -1001,7 +1007,10 @@ var generatedExamples = []example{
 			"// changes, the others do not. A component knows nothing of the page\n" +
 			"// around it, so a page may hold any number.\n" +
 			"//\n" +
-			"//\tgo run ./examples/components [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/components [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Components\n" +
+			"//tour:about Three independent counters on one page, each with its own callback links.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -1083,7 +1092,7 @@ var generatedExamples = []example{
 	{
 		name:  "cookies",
 		title: "Cookies",
-		about: "Sets a cookie of its own, reads it back on the next request, shows the value it read, and updates it (Perl Continuity's cookies.pl).",
+		about: "An application cookie set, read back and updated, beside the session's own.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(cookies_cookies)) },
 		source: "// Command cookies sets a cookie of its own, reads it back on the next\n" +
 			"// request, shows the value it read, and updates it (Perl Continuity's\n" +
@@ -1096,7 +1105,10 @@ var generatedExamples = []example{
 			"// set, read and delete with r.SetCookie and r.Cookie; a browser can send\n" +
 			"// them with any value, so read them as untrusted input.\n" +
 			"//\n" +
-			"//\tgo run ./examples/cookies [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/cookies [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Cookies\n" +
+			"//tour:about An application cookie set, read back and updated, beside the session's own.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -1343,17 +1355,9 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "guesspeek",
-		title: "Guesspeek",
-		about: "Is the number guessing game with an operator's view (Perl Continuity's guess-peek.pl and its Inspector): each game exposes its secret number with Session.Expose, and /peek lists every live game's secret, read from the server's session listing (Server.Inspect) while the games wait for their players.",
-		main: func(demoMain mainFunc) {
-			demoMain(func(c demo.Config) (demo.Server, error) {
-				srv, err := continuity.New(guesspeek_guess(nil), c.Options())
-				if err != nil {
-					return nil, err
-				}
-				return guesspeek_newWithPeek(srv), nil
-			})
-		},
+		title: "Guess, and peek",
+		about: "The guessing game, and an operator's page that reads the secret each game exposes.",
+		main:  func(demoMain mainFunc) { demoMain(guesspeek_build(nil)) },
 		source: "// Command guesspeek is the number guessing game with an operator's view\n" +
 			"// (Perl Continuity's guess-peek.pl and its Inspector): each game exposes\n" +
 			"// its secret number with Session.Expose, and /peek lists every live game's\n" +
@@ -1366,7 +1370,10 @@ var generatedExamples = []example{
 			"// like it goes behind authentication, since exposed values (a secret\n" +
 			"// number!) are for operators, not players.\n" +
 			"//\n" +
-			"//\tgo run ./examples/guesspeek [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/guesspeek [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Guess, and peek\n" +
+			"//tour:about The guessing game, and an operator's page that reads the secret each game exposes.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -1504,15 +1511,19 @@ var generatedExamples = []example{
 			"\treturn withPeek{srv, mux}\n" +
 			"}\n" +
 			"\n" +
-			"func main() {\n" +
-			"\tdemo.Main(func(c demo.Config) (demo.Server, error) {\n" +
-			"\t\tsrv, err := continuity.New(guess(nil), c.Options())\n" +
+			"// build makes the server: the game, with /peek beside it. pick chooses\n" +
+			"// each secret; nil means at random.\n" +
+			"func build(pick func() int) demo.Build {\n" +
+			"\treturn func(c demo.Config) (demo.Server, error) {\n" +
+			"\t\tsrv, err := continuity.New(guess(pick), c.Options())\n" +
 			"\t\tif err != nil {\n" +
 			"\t\t\treturn nil, err\n" +
 			"\t\t}\n" +
 			"\t\treturn newWithPeek(srv), nil\n" +
-			"\t})\n" +
-			"}\n",
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(build(nil)) }\n",
 	},
 	{
 		name:  "hello",
@@ -1579,8 +1590,8 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "hellopath",
-		title: "Hellopath",
-		about: "Greets the name in the URL (Perl Continuity's hello.pl): GET /NAME answers \"Hello, NAME!\", the next request of the same browser on that path answers \"Hello to you too, NAME!\", and then the flow starts over.",
+		title: "Hello, path",
+		about: "Path sessions (ByCookie|ByPath): each path in the URL is a session of its own.",
 		main:  func(demoMain mainFunc) { demoMain(hellopath_build) },
 		source: "// Command hellopath greets the name in the URL (Perl Continuity's\n" +
 			"// hello.pl): GET /NAME answers \"Hello, NAME!\", the next request of the\n" +
@@ -1592,7 +1603,10 @@ var generatedExamples = []example{
 			"// opens /Alice and /Bob holds two sessions, each at its own step, and\n" +
 			"// another browser never shares one.\n" +
 			"//\n" +
-			"//\tgo run ./examples/hellopath [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/hellopath [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Hello, path\n" +
+			"//tour:about Path sessions (ByCookie|ByPath): each path in the URL is a session of its own.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -1662,8 +1676,8 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "params",
-		title: "Params",
-		about: "Shows every parameter of each request (Perl Continuity's params.pl): the query parameters and the form fields apart, each name with all of its values in the order they were sent, empty values too, escaped by html/template.",
+		title: "Parameters",
+		about: "Every query parameter and form field, with all of its values in order.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(params_params)) },
 		source: "// Command params shows every parameter of each request (Perl Continuity's\n" +
 			"// params.pl): the query parameters and the form fields apart, each name\n" +
@@ -1674,7 +1688,10 @@ var generatedExamples = []example{
 			"// a link or redirect from another site arrives without its query (see\n" +
 			"// Options.InsecureAllowCrossSiteInput).\n" +
 			"//\n" +
-			"//\tgo run ./examples/params [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/params [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Parameters\n" +
+			"//tour:about Every query parameter and form field, with all of its values in order.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -2058,7 +2075,7 @@ var generatedExamples = []example{
 	{
 		name:  "prompt",
 		title: "Prompt",
-		about: "Is Perl Continuity's counter.pl, the Seaside counter: a number with the links \"++\" and \"--\".",
+		about: "The Seaside counter: a reusable dialog is one function call; going negative asks first.",
 		main:  func(demoMain mainFunc) { demoMain(demo.App(prompt_counter)) },
 		source: "// Command prompt is Perl Continuity's counter.pl, the Seaside counter: a\n" +
 			"// number with the links \"++\" and \"--\". Going below zero first asks \"Do you\n" +
@@ -2066,7 +2083,10 @@ var generatedExamples = []example{
 			"// shows a question with its options as links and returns the one chosen.\n" +
 			"// A dialog is one function call, because the session simply waits in it.\n" +
 			"//\n" +
-			"//\tgo run ./examples/prompt [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/prompt [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Prompt\n" +
+			"//tour:about The Seaside counter: a reusable dialog is one function call; going negative asks first.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -2164,8 +2184,8 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "querysession",
-		title: "Querysession",
-		about: "Keeps sessions without cookies (Perl Continuity's query_session.pl): in the mode ByQuery the session is named by a signed token in the \"sid\" query or form parameter, which the application puts into every link and form (r.SessionToken()).",
+		title: "Sessions without cookies",
+		about: "The session in a signed sid parameter (ByQuery) that every link and form carries.",
 		main:  func(demoMain mainFunc) { demoMain(querysession_build) },
 		source: "// Command querysession keeps sessions without cookies (Perl Continuity's\n" +
 			"// query_session.pl): in the mode ByQuery the session is named by a signed\n" +
@@ -2180,7 +2200,10 @@ var generatedExamples = []example{
 			"// not sign: a client-chosen sid gets a new session. Prefer cookies (the\n" +
 			"// default) where the clients take them.\n" +
 			"//\n" +
-			"//\tgo run ./examples/querysession [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/querysession [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Sessions without cookies\n" +
+			"//tour:about The session in a signed sid parameter (ByQuery) that every link and form carries.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -2247,17 +2270,15 @@ var generatedExamples = []example{
 	},
 	{
 		name:  "repl",
-		title: "Repl",
-		about: "Evaluates JavaScript typed on the server in a browser (Perl Continuity's minimal-serverside.pl).",
+		title: "REPL",
+		about: "Lines typed on the server's terminal run as JavaScript in your browser (loopback only).",
 		main: func(demoMain mainFunc) {
 			demoMain(func(c demo.Config) (demo.Server, error) {
-				if !repl_loopbackHost(c.Addr) {
-					return nil, fmt.Errorf("repl serves loopback only; -addr %q is not a loopback address", c.Addr)
+				p, err := repl_newREPL(c, demo.Stdin, os.Stdout, repl_pollWait)
+				if err != nil {
+					return nil, err
 				}
-				// os.Stdin goes in without its Close: closing it would not end a
-				// read in progress, only delay Shutdown. That read ends with the
-				// process, which exits once Shutdown returns.
-				return repl_newREPL(struct{ io.Reader }{os.Stdin}, os.Stdout, repl_pollWait, c.Options())
+				return p, nil
 			})
 		},
 		source: "// Command repl evaluates JavaScript typed on the server in a browser (Perl\n" +
@@ -2266,18 +2287,33 @@ var generatedExamples = []example{
 			"// the page, which evaluates it and posts the result back (POST result);\n" +
 			"// the server prints the result.\n" +
 			"//\n" +
-			"//\tgo run ./examples/repl [-addr localhost:8080] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/repl [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:127.0.0.1:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
 			"//\t1 + 1\n" +
 			"//\t[3f2a9c0d1e4b5a67] \"2\"\n" +
 			"//\n" +
 			"// WARNING: this hands a browser code to run, and takes what the browser\n" +
-			"// answers. It serves loopback only: -addr must be a loopback address, and\n" +
-			"// a request whose Host header is not a loopback name (\"localhost\",\n" +
-			"// \"*.localhost\", 127.0.0.1, [::1]) gets 403 Forbidden. The Host check is\n" +
-			"// what stops DNS rebinding: a web page from evil.example whose name is\n" +
-			"// made to resolve to 127.0.0.1 reaches this server with \"Host:\n" +
-			"// evil.example\" and is refused. Do not remove either check, or serve it\n" +
-			"// behind a proxy that rewrites Host.\n" +
+			"// answers. It serves loopback only: -addr must be a loopback address (with\n" +
+			"// -fcgi, a Unix socket or a loopback port), a request over HTTP must\n" +
+			"// arrive on a loopback address, and a request whose Host header is not a\n" +
+			"// loopback name (\"localhost\", \"*.localhost\", 127.0.0.1, [::1]) gets 403\n" +
+			"// Forbidden. The Host check is what stops DNS rebinding: a web page from\n" +
+			"// evil.example whose name is made to resolve to 127.0.0.1 reaches this\n" +
+			"// server with \"Host: evil.example\" and is refused. Do not remove these\n" +
+			"// checks, or serve it behind a proxy that rewrites Host (with -fcgi, the\n" +
+			"// web server in front must be reachable from this machine only).\n" +
+			"//\n" +
+			"// Standard input is opened only by the first request those checks let in:\n" +
+			"// until someone uses the page, the program leaves its input alone. That is\n" +
+			"// how it sits in the tour, which serves every example in one process: the\n" +
+			"// tour reads its standard input only once /repl/ is opened, and a tour\n" +
+			"// listening beyond loopback (-addr :8080) still starts, with /repl/\n" +
+			"// answering 403 and standard input never read. Shutdown stops the reader:\n" +
+			"// on Unix it reads through the runtime's poller ([demo.Stdin]), so that\n" +
+			"// closing it ends a read in progress; elsewhere that read ends with the\n" +
+			"// process.\n" +
+			"//\n" +
+			"//tour:title REPL\n" +
+			"//tour:about Lines typed on the server's terminal run as JavaScript in your browser (loopback only).\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -2311,33 +2347,52 @@ var generatedExamples = []example{
 			"\tsrv   *continuity.Server\n" +
 			"\tlines continuity.Topic[string] // every line typed, numbered from 1\n" +
 			"\twait  time.Duration\n" +
+			"\tguard guard\n" +
 			"\n" +
-			"\tin      io.Reader\n" +
-			"\tstopped chan struct{} // closed when the reader has returned\n" +
+			"\topen    func() io.Reader // the input, opened by the first request let in\n" +
+			"\tmu      sync.Mutex       // guards what follows\n" +
+			"\tin      io.Reader        // nil until opened\n" +
+			"\tstopped chan struct{}    // closed when the reader has returned; nil until it starts\n" +
+			"\tclosed  bool             // by Shutdown: no reader starts after it\n" +
 			"\n" +
-			"\tmu  sync.Mutex // sessions print concurrently\n" +
-			"\tout io.Writer\n" +
+			"\toutMu sync.Mutex // sessions print concurrently\n" +
+			"\tout   io.Writer\n" +
 			"}\n" +
 			"\n" +
-			"// newREPL serves the page and starts reading lines from in. Shutdown\n" +
-			"// stops both: if in is an io.Closer it is closed, which ends a read in\n" +
-			"// progress on a pipe, and Shutdown waits for the reader to return.\n" +
-			"func newREPL(in io.Reader, out io.Writer, wait time.Duration, opts *continuity.Options) (*repl, error) {\n" +
-			"\tp := &repl{in: in, out: out, wait: wait, stopped: make(chan struct{})}\n" +
-			"\tsrv, err := continuity.New(p.flow, opts)\n" +
+			"// newREPL serves the page where c lets it (see [guardFor]). The first\n" +
+			"// request let in opens the input and starts reading it; Shutdown stops\n" +
+			"// both: if the input is an io.Closer it is closed, which ends a read in\n" +
+			"// progress on a pipe or on [demo.Stdin], and Shutdown waits for the reader\n" +
+			"// to return.\n" +
+			"func newREPL(c demo.Config, open func() io.Reader, out io.Writer, wait time.Duration) (*repl, error) {\n" +
+			"\tg, err := guardFor(c)\n" +
 			"\tif err != nil {\n" +
 			"\t\treturn nil, err\n" +
 			"\t}\n" +
-			"\tp.srv = srv\n" +
-			"\tgo p.read()\n" +
+			"\tp := &repl{open: open, out: out, wait: wait, guard: g}\n" +
+			"\tif p.srv, err = continuity.New(p.flow, c.Options()); err != nil {\n" +
+			"\t\treturn nil, err\n" +
+			"\t}\n" +
 			"\treturn p, nil\n" +
+			"}\n" +
+			"\n" +
+			"// startReading opens the input and reads it, the first time.\n" +
+			"func (p *repl) startReading() {\n" +
+			"\tp.mu.Lock()\n" +
+			"\tdefer p.mu.Unlock()\n" +
+			"\tif p.stopped != nil || p.closed {\n" +
+			"\t\treturn\n" +
+			"\t}\n" +
+			"\tp.in = p.open()\n" +
+			"\tp.stopped = make(chan struct{})\n" +
+			"\tgo p.read(p.in, p.stopped)\n" +
 			"}\n" +
 			"\n" +
 			"// read publishes each line of the input to every page's long poll.\n" +
 			"// Publish never blocks, so a slow or absent browser cannot stall it.\n" +
-			"func (p *repl) read() {\n" +
-			"\tdefer close(p.stopped)\n" +
-			"\tsc := bufio.NewScanner(p.in)\n" +
+			"func (p *repl) read(in io.Reader, stopped chan<- struct{}) {\n" +
+			"\tdefer close(stopped)\n" +
+			"\tsc := bufio.NewScanner(in)\n" +
 			"\tfor sc.Scan() {\n" +
 			"\t\tif line := strings.TrimSpace(sc.Text()); line != \"\" {\n" +
 			"\t\t\tp.lines.Publish(line)\n" +
@@ -2395,37 +2450,92 @@ var generatedExamples = []example{
 			"\t\thttp.Error(r, \"not the line awaited (already printed?)\", http.StatusConflict)\n" +
 			"\t\treturn done\n" +
 			"\t}\n" +
-			"\tp.mu.Lock()\n" +
+			"\tp.outMu.Lock()\n" +
 			"\t// Quoted, an answer cannot send escape sequences to the terminal.\n" +
 			"\tfmt.Fprintf(p.out, \"[%s] %q\\n\", r.Session().LogID(), r.PostParam(\"result\"))\n" +
-			"\tp.mu.Unlock()\n" +
+			"\tp.outMu.Unlock()\n" +
 			"\tr.WriteHeader(http.StatusNoContent)\n" +
 			"\treturn id\n" +
 			"}\n" +
 			"\n" +
-			"// ServeHTTP refuses any Host that is not a loopback name (DNS rebinding).\n" +
+			"// ServeHTTP answers the requests the guard lets in; the first of them\n" +
+			"// starts the reader.\n" +
 			"func (p *repl) ServeHTTP(w http.ResponseWriter, r *http.Request) {\n" +
-			"\tif !loopbackHost(r.Host) {\n" +
-			"\t\thttp.Error(w, \"this server answers only to localhost\", http.StatusForbidden)\n" +
+			"\tif why := p.guard.refuse(r); why != \"\" {\n" +
+			"\t\thttp.Error(w, why, http.StatusForbidden)\n" +
 			"\t\treturn\n" +
 			"\t}\n" +
+			"\tp.startReading()\n" +
 			"\tp.srv.ServeHTTP(w, r)\n" +
 			"}\n" +
 			"\n" +
-			"// Shutdown ends the sessions, then stops the reader.\n" +
+			"// Shutdown ends the sessions, then stops the reader, if it started.\n" +
 			"func (p *repl) Shutdown(ctx context.Context) error {\n" +
+			"\tp.mu.Lock()\n" +
+			"\tfirst := !p.closed\n" +
+			"\tp.closed = true\n" +
+			"\tin, stopped := p.in, p.stopped\n" +
+			"\tp.mu.Unlock()\n" +
 			"\terr := p.srv.Shutdown(ctx)\n" +
-			"\tc, ok := p.in.(io.Closer)\n" +
-			"\tif !ok {\n" +
+			"\tc, ok := in.(io.Closer)\n" +
+			"\tif !ok { // never started, or a read that only the process's end stops\n" +
 			"\t\treturn err\n" +
 			"\t}\n" +
-			"\terr = errors.Join(err, c.Close())\n" +
+			"\tif first {\n" +
+			"\t\terr = errors.Join(err, c.Close())\n" +
+			"\t}\n" +
 			"\tselect {\n" +
-			"\tcase <-p.stopped:\n" +
+			"\tcase <-stopped:\n" +
 			"\t\treturn err\n" +
 			"\tcase <-ctx.Done():\n" +
 			"\t\treturn errors.Join(err, ctx.Err())\n" +
 			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// A guard decides which requests may reach the REPL.\n" +
+			"type guard struct {\n" +
+			"\toff       string // if set, why every request is refused\n" +
+			"\tcheckConn bool   // the connection must have come to a loopback address\n" +
+			"}\n" +
+			"\n" +
+			"// guardFor decides from the flags where the REPL may answer. On its own\n" +
+			"// it will not start on an address beyond loopback. Mounted in the tour,\n" +
+			"// which must start for the other examples, it answers 403 instead. An\n" +
+			"// unset -addr (a test's listener) leaves it to each request's connection.\n" +
+			"// Behind -fcgi on a Unix socket, the socket's permissions decide who\n" +
+			"// connects, and the Host check remains.\n" +
+			"func guardFor(c demo.Config) (guard, error) {\n" +
+			"\twhere, addr := \"-addr\", c.Addr\n" +
+			"\tif network, a, _ := strings.Cut(c.FCGI, \":\"); network == \"tcp\" {\n" +
+			"\t\twhere, addr = \"-fcgi\", a\n" +
+			"\t} else if network == \"unix\" {\n" +
+			"\t\treturn guard{}, nil\n" +
+			"\t}\n" +
+			"\tif addr == \"\" || loopbackHost(addr) {\n" +
+			"\t\treturn guard{checkConn: c.FCGI == \"\"}, nil\n" +
+			"\t}\n" +
+			"\twhy := fmt.Sprintf(\"repl serves loopback only; %s %q is not a loopback address\", where, addr)\n" +
+			"\tif c.Mount == \"\" {\n" +
+			"\t\treturn guard{}, errors.New(why)\n" +
+			"\t}\n" +
+			"\treturn guard{off: why + \": run with -addr localhost:PORT to use it\"}, nil\n" +
+			"}\n" +
+			"\n" +
+			"// refuse says why r may not reach the REPL, or \"\" if it may.\n" +
+			"func (g guard) refuse(r *http.Request) string {\n" +
+			"\tif g.off != \"\" {\n" +
+			"\t\treturn g.off\n" +
+			"\t}\n" +
+			"\tif g.checkConn {\n" +
+			"\t\tlocal, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)\n" +
+			"\t\tif !ok || !loopbackHost(local.String()) {\n" +
+			"\t\t\treturn \"this server answers only on a loopback address\"\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"\tif !loopbackHost(r.Host) {\n" +
+			"\t\treturn \"this server answers only to localhost\" // DNS rebinding\n" +
+			"\t}\n" +
+			"\treturn \"\"\n" +
 			"}\n" +
 			"\n" +
 			"// loopbackHost reports whether host, a Host header or a listening\n" +
@@ -2476,20 +2586,18 @@ var generatedExamples = []example{
 			"\n" +
 			"func main() {\n" +
 			"\tdemo.Main(func(c demo.Config) (demo.Server, error) {\n" +
-			"\t\tif !loopbackHost(c.Addr) {\n" +
-			"\t\t\treturn nil, fmt.Errorf(\"repl serves loopback only; -addr %q is not a loopback address\", c.Addr)\n" +
+			"\t\tp, err := newREPL(c, demo.Stdin, os.Stdout, pollWait)\n" +
+			"\t\tif err != nil {\n" +
+			"\t\t\treturn nil, err\n" +
 			"\t\t}\n" +
-			"\t\t// os.Stdin goes in without its Close: closing it would not end a\n" +
-			"\t\t// read in progress, only delay Shutdown. That read ends with the\n" +
-			"\t\t// process, which exits once Shutdown returns.\n" +
-			"\t\treturn newREPL(struct{ io.Reader }{os.Stdin}, os.Stdout, pollWait, c.Options())\n" +
+			"\t\treturn p, nil\n" +
 			"\t})\n" +
 			"}\n",
 	},
 	{
 		name:  "slowprint",
-		title: "Slowprint",
-		about: "Streams a page a line at a time (Perl Continuity's slowprint.pl): its Start link (?stream) prints -lines lines, one every -every, each flushed as it is written so that the browser shows them one by one.",
+		title: "Slow print",
+		about: "A page streamed a line at a time, stopping as soon as the browser leaves.",
 		main: func(demoMain mainFunc) {
 			lines, every := 10, time.Second
 			demoMain(func(c demo.Config) (demo.Server, error) {
@@ -2503,7 +2611,10 @@ var generatedExamples = []example{
 			"// the tab), the stream stops at once; following the link again starts a\n" +
 			"// new one.\n" +
 			"//\n" +
-			"//\tgo run ./examples/slowprint [-lines 10] [-every 1s] [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/slowprint [-lines 10] [-every 1s] [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"//tour:title Slow print\n" +
+			"//tour:about A page streamed a line at a time, stopping as soon as the browser leaves.\n" +
 			"package main\n" +
 			"\n" +
 			"import (\n" +
@@ -3789,6 +3900,18 @@ func guesspeek_newWithPeek(srv *continuity.Server) guesspeek_withPeek {
 	return guesspeek_withPeek{srv, mux}
 }
 
+// build makes the server: the game, with /peek beside it. pick chooses
+// each secret; nil means at random.
+func guesspeek_build(pick func() int) demo.Build {
+	return func(c demo.Config) (demo.Server, error) {
+		srv, err := continuity.New(guesspeek_guess(pick), c.Options())
+		if err != nil {
+			return nil, err
+		}
+		return guesspeek_newWithPeek(srv), nil
+	}
+}
+
 // examples/hello/main.go
 
 // hello asks for a name (a form with an input "name"), answers
@@ -4347,33 +4470,52 @@ type repl_repl struct {
 	srv   *continuity.Server
 	lines continuity.Topic[string] // every line typed, numbered from 1
 	wait  time.Duration
+	guard repl_guard
 
-	in      io.Reader
-	stopped chan struct{} // closed when the reader has returned
+	open    func() io.Reader // the input, opened by the first request let in
+	mu      sync.Mutex       // guards what follows
+	in      io.Reader        // nil until opened
+	stopped chan struct{}    // closed when the reader has returned; nil until it starts
+	closed  bool             // by Shutdown: no reader starts after it
 
-	mu  sync.Mutex // sessions print concurrently
-	out io.Writer
+	outMu sync.Mutex // sessions print concurrently
+	out   io.Writer
 }
 
-// newREPL serves the page and starts reading lines from in. Shutdown
-// stops both: if in is an io.Closer it is closed, which ends a read in
-// progress on a pipe, and Shutdown waits for the reader to return.
-func repl_newREPL(in io.Reader, out io.Writer, wait time.Duration, opts *continuity.Options) (*repl_repl, error) {
-	p := &repl_repl{in: in, out: out, wait: wait, stopped: make(chan struct{})}
-	srv, err := continuity.New(p.flow, opts)
+// newREPL serves the page where c lets it (see [guardFor]). The first
+// request let in opens the input and starts reading it; Shutdown stops
+// both: if the input is an io.Closer it is closed, which ends a read in
+// progress on a pipe or on [demo.Stdin], and Shutdown waits for the reader
+// to return.
+func repl_newREPL(c demo.Config, open func() io.Reader, out io.Writer, wait time.Duration) (*repl_repl, error) {
+	g, err := repl_guardFor(c)
 	if err != nil {
 		return nil, err
 	}
-	p.srv = srv
-	go p.read()
+	p := &repl_repl{open: open, out: out, wait: wait, guard: g}
+	if p.srv, err = continuity.New(p.flow, c.Options()); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// startReading opens the input and reads it, the first time.
+func (p *repl_repl) startReading() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped != nil || p.closed {
+		return
+	}
+	p.in = p.open()
+	p.stopped = make(chan struct{})
+	go p.read(p.in, p.stopped)
 }
 
 // read publishes each line of the input to every page's long poll.
 // Publish never blocks, so a slow or absent browser cannot stall it.
-func (p *repl_repl) read() {
-	defer close(p.stopped)
-	sc := bufio.NewScanner(p.in)
+func (p *repl_repl) read(in io.Reader, stopped chan<- struct{}) {
+	defer close(stopped)
+	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); line != "" {
 			p.lines.Publish(line)
@@ -4431,37 +4573,92 @@ func (p *repl_repl) result(r *continuity.Request, done uint64) uint64 {
 		http.Error(r, "not the line awaited (already printed?)", http.StatusConflict)
 		return done
 	}
-	p.mu.Lock()
+	p.outMu.Lock()
 	// Quoted, an answer cannot send escape sequences to the terminal.
 	fmt.Fprintf(p.out, "[%s] %q\n", r.Session().LogID(), r.PostParam("result"))
-	p.mu.Unlock()
+	p.outMu.Unlock()
 	r.WriteHeader(http.StatusNoContent)
 	return id
 }
 
-// ServeHTTP refuses any Host that is not a loopback name (DNS rebinding).
+// ServeHTTP answers the requests the guard lets in; the first of them
+// starts the reader.
 func (p *repl_repl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !repl_loopbackHost(r.Host) {
-		http.Error(w, "this server answers only to localhost", http.StatusForbidden)
+	if why := p.guard.refuse(r); why != "" {
+		http.Error(w, why, http.StatusForbidden)
 		return
 	}
+	p.startReading()
 	p.srv.ServeHTTP(w, r)
 }
 
-// Shutdown ends the sessions, then stops the reader.
+// Shutdown ends the sessions, then stops the reader, if it started.
 func (p *repl_repl) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	first := !p.closed
+	p.closed = true
+	in, stopped := p.in, p.stopped
+	p.mu.Unlock()
 	err := p.srv.Shutdown(ctx)
-	c, ok := p.in.(io.Closer)
-	if !ok {
+	c, ok := in.(io.Closer)
+	if !ok { // never started, or a read that only the process's end stops
 		return err
 	}
-	err = errors.Join(err, c.Close())
+	if first {
+		err = errors.Join(err, c.Close())
+	}
 	select {
-	case <-p.stopped:
+	case <-stopped:
 		return err
 	case <-ctx.Done():
 		return errors.Join(err, ctx.Err())
 	}
+}
+
+// A guard decides which requests may reach the REPL.
+type repl_guard struct {
+	off       string // if set, why every request is refused
+	checkConn bool   // the connection must have come to a loopback address
+}
+
+// guardFor decides from the flags where the REPL may answer. On its own
+// it will not start on an address beyond loopback. Mounted in the tour,
+// which must start for the other examples, it answers 403 instead. An
+// unset -addr (a test's listener) leaves it to each request's connection.
+// Behind -fcgi on a Unix socket, the socket's permissions decide who
+// connects, and the Host check remains.
+func repl_guardFor(c demo.Config) (repl_guard, error) {
+	where, addr := "-addr", c.Addr
+	if network, a, _ := strings.Cut(c.FCGI, ":"); network == "tcp" {
+		where, addr = "-fcgi", a
+	} else if network == "unix" {
+		return repl_guard{}, nil
+	}
+	if addr == "" || repl_loopbackHost(addr) {
+		return repl_guard{checkConn: c.FCGI == ""}, nil
+	}
+	why := fmt.Sprintf("repl serves loopback only; %s %q is not a loopback address", where, addr)
+	if c.Mount == "" {
+		return repl_guard{}, errors.New(why)
+	}
+	return repl_guard{off: why + ": run with -addr localhost:PORT to use it"}, nil
+}
+
+// refuse says why r may not reach the REPL, or "" if it may.
+func (g repl_guard) refuse(r *http.Request) string {
+	if g.off != "" {
+		return g.off
+	}
+	if g.checkConn {
+		local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if !ok || !repl_loopbackHost(local.String()) {
+			return "this server answers only on a loopback address"
+		}
+	}
+	if !repl_loopbackHost(r.Host) {
+		return "this server answers only to localhost" // DNS rebinding
+	}
+	return ""
 }
 
 // loopbackHost reports whether host, a Host header or a listening
