@@ -267,6 +267,16 @@ local held = tonumber(redis.call('HGET', idx, key) or '0')
 local others = -held
 for _, b in ipairs(redis.call('HVALS', idx)) do others = others + tonumber(b) end
 local elem = ver .. ' ' .. nums .. ' ' .. text
+if others + held + #elem > maxb then
+  -- Before anything is dropped, forget meters whose list expired.
+  local all = redis.call('HGETALL', idx)
+  for i = 1, #all, 2 do
+    if all[i] ~= key and redis.call('EXISTS', mp .. all[i]) == 0 then
+      others = others - tonumber(all[i + 1])
+      drop(idx, fin, mp, all[i])
+    end
+  end
+end
 local full = ''
 if others + #elem > maxb then
   -- Even alone the new state does not fit: it replaces the last one,

@@ -349,3 +349,22 @@ func TestProgressStoreCloseEndsWatchers(t *testing.T) {
 	_, err = s.Get(c, "s", "job")
 	require.NoError(t, err, "reads without waiting go on")
 }
+
+// TestProgressStoreExpiredMetersFreeTheirBytes: a meter Redis freed by
+// TTL no longer counts against its session's bytes.
+func TestProgressStoreExpiredMetersFreeTheirBytes(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	s := e.store(redistore.ProgressOptions{MaxScopeBytes: 1000})
+	c := ctx(t)
+	big := strings.Repeat("x", 400)
+	_, err := s.Create(c, "s", "old", snap(0, big))
+	require.NoError(t, err)
+	_, err = s.Create(c, "s", "a", snap(0))
+	require.NoError(t, err)
+	require.NoError(t, e.client().Del(c, "continuity:progress:{s}:m:old").Err()) // as its TTL would
+	_, err = s.Update(c, "s", "a", snap(1, big, big))
+	require.NoError(t, err)
+	got, err := s.Get(c, "s", "a")
+	require.NoError(t, err)
+	assert.Len(t, got.Messages, 2)
+}
