@@ -142,6 +142,7 @@ func (s *Server) start() error {
 	cmd := exec.Command(s.bin, args...)
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", s.bin, err)
 	}
