@@ -14,7 +14,8 @@ import (
 
 // TestImportGraph keeps the packages layered: root → adapter, mapper,
 // progress → request; the feature packages never import each other or the
-// root. The session machinery under internal/handoff imports nothing of
+// root. redistore, the Redis-backed stores, builds on progress and request
+// only. The session machinery under internal/handoff imports nothing of
 // ours; request (the applications' view of it) and mapper (which runs
 // sessions) build on it. Leaf helpers under internal/
 // are named where they are allowed. continuitytest, the test browser,
@@ -28,6 +29,7 @@ func TestImportGraph(t *testing.T) {
 		"mapper":           {"internal/handoff"},
 		"progress":         {"request", "internal/jsonstr"},
 		"continuitytest":   {}, // drives any http.Handler; imports nothing of ours
+		"redistore":        {"progress", "request"},
 	}
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		require.NoError(t, err)
