@@ -39,7 +39,7 @@ var allAttacks = []*attack{
 	{name: "bots", item: 2, title: "64 at a time, browsers that load the page and come back once with their cookie", run: bots},
 	{name: "nonreaders", item: 3, title: "history of 1,024 messages of 1,000 '<', then 2,000 connections send GET /receive?since=999999999 and never read the answer (4 KiB receive buffers)",
 		prepare: fillHistory, run: nonReaders},
-	{name: "bodies", item: 4, title: "64 browsers, each with a long poll open and 16 POSTs of 1 MiB queued behind it",
+	{name: "bodies", item: 4, title: "64 browsers, each with a long poll open and 16 POSTs of 1 MiB queued behind it; three waves, each a third of the time",
 		prepare: oneMessage, run: bodies, flow: chatReadFlow, flowName: "page, receive (a reader: a message sent would end the attacker's long polls)"},
 	{name: "cookies", item: 8, title: "GET / with hundreds of signed-looking cid cookies (60 KB), 16 at a time; second half: the same bytes of junk", run: cookies},
 	{name: "logs", item: 7, title: "cookie-less GET /, 32 at a time: every new session past the client's share evicts one", run: logFlood},
@@ -279,11 +279,13 @@ func oneMessage(ctx context.Context, a *arena) error {
 
 // bodies: issue item 4. Each browser's receive session is busy with a
 // long poll; 16 form POSTs of (just under) 1 MiB each queue behind it. The
-// attack comes in two waves, each for half the time: the second shows
-// whether the first wave's bodies were let go when its clients went.
+// attack comes in three waves, each for a third of the time: the later
+// ones show whether the earlier waves' bodies were let go when their
+// clients went, in the server's count and in its memory.
 func bodies(ctx context.Context, a *arena) {
-	for wave := 1; wave <= 2 && ctx.Err() == nil; wave++ {
-		wctx, cancel := context.WithTimeout(ctx, a.env.duration/2)
+	const waves = 3
+	for wave := 1; wave <= waves && ctx.Err() == nil; wave++ {
+		wctx, cancel := context.WithTimeout(ctx, a.env.duration/waves)
 		t0 := time.Now()
 		queued := bodiesWave(wctx, a)
 		cancel()

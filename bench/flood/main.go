@@ -408,16 +408,15 @@ func (r *result) endsString() string {
 // printTable prints the results as the Markdown table in README.
 func printTable(results []*result) {
 	fmt.Println()
-	fmt.Println("| attack | attacker got | user before: steps, p50 / p99 / max | user during: steps, p50 / p99 / max | server RSS before → peak → final | server stderr |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| attack | attacker got | user before: steps; p50 / p99 / max | user during | idle user | server RSS before → peak → final | server stderr |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range results {
-		during := r.during.outcome()
+		during := r.during.outcome() + "; " + r.during.latency()
 		if r.renewed > 0 {
 			during += fmt.Sprintf("; **lost its sessions %d×**", r.renewed)
 		}
-		during += "; idle user " + r.idleOutcome()
-		fmt.Printf("| %s (item %d) | %s | %s; %s | %s; %s | %s → %s → %s | %s B |\n",
-			r.attack.name, r.attack.item, r.got, r.before.outcome(), r.before.latency(), during, r.during.latency(),
+		fmt.Printf("| %s (item %d) | %s | %s; %s | %s | %s | %s → %s → %s | %s B |\n",
+			r.attack.name, r.attack.item, r.got, r.before.outcome(), r.before.latency(), during, r.idleOutcome(),
 			mib(r.rssBefore), mib(r.rssPeak), mib(r.rssLast), thousands(r.stderr))
 	}
 }
