@@ -73,7 +73,7 @@ func (a *arena) client(local netip.Addr, jar http.CookieJar) *http.Client {
 	return &http.Client{Transport: tr, Jar: jar}
 }
 
-// get sends req and reads the answer; it tallies the outcome unless the
+// do sends req and reads the answer; it tallies the outcome unless the
 // attack is over, and returns the response (body read) or nil.
 func (a *arena) do(ctx context.Context, c *http.Client, req *http.Request, prefix string) (*http.Response, []byte) {
 	resp, err := c.Do(req.WithContext(ctx))
@@ -290,7 +290,7 @@ func bodies(ctx context.Context, a *arena) {
 		queued := bodiesWave(wctx, a)
 		cancel()
 		a.rss.sample(a.srv)
-		a.note("wave %d: 64 long polls, 1,024 POSTs of 1 MiB; %d still queued when the attacker left; server RSS peak %s",
+		a.note("wave %d: 64 long polls, 1,024 POSTs of 1 MiB; %d unanswered (queued, or still sending) when the attacker left; server RSS peak %s",
 			wave, queued, mib(a.rss.peak(t0)))
 	}
 }
@@ -329,7 +329,7 @@ func bodiesWave(ctx context.Context, a *arena) int64 {
 					if err != nil {
 						if ctx.Err() != nil {
 							queued.Add(1)
-							a.tally.add("POST queued until the attacker left", 1)
+							a.tally.add("POST unanswered when the attacker left", 1)
 						} else {
 							a.tally.add("POST "+errKind(err), 1)
 						}
@@ -422,18 +422,8 @@ func meters(ctx context.Context, a *arena) {
 	const sessions, watchers = 1000, 2000
 	b := newBudget(2_000_000)
 	var wg sync.WaitGroup
-	for range sessions {
-		wg.Go(func() {
-			jar, _ := cookiejar.New(nil)
-			c := a.client(a.env.attacker, jar)
-			for k := 1; ctx.Err() == nil && b.take(); k++ {
-				req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/start?progress_id=m%d", a.base, k), nil)
-				if resp, _ := a.do(ctx, c, req, "start "); resp == nil || resp.StatusCode != http.StatusOK {
-					pause(ctx, time.Second)
-				}
-			}
-		})
-	}
+	// The watched session first: once it exists, the client's busy share
+	// (which the flood takes) does not stop its meter.
 	jar, _ := cookiejar.New(nil)
 	owner := a.client(a.env.attacker, jar)
 	req, _ := http.NewRequest(http.MethodGet, a.base+"/", nil)
@@ -467,6 +457,18 @@ func meters(ctx context.Context, a *arena) {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				pause(ctx, wait)
+			}
+		})
+	}
+	for range sessions {
+		wg.Go(func() {
+			jar, _ := cookiejar.New(nil)
+			c := a.client(a.env.attacker, jar)
+			for k := 1; ctx.Err() == nil && b.take(); k++ {
+				req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/start?progress_id=m%d", a.base, k), nil)
+				if resp, _ := a.do(ctx, c, req, "start "); resp == nil || resp.StatusCode != http.StatusOK {
+					pause(ctx, time.Second)
+				}
 			}
 		})
 	}
