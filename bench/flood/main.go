@@ -11,7 +11,9 @@
 // is its own. The user (a cookie jar going page, send, receive on the
 // chat; page, start, status on the progress example, with a pause of
 // 100ms between rounds) runs for -baseline before the attack and through
-// it; every step is timed and its status kept. The attacker runs from
+// it; every step is timed and its status kept. An idle established
+// browser (five requests before the attack) comes back after it: a new
+// cookie then means its session was evicted. The attacker runs from
 // another address, bounded in count and in time (-duration).
 //
 // The attacks (names for -attack):
@@ -20,7 +22,8 @@
 //	bots        browsers that come back once with their cookie (item 2)
 //	nonreaders  history filled with '<'-heavy messages, then 2,000
 //	            connections send GET /receive?since=999999999 and never read (item 3)
-//	bodies      64 browsers, each with a long poll open and 16 POSTs of 1 MiB queued behind it (item 4)
+//	bodies      64 browsers, each with a long poll open and 16 POSTs of 1 MiB
+//	            queued behind it, in three waves (item 4)
 //	cookies     requests with hundreds of signed-looking cid cookies, then the same bytes of junk (item 8)
 //	logs        a storm of evictions; the server's stderr is measured (item 7)
 //	meters      progress: 1,000 sessions starting meters, and 2,000 watchers of one meter (item 6)
@@ -30,13 +33,13 @@
 // bounds. The bench therefore runs in a network namespace of its own (a
 // user namespace too, when not root) whose loopback interface carries
 // 198.18.0.0/16: the server listens on 198.18.0.1, the user comes from
-// 198.18.0.2, the attacker from 198.18.0.3 (bots from 198.18.1.0 on, with
-// -bot-addrs). Nothing leaves the namespace. Where a namespace cannot be
+// 198.18.0.2, the attacker from 198.18.0.3, the idle user from
+// 198.18.0.4 (bots from 198.18.1.0 on, with -bot-addrs). Nothing leaves the namespace. Where a namespace cannot be
 // made, it runs on 127.0.0.1 and says that the per-client bounds do not
 // apply.
 //
 // It raises its open-file limit to the hard limit (the servers inherit
-// it). A default run takes about three minutes.
+// it). A default run takes under three minutes.
 package main
 
 import (

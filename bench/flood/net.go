@@ -124,12 +124,6 @@ func (t *tally) status(code int) { t.add(strconv.Itoa(code), 1) }
 
 func (t *tally) err(err error) { t.add(errKind(err), 1) }
 
-func (t *tally) get(k string) int64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.m[k]
-}
-
 func (t *tally) total() int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
