@@ -33,6 +33,9 @@
 package continuity
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +47,7 @@ import (
 	"time"
 
 	"github.com/continuity-go/continuity/internal/handoff"
+	"github.com/continuity-go/continuity/journal"
 	"github.com/continuity-go/continuity/mapper"
 	"github.com/continuity-go/continuity/progress"
 )
@@ -174,6 +178,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 			Budget:              budget,
 			Pool:                handoff.NewPool(),
 			NoImplicitFirstNext: o.NoImplicitFirstNext,
+			Replay:              replayConfig(&o),
 		},
 	})
 	if err != nil {
@@ -269,6 +274,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The session ended before it took the request: map it again.
 	}
 	unavailable(w, "session ended repeatedly")
+}
+
+// replayConfig is the sessions' step token, journal and replay settings.
+// The token key derives from the first signing key, so that servers
+// sharing Keys accept each other's tokens; without Keys it is random.
+func replayConfig(o *Options) *handoff.Replay {
+	var key []byte
+	if len(o.Keys) > 0 {
+		m := hmac.New(sha256.New, o.Keys[0].Hash)
+		m.Write([]byte("continuity step tokens"))
+		key = m.Sum(nil)
+	} else {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	store := o.Journal
+	if store == nil {
+		store = journal.NewMemory(journal.Limits{MaxEntries: o.JournalMaxEntries, MaxBytes: o.JournalMaxBytes})
+	}
+	return &handoff.Replay{
+		Policy:     handoff.StalePolicy(o.StalePolicy),
+		Store:      store,
+		MaxEntries: o.JournalMaxEntries,
+		MaxBytes:   o.JournalMaxBytes,
+		Timeout:    max(o.ReplayTimeout, 0),
+		Key:        key,
+	}
 }
 
 func (s *Server) methodAllowed(m string) bool {
