@@ -1,18 +1,21 @@
 package continuity_test
 
 import (
+	"context"
 	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/continuity-go/continuity"
+	"github.com/continuity-go/continuity/journal"
 )
 
 // wizardApp is the three-step form of issue 10: name, email, confirm, then
@@ -122,4 +125,28 @@ func toConfirm(t testing.TB, c *http.Client, base, name, email string) (p0, p1, 
 	require.Equal(t, "confirm", p2.step(), p2)
 	require.Equal(t, name+" "+email, p2.values())
 	return p0, p1, p2
+}
+
+// seqStore is a journal store that remembers the highest sequence number
+// appended to any session: a journal never holds more entries.
+type seqStore struct {
+	*journal.Memory
+	mu     sync.Mutex
+	maxSeq uint64
+}
+
+func (s *seqStore) Append(ctx context.Context, session string, seq uint64, e journal.Entry) error {
+	err := s.Memory.Append(ctx, session, seq, e)
+	if err == nil {
+		s.mu.Lock()
+		s.maxSeq = max(s.maxSeq, seq)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *seqStore) max() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxSeq
 }

@@ -128,3 +128,88 @@ func TestUntokenizedFlowIgnoresK(t *testing.T) {
 		assert.Equal(t, string(rune('1'+i)), body)
 	}
 }
+
+// TestBackThenResubmit goes to the confirm page, then back to the name
+// page, and submits a new name, under each policy.
+func TestBackThenResubmit(t *testing.T) {
+	t.Run("reject", func(t *testing.T) {
+		w := &wizardApp{}
+		_, ts := start(t, w.run, &continuity.Options{Logger: quietLogger()})
+		c := browser(t)
+		p0, _, p2 := toConfirm(t, c, ts.URL, "ann", "ann@example.com")
+		back := submitStep(t, c, ts.URL, p0, "name", "bob")
+		assert.Equal(t, http.StatusOK, back.status)
+		assert.Equal(t, "confirm", back.step(), "the current page again")
+		assert.Equal(t, "back", back.stale())
+		assert.Equal(t, "ann ann@example.com", back.values())
+		assert.Equal(t, p2.token(), back.token())
+		p3 := submitStep(t, c, ts.URL, back, "confirm", "1")
+		assert.Equal(t, "done", p3.step())
+		assert.Equal(t, "ann ann@example.com", p3.values(), "the stale input was not used")
+	})
+	t.Run("rewind", func(t *testing.T) {
+		w := &wizardApp{}
+		_, ts := start(t, w.run, &continuity.Options{Logger: quietLogger(), StalePolicy: continuity.Rewind})
+		c := browser(t)
+		p0, _, p2 := toConfirm(t, c, ts.URL, "ann", "ann@example.com")
+		back := submitStep(t, c, ts.URL, p0, "name", "bob")
+		assert.Equal(t, http.StatusOK, back.status)
+		assert.Equal(t, "email", back.step(), "the flow went back to step 1 and took the new name")
+		assert.Equal(t, "bob", back.values())
+		assert.Empty(t, back.stale())
+		assert.EqualValues(t, 3, w.advanced.Load(), "two steps, then the rewound one")
+
+		// The confirm page of the abandoned timeline is stale now.
+		old := submitStep(t, c, ts.URL, p2, "confirm", "1")
+		assert.Equal(t, "email", old.step(), "its step is no longer on the timeline: the current page")
+		assert.Equal(t, "back", old.stale())
+
+		p2b := submitStep(t, c, ts.URL, back, "email", "bob@example.com")
+		assert.Equal(t, "confirm", p2b.step())
+		assert.NotEqual(t, p2.token(), p2b.token(), "step 2 of the new timeline has a new token")
+		p3 := submitStep(t, c, ts.URL, p2b, "confirm", "1")
+		assert.Equal(t, "done", p3.step())
+		assert.Equal(t, "bob bob@example.com", p3.values(), "only the new name")
+	})
+	t.Run("rewind set by the flow", func(t *testing.T) {
+		w := &wizardApp{policy: continuity.Rewind, policySet: true}
+		_, ts := start(t, w.run, &continuity.Options{Logger: quietLogger()})
+		c := browser(t)
+		p0, _, _ := toConfirm(t, c, ts.URL, "ann", "ann@example.com")
+		back := submitStep(t, c, ts.URL, p0, "name", "bob")
+		assert.Equal(t, "email", back.step())
+		assert.Equal(t, "bob", back.values())
+	})
+	t.Run("fork", func(t *testing.T) {
+		w := &wizardApp{}
+		_, ts := start(t, w.run, &continuity.Options{Logger: quietLogger(), StalePolicy: continuity.Fork})
+		c := browser(t)
+		p0, _, p2 := toConfirm(t, c, ts.URL, "ann", "ann@example.com")
+		// The back button in a second tab: the name page, a new name.
+		tab := submitStep(t, c, ts.URL, p0, "name", "bob")
+		assert.Equal(t, "email", tab.step(), "the tab got its own copy, at step 1")
+		assert.Equal(t, "bob", tab.values())
+		assert.Empty(t, tab.stale())
+
+		// Both carry on independently, in any order.
+		tab2 := submitStep(t, c, ts.URL, tab, "email", "bob@example.com")
+		assert.Equal(t, "confirm", tab2.step())
+		assert.Equal(t, "bob bob@example.com", tab2.values())
+		orig3 := submitStep(t, c, ts.URL, p2, "confirm", "1")
+		assert.Equal(t, "done", orig3.step())
+		assert.Equal(t, "ann ann@example.com", orig3.values())
+		tab3 := submitStep(t, c, ts.URL, tab2, "confirm", "1")
+		assert.Equal(t, "done", tab3.step())
+		assert.Equal(t, "bob bob@example.com", tab3.values())
+
+		// A reload of either tab shows that tab's page: the browser posts
+		// the last form again (a double submit), or gets the page without
+		// its token (the browser's own flow).
+		again := submitStep(t, c, ts.URL, tab2, "confirm", "1")
+		assert.Equal(t, tab3, again)
+		plain := getPage(t, c, ts.URL+"/wizard")
+		assert.Equal(t, "done", plain.step(), "no token: the browser's own flow")
+		assert.Equal(t, "reload", plain.stale())
+		assert.Equal(t, "ann ann@example.com", plain.values())
+	})
+}

@@ -147,6 +147,7 @@ func (r *Handle) fork(ex *exchange, step int) {
 		return
 	}
 	rp := &replayer{entries: entries, mode: modeRewind, target: step, fork: true, ex: ex, base: ex.r}
+	b.setReplaying(true)
 	ex.armReplay(j.cfg.Timeout, b)
 	fam := j.fam
 	fam.wg.Add(1)

@@ -126,10 +126,17 @@ func (s *Session) handOver(r *Handle, v any, first bool) {
 		done = make(chan struct{})
 		j.runsDone = done
 	}
+	s.setReplaying(true)
 	go s.run(next, false)
 	if first {
 		<-done
 	}
+}
+
+func (s *Session) setReplaying(on bool) {
+	s.mu.Lock()
+	s.replaying = on
+	s.mu.Unlock()
 }
 
 // waitBranches waits for the forked branches of a browser's session.
@@ -177,6 +184,7 @@ func (r *Handle) replayNext() error {
 		return r.diverge("the journal ends at step %d, before the step to show again (%d)", j.step, rp.target)
 	}
 	r.rp = nil
+	s.setReplaying(false)
 	if ex == nil {
 		return errLive
 	}

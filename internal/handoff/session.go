@@ -187,6 +187,7 @@ type Session struct {
 	closed      bool          // no more requests are queued
 	ending      bool          // end has begun (it runs once)
 	endDone     bool          // end has run
+	replaying   bool          // a replay runs: the flow's cleanups are registered already
 	ended       chan struct{} // made by Ended, closed when end has run
 	idle        bool          // the session goroutine waits in Next for a request
 	queue       []*exchange   // waiting requests, oldest first; only queued ones
