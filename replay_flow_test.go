@@ -142,7 +142,7 @@ func TestDivergenceEndsTheSession(t *testing.T) {
 				r.Next()
 			}
 			logs := &logBuffer{}
-			_, ts := start(t, app, &continuity.Options{Logger: newLogger(logs), StalePolicy: continuity.Rewind,
+			srv, ts := start(t, app, &continuity.Options{Logger: newLogger(logs), StalePolicy: continuity.Rewind,
 				Hooks: continuity.Hooks{SessionEnd: func(_ *continuity.Session, reason error) { ended.Store(reason) }}})
 			c := browser(t)
 			p0 := getPage(t, c, ts.URL+"/wizard")
@@ -160,6 +160,7 @@ func TestDivergenceEndsTheSession(t *testing.T) {
 			assert.Contains(t, logs.String(), strings.ReplaceAll(tc.reason, `"`, `\"`))
 			require.Eventually(t, func() bool { return ended.Load() != nil }, testTimeout, tick)
 			assert.ErrorIs(t, ended.Load().(error), continuity.ErrDivergence)
+			assert.EqualValues(t, 1, srv.Metrics().SessionsEnded["divergence"])
 
 			fresh := getPage(t, c, ts.URL+"/wizard")
 			assert.Equal(t, "name", fresh.step(), "the next request starts a new session")
@@ -392,6 +393,7 @@ func TestReplayTimeout(t *testing.T) {
 		synctest.Wait()
 		require.NotNil(t, ended.Load())
 		assert.ErrorIs(t, ended.Load().(error), continuity.EndReplayTimeout)
+		assert.EqualValues(t, 1, srv.Metrics().SessionsEnded["replay_timeout"])
 		fresh := getPage(t, c, bubbleBase+"/wizard")
 		assert.Equal(t, "0", fresh.step(), "a new session")
 	})

@@ -60,7 +60,9 @@ func (j *journalState) sign(t stepToken) string {
 	n += binary.PutUvarint(buf[n:], b)
 	n += binary.PutUvarint(buf[n:], uint64(t.gen))
 	n += copy(buf[n:], j.sum(buf[:n])[:macLen])
-	return tokenEncoding.EncodeToString(buf[:n])
+	var out [maxTokenLen]byte
+	tokenEncoding.Encode(out[:], buf[:n])
+	return string(out[:tokenEncoding.EncodedLen(n)])
 }
 
 // decodeToken splits a token into its fields and the MAC, without
@@ -187,5 +189,7 @@ func (j *journalState) callbackToken() string {
 	n := 1 + binary.PutUvarint(buf[1:], uint64(j.step+1))
 	n += binary.PutUvarint(buf[n:], uint64(j.cbs))
 	j.cbs++
-	return tokenEncoding.EncodeToString(j.sum(buf[:n])[:16])
+	var out [32]byte
+	tokenEncoding.Encode(out[:], j.sum(buf[:n])[:16])
+	return string(out[:tokenEncoding.EncodedLen(16)])
 }
