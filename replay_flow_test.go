@@ -2,9 +2,12 @@ package continuity_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -463,4 +466,93 @@ func TestForkedTabOfAnEndedBranch(t *testing.T) {
 	assert.Contains(t, gone.body, "This tab has ended")
 	here := getPage(t, c, ts.URL+gone.link())
 	assert.Equal(t, "2", here.step(), "the link goes to the browser's own flow")
+}
+
+func TestStepURLInQueryMode(t *testing.T) {
+	app := func(r *continuity.Request) {
+		for i := 0; ; i++ {
+			if r.Stale() {
+				r.Print(`<p id="stale">`, r.StaleReason(), `</p>`)
+			}
+			r.Printf(`<p id="step">%d</p><a href="%s">next</a>`, i, r.StepURL("/q?x=1"))
+			r.Next()
+		}
+	}
+	_, ts := start(t, app, &continuity.Options{Logger: quietLogger(), Mode: continuity.ByQuery})
+	c := &http.Client{} // no cookies
+	p0 := getPage(t, c, ts.URL+"/q")
+	link := p0.link()
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	assert.Equal(t, "/q", u.Path)
+	assert.Equal(t, "1", u.Query().Get("x"))
+	assert.NotEmpty(t, u.Query().Get("k"))
+	sid := u.Query().Get("sid")
+	require.NotEmpty(t, sid, "the link keeps the session")
+	p1 := getPage(t, c, ts.URL+link)
+	assert.Equal(t, "1", p1.step())
+	again := getPage(t, c, ts.URL+"/q?sid="+url.QueryEscape(sid))
+	assert.Equal(t, "1", again.step(), "no token: the current page")
+	assert.Equal(t, "reload", again.stale())
+	dup := getPage(t, c, ts.URL+link)
+	assert.Equal(t, p1, dup, "following the same link twice: the first answer")
+	p2 := getPage(t, c, ts.URL+p1.link())
+	assert.Equal(t, "2", p2.step())
+}
+
+// TestCallbacksSurviveReplay: with step tokens, a replayed step binds the
+// same callback tokens as it did the first time, so going back to a page
+// and choosing another of its links works.
+func TestCallbacksSurviveReplay(t *testing.T) {
+	app := func(r *continuity.Request) {
+		r.SetStalePolicy(continuity.Rewind)
+		chosen := ""
+		for i := 0; ; i++ {
+			r.Printf(`<p id="step">%d</p><p id="values">%s</p>`, i, chosen)
+			for _, name := range []string{"a", "b"} {
+				r.Printf(`<a href="%s">%s</a>`, r.StepURL(r.CallbackURL(func() { chosen = name })), name)
+			}
+			r.Next().RunCallbacks()
+		}
+	}
+	_, ts := start(t, app, &continuity.Options{Logger: quietLogger()})
+	c := browser(t)
+	p0 := getPage(t, c, ts.URL+"/")
+	links := regexp.MustCompile(`<a href="([^"]+)">`).FindAllStringSubmatch(p0.body, -1)
+	require.Len(t, links, 2)
+	a, b := html.UnescapeString(links[0][1]), html.UnescapeString(links[1][1])
+	p1 := getPage(t, c, ts.URL+"/"+a)
+	assert.Equal(t, "1", p1.step())
+	assert.Equal(t, "a", p1.values())
+	back := getPage(t, c, ts.URL+"/"+b) // page 0's other link: back to step 0
+	assert.Equal(t, "1", back.step())
+	assert.Equal(t, "b", back.values(), "the replayed step 0 bound the same callbacks")
+}
+
+// TestNextErrFlowIsReplaced: a flow that handles NextErr's error itself
+// returns when a replay replaces its run, and the session carries on.
+func TestNextErrFlowIsReplaced(t *testing.T) {
+	var returned atomic.Int32
+	app := func(r *continuity.Request) {
+		for i := 0; ; i++ {
+			tokenPage(r, fmt.Sprint(i), "")
+			if err := r.NextErr(); err != nil {
+				if !errors.Is(err, continuity.ErrSessionClosed) {
+					t.Errorf("NextErr: %v", err)
+				}
+				returned.Add(1)
+				return
+			}
+		}
+	}
+	_, ts := start(t, app, &continuity.Options{Logger: quietLogger()})
+	c := browser(t)
+	p := getPage(t, c, ts.URL+"/wizard")
+	p = submitStep(t, c, ts.URL, p, "v", "a")
+	reload := getPage(t, c, ts.URL+"/wizard")
+	assert.Equal(t, "1", reload.step())
+	assert.Equal(t, "reload", reload.stale())
+	require.Eventually(t, func() bool { return returned.Load() == 1 }, testTimeout, tick)
+	p = submitStep(t, c, ts.URL, p, "v", "b")
+	assert.Equal(t, "2", p.step(), "the session lives on in the replayed run")
 }

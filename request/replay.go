@@ -200,7 +200,11 @@ func Once[T any](r *Request, name string, fn func(ctx context.Context, key strin
 		return out, err
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
-		return out, fmt.Errorf("continuity: Once(%q): the recorded result does not decode into %T: %w", name, out, err)
+		if r.IsReplaying() {
+			// The flow's code changed since the result was recorded.
+			return out, r.h().Diverge("Once(%q)'s recorded result does not decode into %T: %v", name, out, err)
+		}
+		return out, fmt.Errorf("continuity: Once(%q): its result does not decode back into %T: %w", name, out, err)
 	}
 	return out, nil
 }
@@ -212,6 +216,7 @@ type OnceError struct {
 	Msg  string // the text of the original error
 }
 
+// Error returns the original error's text.
 func (e *OnceError) Error() string { return e.Msg }
 
 // Now returns the current time, journaled: a replayed step gets the time

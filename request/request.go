@@ -22,7 +22,9 @@ import (
 // A Request is the handle a session goroutine holds. There is one per
 // session, kept for its whole life: each call to [Request.Next] finishes the
 // current HTTP response and loads the next HTTP request into the same
-// handle.
+// handle. (A replay, which runs the flow again on a new goroutine to go
+// back to an earlier step, gives that goroutine a new Request; see
+// [Request.StepToken].)
 //
 // A Request belongs to its session goroutine: its methods must not be
 // called from other goroutines, except [Request.Context],

@@ -15,10 +15,11 @@ import (
 	"runtime"
 )
 
-// A Handle is the handle a session goroutine holds. There is one per
-// session, kept for its whole life: each call to [Handle.Next] finishes the
-// current HTTP response and loads the next HTTP request into the same
-// handle.
+// A Handle is the handle a session goroutine holds. There is one per run
+// of the application, usually one per session, kept for its whole life:
+// each call to [Handle.Next] finishes the current HTTP response and loads
+// the next HTTP request into the same handle. A replay runs the
+// application again with a new Handle (see replay.go).
 //
 // A Handle belongs to its session goroutine: its methods must not be
 // called from other goroutines, except [Handle.Context],

@@ -219,6 +219,10 @@ func (r *Handle) diverge(format string, args ...any) error {
 	return err
 }
 
+// Diverge ends the session for a divergence the caller found (a recorded
+// result that no longer decodes), as a mismatch at a journaled call does.
+func (r *Handle) Diverge(format string, args ...any) error { return r.diverge(format, args...) }
+
 // divergeReturned is the divergence of a replayed flow that returned
 // before the live step.
 func (r *Handle) divergeReturned() {
@@ -315,6 +319,7 @@ type OnceError struct {
 	Msg  string // the text of the original error
 }
 
+// Error returns the original error's text.
 func (e *OnceError) Error() string { return e.Msg }
 
 // Barrier marks the current step as one the flow cannot be rewound to
