@@ -7,6 +7,7 @@ package adapter
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"io"
 	"log"
 	"net"
@@ -222,7 +223,214 @@ func Mount(prefix string, h http.Handler) http.Handler {
 
 // ServeFCGI serves h over FastCGI on l (a Unix or TCP socket the front web
 // server connects to) until l is closed. A nil l serves on standard input,
-// as when a web server spawns the program.
+// as when a web server spawns the program. To shut down gracefully, use an
+// [FCGIServer].
 func ServeFCGI(l net.Listener, h http.Handler) error {
 	return fcgi.Serve(l, h)
+}
+
+// An FCGIServer serves Handler over FastCGI, as [ServeFCGI] does, and
+// shuts down gracefully, as an [http.Server] does. FastCGI trusts its peer
+// entirely (the peer says what the client's address is, and whether the
+// request came over TLS), so listen on a Unix socket or a loopback address
+// that only the web server can reach.
+type FCGIServer struct {
+	Handler http.Handler
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*fcgiConn]struct{}
+	open      int           // requests begun and not yet ended, on all connections
+	idle      chan struct{} // closed when open reaches 0 after Shutdown
+}
+
+// Serve serves FastCGI connections accepted on l until
+// [FCGIServer.Shutdown]; then it returns [http.ErrServerClosed]. Otherwise
+// it returns l's Accept error.
+func (s *FCGIServer) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return http.ErrServerClosed
+	}
+	if s.listeners == nil {
+		s.listeners = make(map[net.Listener]struct{})
+		s.conns = make(map[*fcgiConn]struct{})
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	err := fcgi.Serve(fcgiListener{l, s}, s.Handler)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.listeners, l)
+	if s.closed {
+		return http.ErrServerClosed
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, waits until every request begun
+// has been answered to its end (FCGI_END_REQUEST sent), or until ctx ends
+// (it then returns ctx's error), and closes every connection. Shut the
+// application down first (continuity's Server.Shutdown), so that requests
+// waiting on sessions are answered at once.
+func (s *FCGIServer) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	var idle chan struct{}
+	if s.open > 0 {
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle = s.idle
+	}
+	s.mu.Unlock()
+	var err error
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	conns := make([]*fcgiConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	return err
+}
+
+// fcgiListener keeps its server's record of connections.
+type fcgiListener struct {
+	net.Listener
+	s *FCGIServer
+}
+
+func (l fcgiListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	s := l.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed { // accepted as Shutdown closed the listener
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	fc := &fcgiConn{Conn: c, s: s, open: make(map[uint16]bool)}
+	s.conns[fc] = struct{}{}
+	return fc, nil
+}
+
+// An fcgiConn follows the records on a connection, both ways, to know
+// which requests it has begun and not yet ended. The FastCGI server reads
+// from one goroutine and writes under its own lock, so each direction's
+// scanner is used by one goroutine at a time.
+type fcgiConn struct {
+	net.Conn
+	s       *FCGIServer
+	in, out recordScanner
+	open    map[uint16]bool // guarded by s.mu; nil once closed
+}
+
+// FastCGI record types of the requests' beginning and end.
+const (
+	fcgiBeginRequest = 1
+	fcgiEndRequest   = 3
+)
+
+func (c *fcgiConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.scan(p[:n], func(typ byte, id uint16) {
+		if typ == fcgiBeginRequest {
+			c.track(id, true)
+		}
+	})
+	return n, err
+}
+
+func (c *fcgiConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.scan(p[:n], func(typ byte, id uint16) {
+		if typ == fcgiEndRequest {
+			c.track(id, false)
+		}
+	})
+	return n, err
+}
+
+// track records that request id has begun or ended.
+func (c *fcgiConn) track(id uint16, begun bool) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.open == nil || c.open[id] == begun {
+		return
+	}
+	if begun {
+		c.open[id] = true
+		s.open++
+		return
+	}
+	delete(c.open, id)
+	s.ended(1)
+}
+
+// ended counts n requests ended; the caller holds s.mu.
+func (s *FCGIServer) ended(n int) {
+	if s.open -= n; s.open == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// Close forgets the connection: its requests can no longer be answered.
+func (c *fcgiConn) Close() error {
+	s := c.s
+	s.mu.Lock()
+	if c.open != nil {
+		s.ended(len(c.open))
+		c.open = nil
+		delete(s.conns, c)
+	}
+	s.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// A recordScanner follows a stream of FastCGI records and reports each
+// record's type and request ID as its header goes by.
+type recordScanner struct {
+	head [8]byte
+	n    int // bytes of head seen
+	skip int // bytes of content and padding left in the current record
+}
+
+func (r *recordScanner) scan(p []byte, fn func(typ byte, id uint16)) {
+	for len(p) > 0 {
+		if r.skip > 0 {
+			k := min(r.skip, len(p))
+			r.skip -= k
+			p = p[k:]
+			continue
+		}
+		k := copy(r.head[r.n:], p)
+		r.n += k
+		p = p[k:]
+		if r.n == len(r.head) {
+			r.n = 0
+			r.skip = int(binary.BigEndian.Uint16(r.head[4:])) + int(r.head[6])
+			fn(r.head[1], binary.BigEndian.Uint16(r.head[2:]))
+		}
+	}
 }

@@ -1,6 +1,8 @@
 // Package examples_test runs every example program as a real process: it
-// builds each one, starts it on a free port, makes a request, and checks
-// that SIGTERM (or SIGINT) shuts it down with exit status 0.
+// builds each one (every examples/NAME with a main.go, found afresh each
+// run), starts it on a free port, and again on a FastCGI socket, makes a
+// request, and checks that SIGTERM (or SIGINT) shuts it down with exit
+// status 0.
 package examples_test
 
 import (
@@ -21,11 +23,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/continuity-go/continuity/internal/fcgitest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// programs lists the example programs: the directories with a main.go.
+// programs lists the example programs: the directories with a main.go,
+// so that a new example is covered as soon as it exists.
 func programs(t *testing.T) []string {
 	t.Helper()
 	mains, err := filepath.Glob("*/main.go")
@@ -80,7 +85,10 @@ func (o *output) String() string {
 	return o.buf.String()
 }
 
-var listening = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[1-9][0-9]*/)$`)
+var (
+	listening   = regexp.MustCompile(`^listening on (http://127\.0\.0\.1:[1-9][0-9]*/)$`)
+	servingFCGI = regexp.MustCompile(`^serving FastCGI on unix:(/.+)$`)
+)
 
 func TestPrograms(t *testing.T) {
 	if testing.Short() {
@@ -95,6 +103,9 @@ func TestPrograms(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			run(t, filepath.Join(dir, name), syscall.SIGTERM)
 		})
+		t.Run(name+"/FastCGI", func(t *testing.T) {
+			runFCGI(t, filepath.Join(dir, name))
+		})
 	}
 	t.Run("counter/SIGINT", func(t *testing.T) {
 		run(t, filepath.Join(dir, "counter"), os.Interrupt)
@@ -106,48 +117,97 @@ func TestPrograms(t *testing.T) {
 // exit status 0 within a few seconds.
 func run(t *testing.T, bin string, sig os.Signal) {
 	p := launch(t, bin, "-addr", "127.0.0.1:0", "-idle", "1m", "-max-sessions", "10")
-	url, stdout, stderr := p.url, p.stdout, p.stderr
+	m := listening.FindStringSubmatch(p.line)
+	require.NotNil(t, m, "first line %q", p.line)
+	url := m[1]
 
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	for _, u := range []string{url, url + "no/such/file.css"} {
-		resp, err := c.Get(u)
-		require.NoError(t, err)
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.NoError(t, err)
-		if strings.HasSuffix(u, ".css") {
-			assert.Equal(t, http.StatusNotFound, resp.StatusCode, u)
-			continue
-		}
-		assert.Equal(t, http.StatusOK, resp.StatusCode, u)
-		assert.Contains(t, string(body), "<title>", u)
-	}
+	checkFirstPage(t, c, url)
+	resp, err := c.Get(url + "no/such/file.css")
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 
+	stop(t, p, sig)
+}
+
+// runFCGI starts the program serving FastCGI on a Unix socket, requests
+// its first page through it, and expects SIGTERM to end it with status 0
+// and the socket removed.
+func runFCGI(t *testing.T, bin string) {
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	p := launch(t, bin, "-fcgi", "unix:"+sock, "-idle", "1m", "-max-sessions", "10")
+	m := servingFCGI.FindStringSubmatch(p.line)
+	require.NotNil(t, m, "first line %q", p.line)
+	require.Equal(t, sock, m[1])
+	checkFirstPage(t, &http.Client{Transport: &fcgitest.Transport{Network: "unix", Addr: sock}, Timeout: 10 * time.Second}, "http://127.0.0.1/")
+	stop(t, p, syscall.SIGTERM)
+	_, err := os.Stat(sock)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the socket file is removed")
+}
+
+// checkFirstPage gets url and expects 200 and an HTML page's title. It
+// reads no further than the title, so that an example that streams its
+// page need not finish it.
+func checkFirstPage(t *testing.T, c *http.Client, url string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, url)
+	head, err := readUntil(resp.Body, "</title>", 64<<10)
+	assert.NoError(t, err, "%s: %q", url, head)
+	assert.Contains(t, head, "<title>", url)
+}
+
+// readUntil reads r until what it read holds end, or max bytes.
+func readUntil(r io.Reader, end string, max int) (string, error) {
+	var b []byte
+	buf := make([]byte, 4096)
+	for len(b) < max && !strings.Contains(string(b), end) {
+		n, err := r.Read(buf)
+		b = append(b, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return string(b), err
+		}
+	}
+	return string(b), nil
+}
+
+// stop signals the program and expects it to exit with status 0 within
+// 10s, having printed one line.
+func stop(t *testing.T, p *program, sig os.Signal) {
+	t.Helper()
 	require.NoError(t, p.cmd.Process.Signal(sig))
 	select {
 	case <-p.exited:
-		require.NoError(t, p.waitErr, "exit after %v; stderr: %s", sig, stderr.String())
+		require.NoError(t, p.waitErr, "exit after %v; stderr: %s", sig, p.stderr.String())
 		assert.Equal(t, 0, p.cmd.ProcessState.ExitCode())
 	case <-time.After(10 * time.Second):
 		t.Fatalf("still running 10s after %v", sig)
 	}
-	assert.Equal(t, 1, strings.Count(stdout.String(), "\n"), "stdout: %q", stdout.String())
+	assert.Equal(t, 1, strings.Count(p.stdout.String(), "\n"), "stdout: %q", p.stdout.String())
 }
 
 // program is an example running as a process.
 type program struct {
 	cmd     *exec.Cmd
-	url     string // from its "listening on URL" line
+	line    string // the first it printed: where it listens
+	url     string // from a "listening on URL" line
 	stdout  *output
 	stderr  *output
 	exited  chan struct{} // closed when Wait has returned waitErr
 	waitErr error
 }
 
-// launch starts bin with args, waits for the URL it prints, and kills it
-// at the end of the test if it is still running.
+// launch starts bin with args, waits for the line that says where it
+// listens, and kills it at the end of the test if it is still running.
 func launch(t *testing.T, bin string, args ...string) *program {
 	t.Helper()
 	p := &program{
@@ -168,10 +228,10 @@ func launch(t *testing.T, bin string, args ...string) *program {
 		}
 	})
 	select {
-	case line := <-p.stdout.line:
-		m := listening.FindStringSubmatch(line)
-		require.NotNil(t, m, "first line %q", line)
-		p.url = m[1]
+	case p.line = <-p.stdout.line:
+		if m := listening.FindStringSubmatch(p.line); m != nil {
+			p.url = m[1]
+		}
 	case <-p.exited:
 		t.Fatalf("exited before listening: %v\nstderr: %s", p.waitErr, p.stderr.String())
 	case <-time.After(10 * time.Second):

@@ -165,7 +165,10 @@ func (h *Handler) ServeStatus(w http.ResponseWriter, r *http.Request, sess *requ
 		writeError(w, http.StatusNotFound, "not found")
 		return
 	}
-	snap, err := b.h.store.Get(r.Context(), b.scope, key)
+	// Read through the store of the Handler answering, the node's own:
+	// the session's binding may name another Handler's (a session handed
+	// over from another node of the deployment).
+	snap, err := h.store.Get(r.Context(), b.scope, key)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "not found")
@@ -304,7 +307,7 @@ func (wt *watch) context(d time.Duration) (context.Context, context.CancelFunc) 
 func (wt *watch) changes(ctx context.Context, after uint64) ([]Snapshot, error) {
 	wt.h.watching.Add(1)
 	defer wt.h.watching.Add(-1)
-	return wt.b.h.store.Changes(ctx, wt.b.scope, wt.key, after)
+	return wt.h.store.Changes(ctx, wt.b.scope, wt.key, after)
 }
 
 // longPoll returns snap at once if it is news to the client (its count is

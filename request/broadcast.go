@@ -57,6 +57,11 @@ type Topic[T any] struct {
 	interrupts uint64        // bumped by Interrupt
 	size       int           // capacity asked of NewTopic; 0 means default
 	waiters    atomic.Int64  // goroutines blocked in Wait
+	// floor is the latest version known lost: no event at or before it
+	// is kept. Only a transport loses events (see [TopicReceiver]); a
+	// topic in memory keeps it 0.
+	floor  uint64
+	remote *remote[T] // set by NewTopicWith; nil for a topic in memory
 }
 
 // NewTopic returns a topic that keeps the last capacity events; a
@@ -96,7 +101,18 @@ func (t *Topic[T]) rlock() {
 // Publish appends v as the next event, wakes every waiter, and returns the
 // event's version. It never blocks on subscribers: slow or vanished ones
 // only fall behind.
+//
+// On a topic made by [NewTopicWith], Publish sends v through the
+// transport, which numbers it, and returns once this process's topic has
+// it; it returns 0 if v could not be published (use
+// [Topic.PublishContext] to learn why).
 func (t *Topic[T]) Publish(v T) uint64 {
+	if t.remote != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
+		defer cancel()
+		ver, _ := t.remote.publish(ctx, v)
+		return ver
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.initLocked()
@@ -112,7 +128,22 @@ func (t *Topic[T]) Publish(v T) uint64 {
 // interrupts long polls whose query changed, so that clients pick up the
 // change at once instead of when their poll times out). Waits that start
 // after Interrupt are not affected.
+//
+// On a topic made by [NewTopicWith], Interrupt wakes this process's
+// waiters at once and the other processes' through the transport, as
+// [Topic.InterruptContext] does, ignoring its error.
 func (t *Topic[T]) Interrupt() {
+	if t.remote != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), remoteTimeout)
+		defer cancel()
+		_ = t.InterruptContext(ctx)
+		return
+	}
+	t.interruptLocal()
+}
+
+// interruptLocal interrupts this process's waiters.
+func (t *Topic[T]) interruptLocal() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.initLocked()
@@ -146,11 +177,17 @@ func (t *Topic[T]) Since(since uint64) ([]Event[T], uint64, error) {
 	return t.sinceLocked(since)
 }
 
-func (t *Topic[T]) sinceLocked(since uint64) ([]Event[T], uint64, error) {
-	var first uint64 // the version before the oldest kept event
+// firstLocked is the version before the oldest event kept.
+func (t *Topic[T]) firstLocked() uint64 {
+	first := t.floor
 	if n := uint64(len(t.ring)); t.version > n {
-		first = t.version - n
+		first = max(first, t.version-n)
 	}
+	return first
+}
+
+func (t *Topic[T]) sinceLocked(since uint64) ([]Event[T], uint64, error) {
+	first := t.firstLocked()
 	if since < first || since > t.version {
 		return nil, first, ErrBehind
 	}
@@ -170,10 +207,7 @@ func (t *Topic[T]) sinceLocked(since uint64) ([]Event[T], uint64, error) {
 func (t *Topic[T]) Recent(n int) ([]Event[T], uint64) {
 	t.rlock()
 	defer t.mu.RUnlock()
-	first := uint64(0)
-	if c := uint64(len(t.ring)); t.version > c {
-		first = t.version - c
-	}
+	first := t.firstLocked()
 	if n > 0 && t.version-first > uint64(n) {
 		first = t.version - uint64(n)
 	}

@@ -3,7 +3,10 @@
 // sum. The flow is three lines, because each question is a function call
 // that returns the answer; input that is not a number asks again.
 //
-//	go run ./examples/addtwo [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/addtwo [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Add two numbers
+//tour:about Two forms and a sum: each question is a function call that returns the answer.
 package main
 
 import (

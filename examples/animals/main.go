@@ -12,7 +12,10 @@
 // checks, under the lock, that the leaf it is about to replace is still a
 // leaf.
 //
-//	go run ./examples/animals [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/animals [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Animals
+//tour:about Merlyn's game learns new animals in a tree that every session shares.
 package main
 
 import (

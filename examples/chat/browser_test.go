@@ -13,7 +13,6 @@ import (
 
 	"github.com/continuity-go/continuity"
 	"github.com/continuity-go/continuity/adapter"
-	"github.com/continuity-go/continuity/examples/internal/apps"
 	"github.com/continuity-go/continuity/examples/internal/webtest"
 	"github.com/continuity-go/continuity/internal/browsertest"
 )
@@ -32,10 +31,8 @@ const lastMessage = `(() => {
 func TestBrowser(t *testing.T) {
 	browser := browsertest.Start(t)
 
-	chat := apps.NewChat(10 * time.Second)
-	opts := &continuity.Options{CookiePath: "/chat/"}
-	apps.ChatOptions(opts)
-	srv, err := continuity.New(chat.App, opts)
+	chat := newRoom(10 * time.Second)
+	srv, err := continuity.New(chat.app, sessionPerPath(&continuity.Options{CookiePath: "/chat/"}))
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", adapter.Mount("/chat/", srv))
@@ -76,7 +73,7 @@ func TestBrowser(t *testing.T) {
 
 	// The long poll of Alice's page is waiting; Bob's stream is open or
 	// opening (if not yet, it asks from the version its page showed).
-	require.Eventually(t, func() bool { return chat.Waiting() == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return chat.waiting() == 1 }, 10*time.Second, 10*time.Millisecond)
 
 	hostile := `<img src=x onerror="document.title='pwned'"> & <b>bold</b>`
 	say(alice, "Alice <i>", hostile)

@@ -7,7 +7,10 @@
 // changes, the others do not. A component knows nothing of the page
 // around it, so a page may hold any number.
 //
-//	go run ./examples/components [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/components [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Components
+//tour:about Three independent counters on one page, each with its own callback links.
 package main
 
 import (

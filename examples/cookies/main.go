@@ -9,7 +9,10 @@
 // set, read and delete with r.SetCookie and r.Cookie; a browser can send
 // them with any value, so read them as untrusted input.
 //
-//	go run ./examples/cookies [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/cookies [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Cookies
+//tour:about An application cookie set, read back and updated, beside the session's own.
 package main
 
 import (

@@ -10,7 +10,10 @@
 // like it goes behind authentication, since exposed values (a secret
 // number!) are for operators, not players.
 //
-//	go run ./examples/guesspeek [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/guesspeek [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Guess, and peek
+//tour:about The guessing game, and an operator's page that reads the secret each game exposes.
 package main
 
 import (
@@ -98,8 +101,8 @@ var guessPage = template.Must(template.New("guess").Parse(`<!doctype html>
 func peek(srv *continuity.Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		type row struct {
-			ID string
-			game
+			ID   string
+			Game game
 		}
 		var rows []row
 		for _, s := range srv.Inspect() {
@@ -108,7 +111,7 @@ func peek(srv *continuity.Server) http.Handler {
 				continue
 			}
 			rw := row{ID: s.ID}
-			if json.Unmarshal(raw, &rw.game) == nil {
+			if json.Unmarshal(raw, &rw.Game) == nil {
 				rows = append(rows, rw)
 			}
 		}
@@ -125,7 +128,7 @@ var peekPage = template.Must(template.New("peek").Parse(`<!doctype html>
 <h1>Live games</h1>
 <table>
 <tr><th>game</th><th>secret</th><th>guesses</th></tr>
-{{range .}}<tr id="game-{{.ID}}"><td>{{.ID}}</td><td class="secret">{{.Secret}}</td><td>{{.Guesses}}</td></tr>
+{{range .}}<tr id="game-{{.ID}}"><td>{{.ID}}</td><td class="secret">{{.Game.Secret}}</td><td>{{.Game.Guesses}}</td></tr>
 {{else}}<tr><td colspan="3">No games.</td></tr>
 {{end}}</table>
 <p><a href="./">Play</a></p>
@@ -148,12 +151,16 @@ func newWithPeek(srv *continuity.Server) withPeek {
 	return withPeek{srv, mux}
 }
 
-func main() {
-	demo.Main(func(c demo.Config) (demo.Server, error) {
-		srv, err := continuity.New(guess(nil), c.Options())
+// build makes the server: the game, with /peek beside it. pick chooses
+// each secret; nil means at random.
+func build(pick func() int) demo.Build {
+	return func(c demo.Config) (demo.Server, error) {
+		srv, err := continuity.New(guess(pick), c.Options())
 		if err != nil {
 			return nil, err
 		}
 		return newWithPeek(srv), nil
-	})
+	}
 }
+
+func main() { demo.Main(build(nil)) }

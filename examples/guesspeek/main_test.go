@@ -20,9 +20,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // serve builds the server as main does, with pick choosing the secrets.
 func serve(t *testing.T, pick func() int) (*continuity.Server, *httptest.Server) {
 	t.Helper()
-	srv, err := continuity.New(guess(pick), demo.Config{}.Options())
+	s, err := build(pick)(demo.Config{})
 	require.NoError(t, err)
-	return srv, webtest.Serve(t, newWithPeek(srv), srv)
+	return s.(withPeek).Server, webtest.Serve(t, s, s)
 }
 
 // A player who reads /peek wins in one guess.

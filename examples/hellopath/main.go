@@ -8,7 +8,10 @@
 // opens /Alice and /Bob holds two sessions, each at its own step, and
 // another browser never shares one.
 //
-//	go run ./examples/hellopath [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/hellopath [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Hello, path
+//tour:about Path sessions (ByCookie|ByPath): each path in the URL is a session of its own.
 package main
 
 import (

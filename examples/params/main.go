@@ -7,7 +7,10 @@
 // a link or redirect from another site arrives without its query (see
 // Options.InsecureAllowCrossSiteInput).
 //
-//	go run ./examples/params [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/params [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Parameters
+//tour:about Every query parameter and form field, with all of its values in order.
 package main
 
 import (

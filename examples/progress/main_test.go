@@ -19,7 +19,6 @@ import (
 
 	"github.com/continuity-go/continuity"
 	"github.com/continuity-go/continuity/adapter"
-	"github.com/continuity-go/continuity/examples/internal/apps"
 	"github.com/continuity-go/continuity/examples/internal/webtest"
 	"github.com/continuity-go/continuity/progress"
 )
@@ -41,7 +40,7 @@ func TestTaskFlags(t *testing.T) {
 		{args: []string{"-step", "-1s"}, err: true},
 		{args: []string{"-step"}, err: true},
 	} {
-		steps, step := apps.DefaultProgressSteps, apps.DefaultProgressStep
+		steps, step := defaultSteps, defaultStep
 		fs := flag.NewFlagSet("progress", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		taskFlags(&steps, &step)(fs)
@@ -140,7 +139,7 @@ func events(t *testing.T, c *http.Client, u string) []meter {
 // wrap, if any.
 func serve(t *testing.T, prefix string, steps int, step time.Duration, wrap ...func(http.Handler) http.Handler) string {
 	t.Helper()
-	srv, err := continuity.New(apps.Progress(steps, step), &continuity.Options{CookiePath: prefix})
+	srv, err := continuity.New(work(steps, step), &continuity.Options{CookiePath: prefix})
 	require.NoError(t, err)
 	var h http.Handler = srv
 	if prefix != "/" {
@@ -268,7 +267,7 @@ func TestStartWithABadProgressID(t *testing.T) {
 // A start beyond the server's bound on meters gets 503 with Retry-After
 // and says why.
 func TestStartWhenTheServerHoldsTooManyMeters(t *testing.T) {
-	srv, err := continuity.New(apps.Progress(1000, time.Hour), &continuity.Options{
+	srv, err := continuity.New(work(1000, time.Hour), &continuity.Options{
 		Progress: progress.Options{MaxMeters: 1},
 	})
 	require.NoError(t, err)

@@ -4,7 +4,10 @@
 // shows a question with its options as links and returns the one chosen.
 // A dialog is one function call, because the session simply waits in it.
 //
-//	go run ./examples/prompt [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/prompt [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Prompt
+//tour:about The Seaside counter: a reusable dialog is one function call; going negative asks first.
 package main
 
 import (

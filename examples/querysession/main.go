@@ -11,7 +11,10 @@
 // not sign: a client-chosen sid gets a new session. Prefer cookies (the
 // default) where the clients take them.
 //
-//	go run ./examples/querysession [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/querysession [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Sessions without cookies
+//tour:about The session in a signed sid parameter (ByQuery) that every link and form carries.
 package main
 
 import (

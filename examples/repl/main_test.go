@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -28,7 +30,7 @@ func serve(t *testing.T, wait time.Duration) (ts *httptest.Server, stdin io.Writ
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	p, err := newREPL(inR, outW, wait, demo.Config{}.Options())
+	p, err := newREPL(demo.Config{}, func() io.Reader { return inR }, outW, wait)
 	require.NoError(t, err)
 	lines := make(chan string, 10)
 	go func() {
@@ -163,12 +165,113 @@ func TestLoopbackAddresses(t *testing.T) {
 // ends its read (goleak checks that nothing is left).
 func TestShutdownStopsTheReader(t *testing.T) {
 	inR, _ := io.Pipe()
-	p, err := newREPL(inR, io.Discard, time.Second, nil)
+	p, err := newREPL(demo.Config{}, func() io.Reader { return inR }, io.Discard, time.Second)
 	require.NoError(t, err)
+	ts := httptest.NewServer(p)
+	defer ts.Close()
+	code, _ := do(t, client(t), http.MethodGet, ts.URL+"/", nil) // starts the reader
+	require.Equal(t, http.StatusOK, code)
 	require.NoError(t, p.Shutdown(t.Context()))
 	select {
 	case <-p.stopped:
 	default:
 		t.Fatal("the reader is still running")
+	}
+	require.NoError(t, p.Shutdown(t.Context()), "a second Shutdown")
+}
+
+// The input is opened, and read, only from the first request let in: a
+// REPL nobody opens (in the tour, say) leaves the process's stdin alone.
+func TestInputIsReadOnlyOnceThePageIsUsed(t *testing.T) {
+	opened := 0
+	inR, _ := io.Pipe()
+	open := func() io.Reader { opened++; return inR }
+
+	p, err := newREPL(demo.Config{}, open, io.Discard, time.Second)
+	require.NoError(t, err)
+	require.NoError(t, p.Shutdown(t.Context()))
+	assert.Zero(t, opened, "never used, never opened")
+
+	p, err = newREPL(demo.Config{}, open, io.Discard, time.Second)
+	require.NoError(t, err)
+	ts := webtest.Serve(t, p, p)
+	req, err := http.NewRequest(http.MethodGet, ts.URL+"/", nil)
+	require.NoError(t, err)
+	req.Host = "evil.example"
+	resp, err := client(t).Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Zero(t, opened, "a refused request opens nothing")
+
+	c := client(t)
+	for range 2 {
+		code, _ := do(t, c, http.MethodGet, ts.URL+"/", nil)
+		require.Equal(t, http.StatusOK, code)
+	}
+	assert.Equal(t, 1, opened, "opened by the first request let in, once")
+}
+
+// Where it may serve. Alone, it will not start on an address that is not
+// loopback; mounted (in the tour, which must start for the other
+// examples), it answers every request 403 instead, and reads nothing.
+func TestWhereItServes(t *testing.T) {
+	for _, tc := range []struct {
+		c    demo.Config
+		want string // "start", "error" or "403"
+	}{
+		{demo.Config{Addr: "localhost:8080"}, "start"},
+		{demo.Config{Addr: "127.0.0.1:0"}, "start"},
+		{demo.Config{Addr: ""}, "start"}, // the listener decides: see TestConnectionMustBeLoopback
+		{demo.Config{Addr: ":8080"}, "error"},
+		{demo.Config{Addr: "0.0.0.0:8080"}, "error"},
+		{demo.Config{Addr: "example.com:80"}, "error"},
+		{demo.Config{Addr: ":8080", Mount: "/repl/"}, "403"},
+		{demo.Config{Addr: "192.0.2.1:80", Mount: "/repl/"}, "403"},
+		{demo.Config{Addr: "localhost:8080", FCGI: "unix:/run/repl.sock"}, "start"},
+		{demo.Config{Addr: "localhost:8080", FCGI: "tcp:127.0.0.1:9000"}, "start"},
+		{demo.Config{Addr: "localhost:8080", FCGI: "tcp:0.0.0.0:9000"}, "error"},
+		{demo.Config{Addr: "localhost:8080", FCGI: "tcp:0.0.0.0:9000", Mount: "/repl/"}, "403"},
+	} {
+		opened := false
+		p, err := newREPL(tc.c, func() io.Reader { opened = true; return strings.NewReader("") }, io.Discard, time.Second)
+		if tc.want == "error" {
+			assert.ErrorContains(t, err, "loopback", "%+v", tc.c)
+			continue
+		}
+		require.NoError(t, err, "%+v", tc.c)
+		if tc.want == "403" {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "http://localhost/", nil)
+			req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}))
+			p.ServeHTTP(rec, req)
+			assert.Equal(t, http.StatusForbidden, rec.Code, "%+v", tc.c)
+			assert.Contains(t, rec.Body.String(), "loopback", "%+v", tc.c)
+			assert.False(t, opened, "%+v", tc.c)
+		}
+		require.NoError(t, p.Shutdown(t.Context()))
+	}
+}
+
+// Over HTTP, a request must arrive on a loopback address, whatever -addr
+// said (it may be unset: in the tour's tests, the listener decides). A
+// request whose connection is not known is refused.
+func TestConnectionMustBeLoopback(t *testing.T) {
+	p, err := newREPL(demo.Config{}, func() io.Reader { return strings.NewReader("") }, io.Discard, time.Second)
+	require.NoError(t, err)
+	defer p.Shutdown(t.Context())
+	for _, local := range []net.Addr{
+		nil,
+		&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 8080},
+		&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080},
+		&net.UnixAddr{Name: "/run/repl.sock", Net: "unix"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "http://localhost/", nil)
+		if local != nil {
+			req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, local))
+		}
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusForbidden, rec.Code, "%v", local)
 	}
 }

@@ -5,7 +5,10 @@
 // the tab), the stream stops at once; following the link again starts a
 // new one.
 //
-//	go run ./examples/slowprint [-lines 10] [-every 1s] [-addr localhost:8080] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/slowprint [-lines 10] [-every 1s] [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+//tour:title Slow print
+//tour:about A page streamed a line at a time, stopping as soon as the browser leaves.
 package main
 
 import (

@@ -3,27 +3,26 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/continuity-go/continuity/examples/internal/apps"
 	"github.com/continuity-go/continuity/examples/internal/webtest"
 )
 
 // The progress example works mounted at /progress/: the page's relative
 // start and _progress_status/work reach its server, with its cookie.
 func TestProgressInTheTour(t *testing.T) {
-	list := slices.Clone(examples)
-	i := slices.IndexFunc(list, func(ex example) bool { return ex.path == "/progress/" })
-	require.GreaterOrEqual(t, i, 0, "the tour has no /progress/")
-	list[i].app = apps.Progress(5, time.Millisecond)
+	// The example's own flags, under its name.
+	list := examples(t)
+	fs := flag.NewFlagSet("tour", flag.ContinueOnError)
+	list.flags(fs)
+	require.NoError(t, fs.Parse([]string{"-progress.steps", "5", "-progress.step=1ms"}))
 	tr, err := newTour(testConfig, list)
 	require.NoError(t, err)
 	ts := webtest.Serve(t, tr, tr)

@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/continuity-go/continuity/examples/internal/apps"
+	"github.com/continuity-go/continuity"
 	"github.com/continuity-go/continuity/examples/internal/demo"
 	"github.com/continuity-go/continuity/examples/internal/webtest"
 )
@@ -26,17 +27,23 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var testConfig = demo.Config{IdleTimeout: time.Minute, MaxSessions: 100}
 
-// serveTour serves the tour until the test ends, with the guessing game's
-// secret always 42.
+// examples returns the tour's examples, prepared as main does, with the
+// guessing game's secret always 42.
+func examples(t *testing.T) preparedList {
+	t.Helper()
+	list := slices.Clone(generatedExamples)
+	i := slices.IndexFunc(list, func(ex example) bool { return ex.name == "guess" })
+	require.GreaterOrEqual(t, i, 0, "the tour has no guess")
+	list[i].main = func(demoMain mainFunc) { demoMain(demo.App(guess_guess(func() int { return 42 }))) }
+	prepared, err := prepare(list)
+	require.NoError(t, err)
+	return prepared
+}
+
+// serveTour serves the tour of examples(t) until the test ends.
 func serveTour(t *testing.T) (*tour, *httptest.Server) {
 	t.Helper()
-	list := slices.Clone(examples)
-	for i := range list {
-		if list[i].path == "/guess/" {
-			list[i].app = apps.Guess(func() int { return 42 })
-		}
-	}
-	tr, err := newTour(testConfig, list)
+	tr, err := newTour(testConfig, examples(t))
 	require.NoError(t, err)
 	return tr, webtest.Serve(t, tr, tr)
 }
@@ -53,8 +60,16 @@ func status(t *testing.T, c *http.Client, url string) int {
 func TestIndex(t *testing.T) {
 	_, ts := serveTour(t)
 	page := webtest.NewBrowser(t, ts).Get(ts.URL + "/")
-	for _, ex := range examples {
-		assert.Contains(t, page, `<a href="`+strings.TrimPrefix(ex.path, "/")+`">`+html.EscapeString(ex.title)+`</a>`)
+	at := -1
+	for i, ex := range examples(t) {
+		link := `<a href="` + ex.name + `/">` + html.EscapeString(ex.title) + `</a>`
+		assert.Contains(t, page, link)
+		assert.Contains(t, page, `<a href="_source/`+ex.name+`">source</a>`)
+		if i < len(readingOrder) {
+			assert.Equal(t, readingOrder[i], ex.name, "the index begins in reading order")
+			assert.Greater(t, strings.Index(page, link), at, "the index begins in reading order")
+			at = strings.Index(page, link)
+		}
 	}
 	assert.Equal(t, http.StatusNotFound, status(t, ts.Client(), ts.URL+"/no-such-example/"))
 }
@@ -178,38 +193,66 @@ func TestCookiesDoNotInterfere(t *testing.T) {
 // TestShutdown: the tour's Shutdown ends every example's sessions.
 func TestShutdown(t *testing.T) {
 	tr, ts := serveTour(t)
-	b := webtest.NewBrowser(t, ts)
-	for _, ex := range examples {
-		b.Get(ts.URL + ex.path)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, Transport: ts.Client().Transport, Timeout: 10 * time.Second}
+	for _, ex := range examples(t) {
+		touch(t, c, ts.URL+"/"+ex.name+"/")
 	}
-	for _, srv := range tr.servers {
-		require.Equal(t, 1, srv.Metrics().LiveSessions)
+	live := func(name string) int {
+		cs, ok := tr.servers[name].(*continuity.Server)
+		if !ok {
+			return -1 // an example that serves more than continuity
+		}
+		return cs.Metrics().LiveSessions
 	}
+	require.Equal(t, 1, live("counter"))
+	require.Equal(t, 1, live("progress"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, tr.Shutdown(ctx))
-	for _, srv := range tr.servers {
-		assert.Equal(t, 0, srv.Metrics().LiveSessions)
+	for _, ex := range examples(t) {
+		if n := live(ex.name); n >= 0 {
+			assert.Equal(t, 0, n, ex.name)
+		}
+		assert.Equal(t, http.StatusServiceUnavailable, status(t, ts.Client(), ts.URL+"/"+ex.name+"/"), ex.name)
 	}
-	for _, ex := range examples {
-		assert.Equal(t, http.StatusServiceUnavailable, status(t, ts.Client(), ts.URL+ex.path), ex.path)
-	}
-	// The index does not depend on any session.
+	// The index and the sources do not depend on any session.
 	assert.Equal(t, http.StatusOK, status(t, ts.Client(), ts.URL+"/"))
+	assert.Equal(t, http.StatusOK, status(t, ts.Client(), ts.URL+"/_source/counter"))
 }
 
-func TestBadPath(t *testing.T) {
-	for _, p := range []string{"", "/", "counter/", "/counter"} {
-		_, err := newTour(testConfig, []example{
-			{path: "/ok/", title: "OK", app: apps.Counter},
-			{path: p, title: "Bad", app: apps.Counter},
-		})
-		assert.Error(t, err, "path %q", p)
+// touch requests url and reads only the head of the answer: enough to
+// start a session, even in an example that streams.
+func touch(t *testing.T, c *http.Client, url string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+}
+
+func TestBadName(t *testing.T) {
+	counter := slices.IndexFunc(generatedExamples, func(ex example) bool { return ex.name == "counter" })
+	require.GreaterOrEqual(t, counter, 0)
+	for _, name := range []string{"", "_source", "a/b", "a b", "{x}", "-x", "a%2F"} {
+		good, bad := generatedExamples[counter], generatedExamples[counter]
+		bad.name = name
+		list, err := prepare([]example{good, bad})
+		require.NoError(t, err)
+		_, err = newTour(testConfig, list)
+		assert.Error(t, err, "name %q", name)
 	}
+}
+
+// TestPrepareWithoutBuild: an example whose main never calls demo.Main
+// is refused with its name.
+func TestPrepareWithoutBuild(t *testing.T) {
+	_, err := prepare([]example{{name: "idle", main: func(mainFunc) {}}})
+	assert.ErrorContains(t, err, "examples/idle")
 }
 
 // TestEveryExampleIsInTheTour: each examples/NAME program is mounted at
-// /NAME/.
+// /NAME/. When it fails, zz_examples.go is stale: go generate ./examples/tour.
 func TestEveryExampleIsInTheTour(t *testing.T) {
 	mains, err := filepath.Glob("../*/main.go")
 	require.NoError(t, err)
@@ -219,7 +262,7 @@ func TestEveryExampleIsInTheTour(t *testing.T) {
 		if name == "tour" {
 			continue
 		}
-		assert.True(t, slices.ContainsFunc(examples, func(ex example) bool { return ex.path == "/"+name+"/" }),
-			"examples/%s is not in the tour", name)
+		assert.True(t, slices.ContainsFunc(generatedExamples, func(ex example) bool { return ex.name == name }),
+			"examples/%s is not in the tour: run go generate ./examples/tour", name)
 	}
 }

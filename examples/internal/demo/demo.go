@@ -1,7 +1,8 @@
 // Package demo runs the example programs. It holds what every example
-// shares, so that each examples/NAME/main.go is one line: the flags
-// (-addr, -docroot, -idle, -max-sessions), listening, printing the URL,
-// and a graceful shutdown on SIGINT or SIGTERM.
+// shares, so that each examples/NAME/main.go ends in a short main that
+// calls [Main]: the flags (-addr, -fcgi, -docroot, -idle, -max-sessions),
+// listening over HTTP or FastCGI, printing where, a graceful shutdown on
+// SIGINT or SIGTERM, and a log that summarises storms.
 package demo
 
 import (
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,12 +31,17 @@ const ShutdownTimeout = 10 * time.Second
 
 // Config is what the shared flags set.
 type Config struct {
-	Addr        string        // -addr: host:port to listen on
+	Addr        string        // -addr: host:port to listen on for HTTP
+	FCGI        string        // -fcgi: "unix:PATH" or "tcp:HOST:PORT" to serve FastCGI there instead
 	DocRoot     string        // -docroot: static files; "" serves none
 	IdleTimeout time.Duration // -idle: idle sessions end after this long
 	MaxSessions int           // -max-sessions: live sessions at most
 	Log         io.Writer     // where servers log (the program's stderr)
 	Logger      *slog.Logger  // if set, used instead of a logger on Log
+
+	// Mount is the path ("/NAME/") the tour mounts the example at, or ""
+	// when it runs alone. Options scopes the session cookie to it.
+	Mount string
 }
 
 // Options returns the continuity options the flags ask for. Errors and
@@ -51,7 +58,7 @@ func (c Config) Options() *continuity.Options {
 		}
 		logger, _ = NewLogger(w)
 	}
-	return &continuity.Options{
+	o := &continuity.Options{
 		DocRoot:     c.DocRoot,
 		IdleTimeout: c.IdleTimeout,
 		MaxSessions: c.MaxSessions,
@@ -62,6 +69,14 @@ func (c Config) Options() *continuity.Options {
 			},
 		},
 	}
+	if c.Mount != "" {
+		// Named for the example too, so that its cookie never meets
+		// another server's "cid" (a standalone example run earlier on the
+		// same address, say) in one request.
+		o.CookiePath = c.Mount
+		o.CookieName = "cid-" + strings.ReplaceAll(strings.Trim(c.Mount, "/"), "/", "-")
+	}
+	return o
 }
 
 // A Server is what an example serves: a handler that shuts down
@@ -108,10 +123,12 @@ func Main(build Build, flags ...func(*flag.FlagSet)) {
 // printed them with the usage.
 var errUsage = errors.New("usage error")
 
-// Run parses args, builds the server, listens, prints
-// "listening on URL" to stdout, and serves until ctx is done; then it
-// shuts the server down, waiting up to [ShutdownTimeout] for sessions and
-// requests to finish, and returns nil. It returns [flag.ErrHelp] for -h.
+// Run parses args, builds the server, listens, prints where to stdout
+// ("listening on URL", or "serving FastCGI on unix:PATH" or
+// "serving FastCGI on tcp:HOST:PORT" with -fcgi), and serves until ctx is
+// done; then it shuts the server down, waiting up to [ShutdownTimeout] for
+// sessions and requests to finish, and returns nil. It returns
+// [flag.ErrHelp] for -h.
 func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer, build Build, flags ...func(*flag.FlagSet)) error {
 	c, err := parse(name, args, stderr, flags...)
 	if err != nil {
@@ -126,38 +143,81 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return errors.Join(err, shutdown(srv, nil))
+	var (
+		l     net.Listener
+		front frontServer
+	)
+	if c.FCGI != "" {
+		network, addr, _ := strings.Cut(c.FCGI, ":")
+		if l, err = listenFCGI(network, addr, stderr); err != nil {
+			return errors.Join(err, shutdown(srv, nil))
+		}
+		front = &adapter.FCGIServer{Handler: srv}
+		fmt.Fprintf(stdout, "serving FastCGI on %s:%s\n", network, l.Addr())
+	} else {
+		if l, err = net.Listen("tcp", c.Addr); err != nil {
+			return errors.Join(err, shutdown(srv, nil))
+		}
+		front = adapter.NewServer(l.Addr().String(), srv, adapter.Config{})
+		fmt.Fprintf(stdout, "listening on %s\n", URL(l.Addr()))
 	}
-	hs := adapter.NewServer(l.Addr().String(), srv, adapter.Config{})
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(l) }()
-	fmt.Fprintf(stdout, "listening on %s\n", URL(l.Addr()))
+	go func() { served <- front.Serve(l) }()
 
 	select {
 	case <-ctx.Done():
 		fmt.Fprintf(stderr, "%s: shutting down\n", name)
-		err = shutdown(srv, hs)
+		err = shutdown(srv, front)
 		if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
 		return err
 	case err = <-served: // the listener failed
-		return errors.Join(err, shutdown(srv, hs))
+		return errors.Join(err, shutdown(srv, front))
 	}
 }
 
+// A frontServer takes the connections: an [http.Server], or an
+// [adapter.FCGIServer] behind a web server.
+type frontServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+}
+
 // shutdown ends the sessions first, so that requests waiting on them are
-// answered at once, then the HTTP server.
-func shutdown(srv Server, hs *http.Server) error {
+// answered at once, then the front server.
+func shutdown(srv Server, front frontServer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(ctx)
-	if hs != nil {
-		err = errors.Join(err, hs.Shutdown(ctx))
+	if front != nil {
+		err = errors.Join(err, front.Shutdown(ctx))
 	}
 	return err
+}
+
+// listenFCGI listens where -fcgi says. A Unix socket file left by a
+// process that died is removed first; one that still answers is not. A
+// TCP address that is not loopback gets a warning: FastCGI believes
+// whatever its peer says about the client.
+func listenFCGI(network, addr string, stderr io.Writer) (net.Listener, error) {
+	if network == "unix" {
+		if fi, err := os.Lstat(addr); err == nil && fi.Mode().Type() == os.ModeSocket {
+			if c, err := net.Dial("unix", addr); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("-fcgi: %s: a server is listening there already", addr)
+			}
+			os.Remove(addr)
+		}
+		return net.Listen("unix", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err == nil {
+		if ap, perr := netip.ParseAddrPort(l.Addr().String()); perr != nil || !ap.Addr().IsLoopback() {
+			fmt.Fprintf(stderr, "warning: FastCGI on %s: anyone who can reach it can send requests as any client; use a Unix socket or a loopback address\n", l.Addr())
+		}
+	}
+	return l, err
 }
 
 func parse(name string, args []string, stderr io.Writer, flags ...func(*flag.FlagSet)) (Config, error) {
@@ -165,6 +225,17 @@ func parse(name string, args []string, stderr io.Writer, flags ...func(*flag.Fla
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", "localhost:8080", "listen on `host:port` (port 0 picks a free one)")
+	fs.Func("fcgi", "serve FastCGI on `unix:PATH or tcp:HOST:PORT` instead of HTTP, for a web server in front", func(s string) error {
+		network, addr, _ := strings.Cut(s, ":")
+		if (network != "unix" && network != "tcp") || addr == "" {
+			return errors.New("want unix:/path/to.sock or tcp:127.0.0.1:9000")
+		}
+		if _, _, err := net.SplitHostPort(addr); network == "tcp" && err != nil {
+			return fmt.Errorf("want tcp:HOST:PORT: %w", err)
+		}
+		c.FCGI = s
+		return nil
+	})
 	fs.StringVar(&c.DocRoot, "docroot", "", "serve static files from `dir` (default none)")
 	fs.DurationVar(&c.IdleTimeout, "idle", continuity.DefaultIdleTimeout, "end sessions idle this long")
 	fs.IntVar(&c.MaxSessions, "max-sessions", continuity.DefaultMaxSessions, "live sessions at most")

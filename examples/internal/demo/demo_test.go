@@ -9,7 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +25,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/continuity-go/continuity"
+	"github.com/continuity-go/continuity/internal/fcgitest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -43,6 +47,15 @@ func hello(r *continuity.Request) {
 // a function that stops it and returns its error, and what it wrote to
 // stderr (valid after stop).
 func start(t *testing.T, args []string, build Build) (url string, stop func() error, stderr *bytes.Buffer) {
+	t.Helper()
+	line, stop, stderr := startLine(t, args, build)
+	require.True(t, strings.HasPrefix(line, "listening on http://"), "printed %q", line)
+	require.True(t, strings.HasSuffix(line, "/"), "printed %q", line)
+	return strings.TrimPrefix(line, "listening on "), stop, stderr
+}
+
+// startLine is start, returning the whole line Run printed.
+func startLine(t *testing.T, args []string, build Build) (line string, stop func() error, stderr *bytes.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(lines, 1)
@@ -67,9 +80,8 @@ func start(t *testing.T, args []string, build Build) (url string, stop func() er
 	t.Cleanup(func() { stop() })
 	select {
 	case line := <-out:
-		require.True(t, strings.HasPrefix(line, "listening on http://"), "printed %q", line)
-		require.True(t, strings.HasSuffix(line, "/\n"), "printed %q", line)
-		return strings.TrimSuffix(strings.TrimPrefix(line, "listening on "), "\n"), stop, stderr
+		require.True(t, strings.HasSuffix(line, "\n"), "printed %q", line)
+		return strings.TrimSuffix(line, "\n"), stop, stderr
 	case err := <-done:
 		t.Fatalf("Run returned early: %v", err)
 	case <-time.After(10 * time.Second):
@@ -115,6 +127,10 @@ func TestFlags(t *testing.T) {
 		{nil, Config{Addr: "localhost:8080", IdleTimeout: 20 * time.Minute, MaxSessions: 10000}},
 		{[]string{"-addr", "127.0.0.1:0", "-docroot", "/srv/www", "-idle", "90s", "-max-sessions", "5"},
 			Config{Addr: "127.0.0.1:0", DocRoot: "/srv/www", IdleTimeout: 90 * time.Second, MaxSessions: 5}},
+		{[]string{"-fcgi", "unix:/run/app.sock"},
+			Config{Addr: "localhost:8080", FCGI: "unix:/run/app.sock", IdleTimeout: 20 * time.Minute, MaxSessions: 10000}},
+		{[]string{"-fcgi=tcp:127.0.0.1:9000"},
+			Config{Addr: "localhost:8080", FCGI: "tcp:127.0.0.1:9000", IdleTimeout: 20 * time.Minute, MaxSessions: 10000}},
 	}
 	for _, tt := range tests {
 		c, err := parse("demo", tt.args, io.Discard)
@@ -135,6 +151,10 @@ func TestBadFlags(t *testing.T) {
 		{"-idle", "soon"},
 		{"-max-sessions", "0"},
 		{"extra"},
+		{"-fcgi", "/run/app.sock"},
+		{"-fcgi", "unix:"},
+		{"-fcgi", "tcp:9000"},
+		{"-fcgi", "udp:127.0.0.1:9000"},
 	} {
 		var stderr bytes.Buffer
 		err := Run(context.Background(), "demo", args, io.Discard, &stderr, build)
@@ -281,4 +301,86 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// counter counts a browser's requests.
+func counter(r *continuity.Request) {
+	for n := 1; ; n++ {
+		r.Printf("<!doctype html><title>n</title>%d", n)
+		r.Next()
+	}
+}
+
+// TestRunFCGI: with -fcgi, Run serves FastCGI on a Unix socket or a TCP
+// address instead of HTTP, says where, keeps sessions by their cookie,
+// and shuts down when its context ends (the socket file removed, goleak
+// checking that no connection is left).
+func TestRunFCGI(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			where := network + ":127.0.0.1:0"
+			if network == "unix" {
+				where = "unix:" + filepath.Join(t.TempDir(), "counter.sock")
+			}
+			line, stop, stderr := startLine(t, []string{"-fcgi", where}, App(counter))
+			addr, ok := strings.CutPrefix(line, "serving FastCGI on "+network+":")
+			require.True(t, ok, "printed %q", line)
+			if network == "unix" {
+				assert.Equal(t, where, network+":"+addr)
+			} else {
+				assert.NotContains(t, addr, ":0", "the real port is printed")
+			}
+
+			jar, err := cookiejar.New(nil)
+			require.NoError(t, err)
+			c := &http.Client{Jar: jar, Transport: &fcgitest.Transport{Network: network, Addr: addr}}
+			for _, want := range []string{"1", "2", "3"} {
+				code, body := get(t, c, "http://app.test/")
+				assert.Equal(t, http.StatusOK, code)
+				assert.True(t, strings.HasSuffix(body, want), "page %q, want count %s", body, want)
+			}
+			other := &http.Client{Transport: c.Transport}
+			_, body := get(t, other, "http://app.test/")
+			assert.True(t, strings.HasSuffix(body, "1"), "another browser starts afresh: %q", body)
+
+			require.NoError(t, stop())
+			assert.Contains(t, stderr.String(), "shutting down")
+			assert.NotContains(t, stderr.String(), "warning", "a loopback address is not warned about")
+			if network == "unix" {
+				_, err := os.Stat(addr)
+				assert.ErrorIs(t, err, os.ErrNotExist, "the socket file is removed")
+			}
+		})
+	}
+}
+
+// TestRunFCGIStaleSocket: a socket file left by a process that died is
+// replaced; one a live server answers on is not.
+func TestRunFCGIStaleSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.sock")
+	l, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close() // as if its process died: the file stays, nobody answers
+	_, err = os.Lstat(path)
+	require.NoError(t, err)
+
+	line, stop, _ := startLine(t, []string{"-fcgi", "unix:" + path}, App(counter))
+	assert.Equal(t, "serving FastCGI on unix:"+path, line)
+
+	var stderr bytes.Buffer
+	err = Run(context.Background(), "demo", []string{"-fcgi", "unix:" + path}, io.Discard, &stderr, App(counter))
+	assert.ErrorContains(t, err, "a server is listening there already")
+	require.NoError(t, stop())
+}
+
+// TestMountScopesTheCookie: the tour's Config.Mount gives each example a
+// cookie of its own name and path.
+func TestMountScopesTheCookie(t *testing.T) {
+	o := Config{Mount: "/counter/"}.Options()
+	assert.Equal(t, "/counter/", o.CookiePath)
+	assert.Equal(t, "cid-counter", o.CookieName)
+	o = Config{}.Options()
+	assert.Empty(t, o.CookiePath)
+	assert.Empty(t, o.CookieName)
 }

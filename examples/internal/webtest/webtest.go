@@ -1,16 +1,18 @@
-// Package webtest drives the examples over real HTTP in tests. A
-// [Browser] is an http.Client with its own cookie jar, so two Browsers are
-// two sessions, as two real browsers would be.
+// Package webtest drives the examples over real HTTP (or FastCGI) in
+// tests. A [Browser] is an http.Client with its own cookie jar, so two
+// Browsers are two sessions, as two real browsers would be.
 package webtest
 
 import (
 	"context"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/continuity-go/continuity"
+	"github.com/continuity-go/continuity/adapter"
+	"github.com/continuity-go/continuity/internal/fcgitest"
 )
 
 // Shutdowner is a server that shuts down gracefully.
@@ -51,6 +55,48 @@ func ServeApp(t testing.TB, app func(*continuity.Request)) *httptest.Server {
 	srv, err := continuity.New(app, nil)
 	require.NoError(t, err)
 	return Serve(t, srv, srv)
+}
+
+// ServeFCGI serves app with continuity's defaults over FastCGI, as -fcgi
+// does, on a fresh Unix socket (network "unix") or loopback port ("tcp"),
+// until the test ends. It returns the address to give
+// [NewFCGIBrowser].
+func ServeFCGI(t testing.TB, network string, app func(*continuity.Request)) string {
+	t.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "app.sock")
+	}
+	l, err := net.Listen(network, addr)
+	require.NoError(t, err)
+	srv, err := continuity.New(app, nil)
+	require.NoError(t, err)
+	fs := &adapter.FCGIServer{Handler: srv}
+	served := make(chan error, 1)
+	go func() { served <- fs.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, srv.Shutdown(ctx))
+		require.NoError(t, fs.Shutdown(ctx))
+		require.ErrorIs(t, <-served, http.ErrServerClosed)
+	})
+	return l.Addr().String()
+}
+
+// NewFCGIBrowser returns a browser whose requests go over FastCGI to the
+// application at network, addr, as through a web server in front of it.
+// Its URLs name any host ("http://app.test/..."): only their path and
+// query reach the application, with the host as the Host header.
+func NewFCGIBrowser(t testing.TB, network, addr string) *Browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	b := &Browser{t: t, Jar: jar}
+	b.c.Jar = jar
+	b.c.Transport = &fcgitest.Transport{Network: network, Addr: addr}
+	b.c.Timeout = 10 * time.Second
+	return b
 }
 
 // A Browser is an HTTP client with its own cookie jar.
