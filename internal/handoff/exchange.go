@@ -16,7 +16,8 @@ import (
 //	  ├── giveBack ─────────┼─────────────────────────┘ (outcome retry)
 //	  │   (session ending)  │
 //	  │                     └── abandon ──┐ (handler: client gone, or the
-//	  │                                   ▼  response bound passed, no head sent)
+//	  │                                   ▼  response or replay bound passed,
+//	  │                                      no head sent)
 //	  └────── abandon ─────────────▶ abandoned
 //	          (handler: client gone, or the queue bound passed)
 //
@@ -35,7 +36,9 @@ import (
 // the replay bound (replaying set) until the replayed flow reaches the
 // live step, which re-arms the response bound; a tick in between abandons
 // the exchange as above, and the holder, the session the replay runs in,
-// is ended.
+// is ended. A replay whose session ends before it reaches the live step
+// finishes the exchange with the retry outcome, as giveBack does a queued
+// one, so that the request is mapped again.
 //
 // The session's queue (a list under the session's mu) holds queued
 // exchanges only: take and giveBack take the exchange off it, and so does
