@@ -72,7 +72,7 @@ func decodeToken(k string, buf []byte) (t stepToken, payload, mac []byte, ok boo
 		return t, nil, nil, false
 	}
 	n, err := tokenEncoding.Decode(buf, []byte(k))
-	if err != nil {
+	if err != nil || !canonical(k, buf[:n]) {
 		return t, nil, nil, false
 	}
 	p := buf[:n]
@@ -94,6 +94,19 @@ func decodeToken(k string, buf []byte) (t stepToken, payload, mac []byte, ok boo
 	}
 	t = stepToken{step: int(step) - 1, branch: uint32(b >> 1), view: b&1 == 1, gen: uint32(gen)}
 	return t, p[:end], p[end:], true
+}
+
+// canonical reports whether k is the encoding of p, and not another
+// spelling the decoder also accepts (unused trailing bits set, or a
+// character too many): a token has one form, so that a resubmission is
+// recognised by its input.
+func canonical(k string, p []byte) bool {
+	var out [maxTokenLen + 8]byte
+	if tokenEncoding.EncodedLen(len(p)) != len(k) {
+		return false
+	}
+	tokenEncoding.Encode(out[:], p)
+	return string(out[:len(k)]) == k
 }
 
 // verify decodes k and checks its MAC in constant time.
