@@ -25,6 +25,17 @@
 // past [Options.ResponseTimeout], or at shutdown; [Request.Next] then ends
 // the goroutine (deferred calls run).
 //
+// # Back button, double submit and tabs
+//
+// A page that embeds its step's token ([Request.StepField],
+// [Request.StepURL]) accepts input only with it, so a reload, a double
+// submit, the back button or a second tab cannot feed an old page's input
+// to a later step. What a stale request does is [Options.StalePolicy]:
+// [Reject] shows the current page again, [Rewind] goes back to the old
+// page's step by replaying the flow from its journal, [Fork] gives the old
+// page's tab a copy of the flow. Flows with step tokens must be
+// replay-safe: see [Once] and [Request.StepToken].
+//
 // # Serving
 //
 // A [Server] is an [http.Handler]: mount it in any mux, or call

@@ -41,7 +41,7 @@ func (r *Handle) admit(ex *exchange) bool {
 	t, ok := j.verify(k)
 	if !ok {
 		j.answer(ex, http.StatusForbidden, "Invalid step token",
-			"This page was not issued to your session, or its address was altered, so it was not acted on.", false)
+			"This page was not issued to your session (it may belong to an earlier one), or its address was altered, so it was not acted on.", true)
 		return false
 	}
 	if t.branch != j.branch {
