@@ -1,6 +1,8 @@
 package continuity
 
 import (
+	"context"
+
 	"github.com/continuity-go/continuity/mapper"
 	"github.com/continuity-go/continuity/request"
 )
@@ -40,8 +42,43 @@ var (
 	EndShutdown = request.EndShutdown
 	EndPanic    = request.EndPanic
 
-	EndUnresponsive = request.EndUnresponsive
+	EndUnresponsive  = request.EndUnresponsive
+	EndReplayTimeout = request.EndReplayTimeout
+
+	ErrDivergence = request.ErrDivergence
 )
+
+// StalePolicy says what a session does with a stale request; see
+// [request.StalePolicy] and [Options.StalePolicy].
+type StalePolicy = request.StalePolicy
+
+// Stale policies.
+const (
+	Reject = request.Reject // the current page again, with a notice (default)
+	Rewind = request.Rewind // back to the stale page's step
+	Fork   = request.Fork   // a separate copy of the flow for the stale page's tab
+)
+
+// StaleReason says why a page answers a stale request; see
+// [request.StaleReason].
+type StaleReason = request.StaleReason
+
+// Stale reasons.
+const (
+	NotStale    = request.NotStale
+	StaleReload = request.StaleReload
+	StaleBack   = request.StaleBack
+)
+
+// Once runs fn once for the flow and journals its result, which a replay
+// returns without running fn; see [request.Once].
+func Once[T any](r *Request, name string, fn func(ctx context.Context, key string) (T, error)) (T, error) {
+	return request.Once(r, name, fn)
+}
+
+// OnceError is the error a replayed [Once] returns when its function
+// failed the first time; see [request.OnceError].
+type OnceError = request.OnceError
 
 // Topic broadcasts events between sessions: publishers append, long polls
 // and streams wait for what came after the version they have seen. See

@@ -25,6 +25,17 @@
 // past [Options.ResponseTimeout], or at shutdown; [Request.Next] then ends
 // the goroutine (deferred calls run).
 //
+// # Back button, double submit and tabs
+//
+// A page that embeds its step's token ([Request.StepField],
+// [Request.StepURL]) accepts input only with it, so a reload, a double
+// submit, the back button or a second tab cannot feed an old page's input
+// to a later step. What a stale request does is [Options.StalePolicy]:
+// [Reject] shows the current page again, [Rewind] goes back to the old
+// page's step by replaying the flow from its journal, [Fork] gives the old
+// page's tab a copy of the flow. Flows with step tokens must be
+// replay-safe: see [Once] and [Request.StepToken].
+//
 // # Serving
 //
 // A [Server] is an [http.Handler]: mount it in any mux, or call
@@ -33,6 +44,9 @@
 package continuity
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +58,7 @@ import (
 	"time"
 
 	"github.com/continuity-go/continuity/internal/handoff"
+	"github.com/continuity-go/continuity/journal"
 	"github.com/continuity-go/continuity/mapper"
 	"github.com/continuity-go/continuity/progress"
 )
@@ -174,6 +189,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 			Budget:              budget,
 			Pool:                handoff.NewPool(),
 			NoImplicitFirstNext: o.NoImplicitFirstNext,
+			Replay:              replayConfig(&o),
 		},
 	})
 	if err != nil {
@@ -269,6 +285,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The session ended before it took the request: map it again.
 	}
 	unavailable(w, "session ended repeatedly")
+}
+
+// replayConfig is the sessions' step token, journal and replay settings.
+// The token key derives from the first signing key, so that servers
+// sharing Keys accept each other's tokens; without Keys it is random.
+func replayConfig(o *Options) *handoff.Replay {
+	var key []byte
+	if len(o.Keys) > 0 {
+		m := hmac.New(sha256.New, o.Keys[0].Hash)
+		m.Write([]byte("continuity step tokens"))
+		key = m.Sum(nil)
+	} else {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	store := o.Journal
+	if store == nil {
+		store = journal.NewMemory(journal.Limits{MaxEntries: o.JournalMaxEntries, MaxBytes: o.JournalMaxBytes})
+	}
+	return &handoff.Replay{
+		Policy:     handoff.StalePolicy(o.StalePolicy),
+		Store:      store,
+		MaxEntries: o.JournalMaxEntries,
+		MaxBytes:   o.JournalMaxBytes,
+		Timeout:    max(o.ReplayTimeout, 0),
+		Key:        key,
+	}
 }
 
 func (s *Server) methodAllowed(m string) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/continuity-go/continuity/adapter"
+	"github.com/continuity-go/continuity/journal"
 	"github.com/continuity-go/continuity/progress"
 )
 
@@ -28,6 +29,9 @@ const (
 	DefaultMaxQueuedBytesTotal = 256 << 20
 	DefaultMaxBodyBytes        = 1 << 20
 	DefaultMaxFormFields       = 1000
+	DefaultJournalMaxEntries   = journal.DefaultMaxEntries // 1,000
+	DefaultJournalMaxBytes     = journal.DefaultMaxBytes   // 1 MiB
+	DefaultReplayTimeout       = 2 * time.Second
 )
 
 // Options configure a [Server]. The zero value is a secure, bounded
@@ -200,6 +204,36 @@ type Options struct {
 	// contained and logged. Default none.
 	Hooks Hooks
 
+	// StalePolicy is what a session does with a stale request, one that
+	// carries an earlier step's token (see [Request.StepToken]): [Reject]
+	// (the default: the current page again, with [Request.Stale] true),
+	// [Rewind] (back to that step) or [Fork] (a separate copy of the flow
+	// for that tab). A flow may set its own with [Request.SetStalePolicy].
+	// It matters only to flows that use step tokens.
+	StalePolicy StalePolicy
+	// Journal keeps the journals of the sessions whose flows use step
+	// tokens: each step's input and each Once's result, from which a
+	// replay rebuilds the flow. Default: in memory, per server
+	// ([journal.NewMemory] with the caps below).
+	Journal journal.Store
+	// JournalMaxEntries caps the entries of each session's journal (an
+	// entry per step, per Once and per Barrier). At the cap the journal
+	// first drops what earlier rewinds abandoned; if the flow's own history
+	// still does not fit, the journal is dropped: the flow keeps running
+	// forward, and going back gets a page saying it is too old. Default
+	// 1,000; negative means no cap.
+	JournalMaxEntries int
+	// JournalMaxBytes caps the bytes of each session's journal, as
+	// [journal.Entry.Size] counts them (about the size of the form values
+	// plus 64 per entry), with the same effect as JournalMaxEntries.
+	// Default 1 MiB; negative means no cap.
+	JournalMaxBytes int64
+	// ReplayTimeout bounds a replay: from the stale request's arrival at
+	// the session until the replayed flow is back at the live step. A flow
+	// that takes longer (it blocks or spins between steps) is ended, and
+	// the browser gets 503. Default 2s; negative means no bound.
+	ReplayTimeout time.Duration
+
 	// DrainRedirect, if set, is where [Server.Drain] sends new browsers
 	// (307), instead of answering them 503 with Retry-After.
 	DrainRedirect string
@@ -266,6 +300,18 @@ func (o *Options) resolve() error {
 	}
 	if o.Static == nil {
 		o.Static = IsStatic
+	}
+	if o.StalePolicy > Fork {
+		return fmt.Errorf("continuity: New: unknown StalePolicy %d", o.StalePolicy)
+	}
+	if o.JournalMaxEntries == 0 {
+		o.JournalMaxEntries = DefaultJournalMaxEntries
+	}
+	if o.JournalMaxBytes == 0 {
+		o.JournalMaxBytes = DefaultJournalMaxBytes
+	}
+	if o.ReplayTimeout == 0 {
+		o.ReplayTimeout = DefaultReplayTimeout
 	}
 	return nil
 }

@@ -251,6 +251,8 @@ var endReasons = [...]struct {
 	{handoff.EndShutdown, "shutdown"},
 	{handoff.EndPanic, "panic"},
 	{handoff.EndUnresponsive, "unresponsive"},
+	{handoff.ErrDivergence, "divergence"},
+	{handoff.EndReplayTimeout, "replay_timeout"},
 }
 
 func (m *Mapper) countEnd(reason error) {
@@ -901,7 +903,8 @@ type Stats struct {
 	// client was over its share.
 	ClientRefused uint64
 	// Ended counts ended sessions by reason: returned, idle, lifetime,
-	// evicted, shutdown, panic, unresponsive, other.
+	// evicted, shutdown, panic, unresponsive, divergence, replay_timeout,
+	// other.
 	Ended map[string]uint64
 }
 

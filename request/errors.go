@@ -38,4 +38,8 @@ var (
 	// response within the server's response timeout; it was ended as
 	// stuck, and the browser's next request starts a fresh session.
 	EndUnresponsive = handoff.EndUnresponsive
+	// EndReplayTimeout: a replay of the flow (to go back to an earlier
+	// step, or to show the current one again) did not reach the live step
+	// within the server's ReplayTimeout; the browser got 503.
+	EndReplayTimeout = handoff.EndReplayTimeout
 )

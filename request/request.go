@@ -22,7 +22,9 @@ import (
 // A Request is the handle a session goroutine holds. There is one per
 // session, kept for its whole life: each call to [Request.Next] finishes the
 // current HTTP response and loads the next HTTP request into the same
-// handle.
+// handle. (A replay, which runs the flow again on a new goroutine to go
+// back to an earlier step, gives that goroutine a new Request; see
+// [Request.StepToken].)
 //
 // A Request belongs to its session goroutine: its methods must not be
 // called from other goroutines, except [Request.Context],
@@ -70,9 +72,16 @@ func (r *Request) SessionToken() string { return r.h().SessionToken() }
 //
 // If the session ends while Next waits (reaped for idleness, evicted,
 // server shutdown), Next does not return: it ends the session goroutine
-// with [runtime.Goexit], so deferred calls run and nothing leaks. Next must
-// therefore only be called on the session goroutine. Use [Request.NextErr]
-// to get an error instead.
+// with [runtime.Goexit], so deferred calls run and nothing leaks. So it
+// does when a stale request makes the session replay its flow on a new
+// goroutine (see [Request.StepToken]): then the session lives on, in the
+// new goroutine, and its cleanups do not run. Next must therefore only be
+// called on the session goroutine. Use [Request.NextErr] to get an error
+// instead.
+//
+// With step tokens on, Next journals the request (method, path, query and
+// form values; never cookies or headers) before it returns: the input a
+// replay will feed this step.
 func (r *Request) Next() *Request {
 	if err := r.h().NextErr(); err != nil {
 		runtime.Goexit()
@@ -80,9 +89,12 @@ func (r *Request) Next() *Request {
 	return r
 }
 
-// NextErr is [Request.Next] that returns [ErrSessionClosed] when the session
-// ends instead of ending the goroutine. The application should return soon
-// after it sees the error; output methods fail from then on.
+// NextErr is [Request.Next] that returns an error instead of ending the
+// goroutine: [ErrSessionClosed] when the session ends, or when a replay
+// replaces this run of the flow (see [Request.StepToken]); an error
+// wrapping [ErrDivergence] when the replay of this run diverged. The
+// application should return soon after it sees the error; output methods
+// fail from then on.
 func (r *Request) NextErr() error { return r.h().NextErr() }
 
 // Header returns the response headers of the request in hand. Changes after

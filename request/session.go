@@ -58,4 +58,9 @@ func (s *Session) SetValue(key, v any) { s.h().SetValue(key, v) }
 // goroutine that ended it, for EndUnresponsive, while the application may
 // still be running); context.Cause(s.Context()) tells why. A panic in fn is
 // recovered and logged.
+//
+// While the flow is being replayed ([Request.IsReplaying]), Cleanup does
+// nothing: the replayed steps' cleanups were registered when those steps
+// first ran, and stand. So a cleanup must not depend on state that only
+// the run that registered it has: clean up what [Once] recorded.
 func (s *Session) Cleanup(fn func()) { s.h().Cleanup(fn) }

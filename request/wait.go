@@ -44,5 +44,6 @@ func (r *Request) Arrived() <-chan struct{} { return r.h().Arrived() }
 // TryNext is [Request.Next] that never blocks: it sends the response in
 // hand and, if a request is waiting, loads it and reports true. Otherwise
 // (no request waiting, or the session has ended) it reports false and
-// leaves no request in hand, as [Request.End] does.
+// leaves no request in hand, as [Request.End] does. When a replay replaces
+// this run of the flow, TryNext ends the goroutine as Next does.
 func (r *Request) TryNext() bool { return r.h().TryNext() }

@@ -10,12 +10,20 @@ const CallbackParam = "_cb"
 // are forgotten when the callbacks run, so a link works once per render.
 type callbacks map[string]func()
 
-// BindCallback binds fn to a fresh token and returns the token.
+// BindCallback binds fn to a fresh token and returns the token. With
+// journaling on, the token is derived from the session's token key, the
+// step and the callback's place in it rather than drawn at random, so that
+// a replayed step binds the same tokens as the step did when it first ran.
 func (r *Handle) BindCallback(fn func()) string {
 	if r.cbs == nil {
 		r.cbs = make(callbacks)
 	}
-	tok := rand.Text()
+	var tok string
+	if j := r.s.j.Load(); j != nil {
+		tok = j.callbackToken()
+	} else {
+		tok = rand.Text()
+	}
 	r.cbs[tok] = fn
 	return tok
 }

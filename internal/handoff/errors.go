@@ -18,6 +18,18 @@ var (
 	EndPanic    = errors.New("continuity: session panicked")
 
 	EndUnresponsive = errors.New("continuity: session did not answer in time")
+
+	ErrDivergence    = errors.New("continuity: replay diverged from the journal")
+	EndReplayTimeout = errors.New("continuity: session replay timed out")
+)
+
+var (
+	// errDiscard tells output methods that the step is a replayed one,
+	// whose output goes nowhere.
+	errDiscard = errors.New("continuity: replayed step")
+	// errLive tells a replaying run that the journal is spent: it goes on
+	// with live requests.
+	errLive = errors.New("continuity: replay done")
 )
 
 // Refusals of a request whose body would pass a bound on queued bytes.

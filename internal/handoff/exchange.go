@@ -16,7 +16,8 @@ import (
 //	  ├── giveBack ─────────┼─────────────────────────┘ (outcome retry)
 //	  │   (session ending)  │
 //	  │                     └── abandon ──┐ (handler: client gone, or the
-//	  │                                   ▼  response bound passed, no head sent)
+//	  │                                   ▼  response or replay bound passed,
+//	  │                                      no head sent)
 //	  └────── abandon ─────────────▶ abandoned
 //	          (handler: client gone, or the queue bound passed)
 //
@@ -25,6 +26,19 @@ import (
 // abandoned it; the session only while the state is taken. Every
 // transition happens under ex.mu, and the session writes only under ex.mu
 // after checking the state, so the two never write at once.
+//
+// A taken exchange is not always answered by the run that took it. When
+// journaling is on, the session may answer it itself (a refusal page, or
+// the cached page of a double submit) and go on waiting; or it may end the
+// run and start a replay, handing the exchange to the new run (or to a
+// forked branch session) with the go statement that starts it; only that
+// run touches it from then on. A replay re-arms the response timer with
+// the replay bound (replaying set) until the replayed flow reaches the
+// live step, which re-arms the response bound; a tick in between abandons
+// the exchange as above, and the holder, the session the replay runs in,
+// is ended. A replay whose session ends before it reaches the live step
+// finishes the exchange with the retry outcome, as giveBack does a queued
+// one, so that the request is mapped again.
 //
 // The session's queue (a list under the session's mu) holds queued
 // exchanges only: take and giveBack take the exchange off it, and so does
@@ -59,6 +73,8 @@ type exchange struct {
 	state       exState
 	outcome     outcome
 	wroteHeader bool                                           // the session committed the response head
+	replaying   bool                                           // the response timer bounds a replay
+	holder      *Session                                       // the session replaying for it, if not the one it was handed to
 	dl          interface{ SetWriteDeadline(time.Time) error } // sets w's connection write deadline; nil if none
 	dlFound     bool                                           // dl has been looked for
 }
@@ -124,6 +140,7 @@ func (p *Pool) put(ex *exchange) {
 	}
 	ex.w, ex.r = nil, nil
 	ex.state, ex.outcome, ex.wroteHeader = exQueued, outServed, false
+	ex.replaying, ex.holder = false, nil
 	ex.dl, ex.dlFound = nil, false
 	p.p.Put(ex)
 }
@@ -249,15 +266,52 @@ func (ex *exchange) abandonIf(st exState) bool {
 }
 
 // abandonUnanswered abandons ex if the session holds it and has not started
-// the response, reporting whether it did.
-func (ex *exchange) abandonUnanswered() bool {
+// the response, reporting whether it did, whether the bound that passed
+// was a replay's, and the session holding it if that is not the one it
+// was handed to.
+func (ex *exchange) abandonUnanswered() (ok, replaying bool, holder *Session) {
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	if ex.state != exTaken || ex.wroteHeader {
-		return false
+		return false, false, nil
 	}
 	ex.state = exAbandoned
-	return true
+	return true, ex.replaying, ex.holder
+}
+
+// armReplay bounds, from now, the replay that will answer ex, and names
+// the session that runs it (nil: the one ex was handed to). A zero bound
+// leaves the response bound as it is.
+func (ex *exchange) armReplay(d time.Duration, holder *Session) {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.state != exTaken {
+		return
+	}
+	ex.holder = holder
+	if d <= 0 {
+		return
+	}
+	ex.replaying = true
+	ex.respT.Reset(d)
+	ex.respArmed = true
+}
+
+// endReplay is called when the replay reaches the live step: the response
+// bound starts again, for the application's answer.
+func (ex *exchange) endReplay() {
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.state != exTaken || !ex.replaying {
+		return
+	}
+	ex.replaying = false
+	if ex.response > 0 {
+		ex.respT.Reset(ex.response)
+	} else {
+		ex.respT.Stop()
+		ex.respArmed = false
+	}
 }
 
 // armWriteLocked gives the session's next write WriteTimeout to go

@@ -15,10 +15,11 @@ import (
 	"runtime"
 )
 
-// A Handle is the handle a session goroutine holds. There is one per
-// session, kept for its whole life: each call to [Handle.Next] finishes the
-// current HTTP response and loads the next HTTP request into the same
-// handle.
+// A Handle is the handle a session goroutine holds. There is one per run
+// of the application, usually one per session, kept for its whole life:
+// each call to [Handle.Next] finishes the current HTTP response and loads
+// the next HTTP request into the same handle. A replay runs the
+// application again with a new Handle (see replay.go).
 //
 // A Handle belongs to its session goroutine: its methods must not be
 // called from other goroutines, except [Handle.Context],
@@ -31,7 +32,13 @@ type Handle struct {
 	status     int
 	cbs        callbacks
 	committing bool     // the BeforeCommit hook is running
+	dead       bool     // a replay replaced this run: it must end
+	capturing  bool     // the response in hand is being kept for a double submit
+	seen       uint8    // requests taken, up to 2: whether the first is in hand
 	htmlType   []string // the default Content-Type header value
+
+	// rp, while the flow is being replayed, feeds it the journal.
+	rp *replayer
 
 	// The context of the request in hand, made by RequestContext on first
 	// use and cancelled when the request is finished.
@@ -97,23 +104,39 @@ func (r *Handle) Next() *Handle {
 }
 
 // NextErr is [Handle.Next] that returns [ErrSessionClosed] when the session
-// ends instead of ending the goroutine. The application should return soon
-// after it sees the error; output methods fail from then on.
+// ends, or a replay replaces this run of the flow, instead of ending the
+// goroutine. The application should return soon after it sees the error;
+// output methods fail from then on.
 func (r *Handle) NextErr() error {
 	r.finish(outServed)
 	return r.wait()
 }
 
-// wait blocks for the next request the session can take.
+// wait blocks for the next request the session can take. While the flow
+// is replayed, the next request is the journal's.
 func (r *Handle) wait() error {
+	if r.dead {
+		return ErrSessionClosed
+	}
+	if r.rp != nil {
+		if err := r.replayNext(); err != errLive {
+			return err
+		}
+	}
 	s := r.s
 	for {
 		if s.ctx.Err() != nil {
 			return ErrSessionClosed
 		}
 		if ex := s.takeNext(true); ex != nil {
-			r.accept(ex)
-			return nil
+			if s.j.Load() == nil || r.admit(ex) {
+				r.accept(ex)
+				return nil
+			}
+			if r.dead {
+				return ErrSessionClosed
+			}
+			continue // answered by the session itself
 		}
 		select {
 		case <-s.wake:
@@ -123,12 +146,19 @@ func (r *Handle) wait() error {
 	}
 }
 
-// accept loads ex, just taken off the queue, as the request in hand.
+// accept loads ex, just taken off the queue, as the request in hand, the
+// flow's next input; with journaling on, it is journaled first.
 func (r *Handle) accept(ex *exchange) {
 	r.ex = ex
 	r.status = 0
 	if len(r.header) > 0 {
 		clear(r.header)
+	}
+	if r.seen < 2 {
+		r.seen++
+	}
+	if j := r.s.j.Load(); j != nil {
+		j.took(r, ex.r)
 	}
 	if h := r.s.hooks; h != nil && h.RequestStart != nil {
 		r.s.contain("RequestStart hook", func() { h.RequestStart(r) })
@@ -141,6 +171,12 @@ func (r *Handle) finish(o outcome) {
 	ex := r.ex
 	if ex == nil {
 		return
+	}
+	if r.capturing {
+		r.capturing = false
+		if o == outServed {
+			r.s.j.Load().keepResponse()
+		}
 	}
 	if h := r.s.hooks; h != nil && h.RequestEnd != nil && o == outServed {
 		r.s.contain("RequestEnd hook", func() { h.RequestEnd(r) })
@@ -179,6 +215,9 @@ func (r *Handle) commitLocked(ex *exchange) {
 	status := r.status
 	if status == 0 {
 		status = http.StatusOK
+	}
+	if r.capturing {
+		r.s.j.Load().captureHead(status, r.header)
 	}
 	ex.w.WriteHeader(status)
 	ex.wroteHeader = true
@@ -231,9 +270,15 @@ func (r *Handle) SetStatus(code int) { r.status = code }
 func (r *Handle) Write(p []byte) (int, error) {
 	ex, err := r.output()
 	if err != nil {
+		if err == errDiscard {
+			return len(p), nil
+		}
 		return 0, err
 	}
 	defer ex.mu.Unlock()
+	if r.capturing {
+		r.s.j.Load().capture(p, "")
+	}
 	return ex.w.Write(p)
 }
 
@@ -241,9 +286,15 @@ func (r *Handle) Write(p []byte) (int, error) {
 func (r *Handle) WriteString(s string) (int, error) {
 	ex, err := r.output()
 	if err != nil {
+		if err == errDiscard {
+			return len(s), nil
+		}
 		return 0, err
 	}
 	defer ex.mu.Unlock()
+	if r.capturing {
+		r.s.j.Load().capture(nil, s)
+	}
 	return io.WriteString(ex.w, s)
 }
 
@@ -253,6 +304,9 @@ func (r *Handle) WriteString(s string) (int, error) {
 func (r *Handle) output() (*exchange, error) {
 	ex := r.ex
 	if ex == nil {
+		if r.rp != nil && r.rp.req != nil {
+			return nil, errDiscard // a replayed step: its page was sent long ago
+		}
 		return nil, ErrNoRequest
 	}
 	r.lockOut(ex)
@@ -273,27 +327,36 @@ func (r *Handle) output() (*exchange, error) {
 func (r *Handle) Flush() error {
 	ex, err := r.output()
 	if err != nil {
+		if err == errDiscard {
+			return nil
+		}
 		return err
 	}
 	defer ex.mu.Unlock()
+	r.capturing = false // a streamed response is not kept
 	return http.NewResponseController(ex.w).Flush()
 }
 
 // HTTP returns the HTTP request in hand, or nil when there is none. Treat
-// it as read-only; its body has already been read into the form.
+// it as read-only; its body has already been read into the form. While
+// the flow is replayed, it is the recorded request (method, URL and form,
+// with the headers of the request being answered).
 func (r *Handle) HTTP() *http.Request {
+	if r.rp != nil {
+		return r.rp.req
+	}
 	if r.ex == nil {
 		return nil
 	}
 	return r.ex.r
 }
 
-// form returns the parsed query and POST form of the request in hand.
+// Form returns the parsed query and POST form of the request in hand.
 func (r *Handle) Form() url.Values {
-	if r.ex == nil {
+	hr := r.HTTP()
+	if hr == nil {
 		return nil
 	}
-	hr := r.ex.r
 	if hr.Form == nil {
 		// The server parses forms before the hand-off; this covers a
 		// Session driven directly.

@@ -36,9 +36,16 @@ type Hooks struct {
 // goroutine that ended it, for EndUnresponsive, while the application may
 // still be running); context.Cause(s.Context()) tells why. A panic in fn is
 // recovered and logged.
+//
+// While the flow is being replayed (request.Request.IsReplaying), Cleanup
+// does nothing: the cleanups the replayed steps register were registered
+// when those steps first ran, and stand.
 func (s *Session) Cleanup(fn func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.replaying {
+		return
+	}
 	s.cleanups = append(s.cleanups, fn)
 }
 

@@ -13,6 +13,9 @@ var (
 
 // RenewID gives the session a new ID; request.Request.RenewID documents it.
 func (r *Handle) RenewID() error {
+	if r.rp != nil {
+		return nil // a replayed step: the ID was renewed when it first ran
+	}
 	ex := r.ex
 	if ex == nil {
 		return ErrNoRequest

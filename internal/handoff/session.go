@@ -90,6 +90,12 @@ type Options struct {
 	// from time.Now). Ignored when Clock is nil.
 	Epoch time.Time
 
+	// Replay, if set, configures step tokens, the journal and replay (see
+	// [Replay]); a server's sessions share one. Nil means the defaults: the
+	// Reject policy, a private in-memory journal with the default caps, a
+	// random token key and no replay time limit.
+	Replay *Replay
+
 	// OnEnd, if set, runs when the session has ended, after its cleanups
 	// and its SessionEnd hook and before requests still queued for it are
 	// handed back to be mapped again. reason is one of the End* errors. It
@@ -161,6 +167,14 @@ type Session struct {
 	budget     *ByteBudget
 	pool       *Pool
 	pred       <-chan struct{}
+	replay     *Replay
+
+	// j is the session's journal state, made when the flow first asks for
+	// a step token or makes a journaled call (most sessions never do: they
+	// pay for this pointer and nothing else). The session goroutine owns
+	// what it points to; handlers read only its immutable family, to route
+	// a forked tab's requests.
+	j atomic.Pointer[journalState]
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -173,6 +187,7 @@ type Session struct {
 	closed      bool          // no more requests are queued
 	ending      bool          // end has begun (it runs once)
 	endDone     bool          // end has run
+	replaying   bool          // a replay runs: the flow's cleanups are registered already
 	ended       chan struct{} // made by Ended, closed when end has run
 	idle        bool          // the session goroutine waits in Next for a request
 	queue       []*exchange   // waiting requests, oldest first; only queued ones
@@ -220,6 +235,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		budget:     opts.Budget,
 		pool:       pool,
 		pred:       opts.Predecessor,
+		replay:     opts.Replay,
 		ctx:        ctx,
 		cancel:     cancel,
 		wake:       make(chan struct{}, 1),
@@ -495,6 +511,14 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 		s.lastSeen.Store(s.now())
 		s.waiting.Add(-1)
 	}()
+	if j := s.j.Load(); j != nil && j.fam.forked.Load() {
+		// A forked tab's request goes to its branch; this session stays
+		// busy and seen meanwhile, so that it is not reaped or evicted
+		// from under the branches it owns.
+		if b := j.fam.route(r); b != nil && b != s {
+			return b.Handle(w, r, t)
+		}
+	}
 	ex := s.pool.get(w, r, t)
 	queued, err := s.deliver(ex, t.Queue)
 	if err != nil {
@@ -512,13 +536,13 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 		return QueueFull
 	}
 	// A bound that is not running has a nil channel, which select skips.
-	var queueC, respC <-chan time.Time
+	// The response timer is watched even with no response bound: a
+	// session arms it to bound a replay.
+	var queueC <-chan time.Time
 	if queued {
 		queueC = ex.queueT.C
 	}
-	if ex.response > 0 {
-		respC = ex.respT.C
-	}
+	respC := ex.respT.C
 	for {
 		select {
 		case <-ex.done:
@@ -538,14 +562,28 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 			unavailable(w, "session busy: timed out waiting for earlier requests")
 			return QueueTimeout
 		case <-respC:
-			if !ex.abandonUnanswered() {
+			ok, replaying, holder := ex.abandonUnanswered()
+			if !ok {
 				continue // finished, or the response has started: the session owns it
 			}
-			if s.logger != nil {
-				s.logger.Warn("continuity: session did not answer in time; ending it", "session", s.logID, "timeout", t.Response)
+			if holder == nil {
+				holder = s
+			}
+			if replaying {
+				// The flow did not get back to the live step within the
+				// replay bound: it spins or blocks between steps.
+				if holder.logger != nil {
+					holder.logger.Error("continuity: replay did not reach the live step in time; ending the session", "session", holder.logID)
+				}
+				http.Error(w, "503 service unavailable: this session could not be restored in time (its replay took too long), so it was ended; reload to start again", http.StatusServiceUnavailable)
+				holder.end(EndReplayTimeout)
+				return ResponseTimeout
+			}
+			if holder.logger != nil {
+				holder.logger.Warn("continuity: session did not answer in time; ending it", "session", holder.logID, "timeout", t.Response)
 			}
 			http.Error(w, "503 service unavailable: the application did not answer in time", http.StatusServiceUnavailable)
-			s.end(EndUnresponsive)
+			holder.end(EndUnresponsive)
 			return ResponseTimeout
 		}
 	}
@@ -581,6 +619,12 @@ func unavailable(w http.ResponseWriter, msg string) {
 // finished, for whatever reason. It recovers a panic in the application:
 // the request in hand is answered 500 (or aborted, if its response had
 // started) and the panic is logged with its stack.
+//
+// A session may run its application more than once: a replay (a rewound
+// or re-shown step) runs it afresh on a new goroutine and ends the old
+// run. Run then waits for the last run, and for the forked branches the
+// session owns, so that it returns only when nothing of the session is
+// left running.
 func (s *Session) Run() {
 	if s.pred != nil {
 		select {
@@ -588,42 +632,70 @@ func (s *Session) Run() {
 		case <-s.ctx.Done():
 		}
 	}
-	r := &Handle{s: s}
-	if s.logger != nil {
-		s.logger.Debug("continuity: session start", "session", s.logID)
-	}
-	if h := s.hooks; h != nil && h.SessionStart != nil {
-		s.contain("SessionStart hook", func() { h.SessionStart(s) })
-	}
-	defer func() {
-		v := recover()
-		var reason error
-		switch {
-		case v == nil:
-			r.finish(outServed)
-			if err := s.ctx.Err(); err != nil {
-				reason = context.Cause(s.ctx)
-			} else {
-				reason = EndReturned
-			}
-		case v == http.ErrAbortHandler:
-			r.finish(outAbort)
-			reason = EndPanic
-		default:
-			if s.logger != nil {
-				s.logger.Error("continuity: panic in session", "session", s.logID, "panic", v, "stack", string(debug.Stack()))
-			}
-			r.finish(outPanic)
-			reason = EndPanic
+	s.run(&Handle{s: s}, true)
+}
+
+// run runs the application once. The first run of a session (Run's, or a
+// branch's) starts it and, if replays replace it, waits for the last of
+// them.
+func (s *Session) run(r *Handle, first bool) {
+	if first {
+		if s.logger != nil {
+			s.logger.Debug("continuity: session start", "session", s.logID)
 		}
-		s.end(reason)
-	}()
+		if h := s.hooks; h != nil && h.SessionStart != nil {
+			s.contain("SessionStart hook", func() { h.SessionStart(s) })
+		}
+		defer s.waitBranches()
+	}
+	defer s.afterRun(r, first)
 	if !s.noImplicit {
 		if err := r.wait(); err != nil {
 			return
 		}
 	}
 	s.app(r)
+}
+
+// afterRun is the deferred end of a run: the application returned,
+// panicked or ended its goroutine. A run that a replay replaced hands
+// over to its successor; any other ends the session.
+func (s *Session) afterRun(r *Handle, first bool) {
+	v := recover()
+	if r.dead {
+		s.handOver(r, v, first)
+		return
+	}
+	if v == nil && r.rp != nil && s.ctx.Err() == nil {
+		r.divergeReturned()
+	}
+	r.releaseLive(v)
+	var reason error
+	switch {
+	case v == nil:
+		r.finish(outServed)
+		if err := s.ctx.Err(); err != nil {
+			reason = context.Cause(s.ctx)
+		} else {
+			reason = EndReturned
+		}
+	case v == http.ErrAbortHandler:
+		r.finish(outAbort)
+		reason = EndPanic
+	default:
+		if s.logger != nil {
+			s.logger.Error("continuity: panic in session", "session", s.logID, "panic", v, "stack", string(debug.Stack()))
+		}
+		r.finish(outPanic)
+		reason = EndPanic
+	}
+	s.end(reason)
+	if j := s.j.Load(); j != nil {
+		j.forget()
+		if j.runsDone != nil {
+			close(j.runsDone) // the first run waits for this, the last
+		}
+	}
 }
 
 // end ends the session, once, on whichever goroutine gets there first (the

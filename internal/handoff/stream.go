@@ -22,9 +22,13 @@ import (
 func (r *Handle) Stream() error {
 	ex, err := r.output()
 	if err != nil {
+		if err == errDiscard {
+			return nil
+		}
 		return err
 	}
 	defer ex.mu.Unlock()
+	r.capturing = false // a streamed response is not kept
 	rc := http.NewResponseController(ex.w)
 	if ex.write <= 0 {
 		if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {

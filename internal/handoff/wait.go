@@ -1,5 +1,7 @@
 package handoff
 
+import "runtime"
+
 // Waiting for the next request, a timer or a signal, whichever comes first.
 //
 // Perl Continuity's sessions wait on several things at once through
@@ -40,6 +42,9 @@ func (r *Handle) End() { r.finish(outServed) }
 // channel is not closed when the session ends: select on
 // [Handle.Context] as well. Arrived may be called from any goroutine.
 func (r *Handle) Arrived() <-chan struct{} {
+	if r.rp != nil && r.rp.pending() {
+		return closedChan // a replay's next request is the journal's, always there
+	}
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -55,19 +60,36 @@ func (r *Handle) Arrived() <-chan struct{} {
 // TryNext is [Handle.Next] that never blocks: it sends the response in
 // hand and, if a request is waiting, loads it and reports true. Otherwise
 // (no request waiting, or the session has ended) it reports false and
-// leaves no request in hand, as [Handle.End] does.
+// leaves no request in hand, as [Handle.End] does. If a replay replaces
+// this run of the flow, TryNext ends the goroutine as Next does.
 func (r *Handle) TryNext() bool {
 	r.finish(outServed)
+	if r.rp != nil {
+		switch err := r.replayNext(); err {
+		case nil:
+			return true
+		case errLive:
+		default:
+			return false
+		}
+	}
 	s := r.s
-	if s.ctx.Err() != nil {
-		return false
+	for {
+		if r.dead {
+			runtime.Goexit()
+		}
+		if s.ctx.Err() != nil {
+			return false
+		}
+		ex := s.takeNext(false)
+		if ex == nil {
+			return false
+		}
+		if s.j.Load() == nil || r.admit(ex) {
+			r.accept(ex)
+			return true
+		}
 	}
-	ex := s.takeNext(false)
-	if ex == nil {
-		return false
-	}
-	r.accept(ex)
-	return true
 }
 
 // closedChan is a channel that is always closed.
