@@ -166,21 +166,22 @@ func (s *JournalStore) CheckDurable(ctx context.Context, d Durability) error {
 		info, err := s.c.Info(ctx, "replication").Result()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: INFO replication: %w", ErrNotDurable, err))
-		} else if n := infoInt(info, "connected_slaves"); n < d.Replicas {
-			errs = append(errs, fmt.Errorf("%w: %d replicas connected, %d asked", ErrNotDurable, n, d.Replicas))
+		} else if n := onlineReplicas(info); n < d.Replicas {
+			errs = append(errs, fmt.Errorf("%w: %d replicas online, %d asked", ErrNotDurable, n, d.Replicas))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// infoInt reads a number field of INFO's answer; 0 if absent.
-func infoInt(info, field string) int {
+// onlineReplicas counts the replicas that INFO replication lists as
+// online: connected_slaves also counts those still in their first sync,
+// which acknowledge nothing until it ends.
+func onlineReplicas(info string) int {
+	n := 0
 	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
-			var n int
-			_, _ = fmt.Sscan(v, &n)
-			return n
+		if strings.HasPrefix(line, "slave") && strings.Contains(line, ":") && strings.Contains(line, ",state=online,") {
+			n++
 		}
 	}
-	return 0
+	return n
 }
