@@ -38,8 +38,15 @@ func (o Owner) String() string {
 // know yet. Its next append (or renewal) returns [ErrFenced].
 //
 // Renew the lease at a third of its TTL while the session runs on this
-// node; Release it when the node drains, so that another takes the
-// session at once. A Lease's methods are safe for concurrent use.
+// node; Release it when the node drains, once the session's current step
+// is answered, so that another node takes the session at once. The
+// guarantee rests on Redis: lease TTLs run on the Redis host's wall clock
+// (keep it steady, and TTLs far above its possible jumps), and a Redis
+// that loses acknowledged writes (a crash under appendfsync everysec, a
+// failover to a lagging replica) can lose a lease or the last entries with
+// it. Fencing covers the journal only: what a step does elsewhere (a
+// payment, an e-mail) needs its own idempotency key. A Lease's methods are
+// safe for concurrent use.
 type Lease struct {
 	s       *JournalStore
 	session string
@@ -205,11 +212,13 @@ func (l *Lease) Session() string { return l.session }
 // Owner is this node and the lease's epoch; its TTL is the lease's.
 func (l *Lease) Owner() Owner { return l.owner }
 
-// Renew extends the lease by the store's LeaseTTL from now. It returns
-// [ErrFenced] if the lease lapsed or was released: a lapsed lease is not
-// revived (another node may have taken the session and given it back),
-// but [JournalStore.Acquire] may take a new one. Renew also refreshes the
-// journal's TTL.
+// Renew extends the lease by the store's LeaseTTL from now (Redis's
+// clock). It returns [ErrFenced] if the lease lapsed or was released: a
+// lapsed lease is never revived, because another node may have held the
+// session meanwhile. The node may [JournalStore.Acquire] a new lease (a
+// new epoch); if the journal's length is still what its copy of the
+// session appended, nobody else ran it, and the copy may go on. Renew
+// also refreshes the journal's TTL.
 func (l *Lease) Renew(ctx context.Context) error {
 	err := renewScript.Run(ctx, l.s.c, l.keys.list(), l.token, l.owner.Epoch, ms(l.s.leaseTTL), ms(l.s.ttl)).Err()
 	if err != nil {
