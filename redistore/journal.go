@@ -120,8 +120,9 @@ func (d Durability) enabled() bool { return d.Local || d.Replicas > 0 }
 // leased ([JournalStore.Acquire]), only its holder writes, through
 // [Lease.Journal]; the store's Append and Delete then return [ErrFenced].
 //
-// Every key of one session carries the hash tag {session}, so that each
-// script touches one hash slot, as Redis Cluster requires. The zero value
+// A session key is 1 to 256 bytes, without "{" or "}": every key of one
+// session carries the hash tag {session}, so that each script touches one
+// hash slot, as Redis Cluster requires. The zero value
 // is not usable; call [NewJournalStore]. A JournalStore starts no
 // goroutine and needs no Close.
 type JournalStore struct {

@@ -212,6 +212,32 @@ func TestLeaseConcurrentAcquirersOneWins(t *testing.T) {
 		assert.Equal(t, w.Owner().Epoch, o.Epoch)
 		require.NoError(t, w.Journal().Append(c, session, 1, step(0, "winner")))
 	}
+
+	// Waiting acquirers of a dead node's lease: when it lapses, exactly
+	// one takes it; the others wait on until their context is done.
+	dead, _ := e.journals(redistore.JournalOptions{LeaseTTL: 200 * time.Millisecond})
+	old, err := dead.Acquire(c, "lapsing", "dead")
+	require.NoError(t, err)
+	wc, cancel := context.WithTimeout(c, 2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	leases := make(chan *redistore.Lease, n)
+	for i := range n {
+		s, _ := e.journals(redistore.JournalOptions{})
+		wg.Go(func() {
+			l, err := s.Acquire(wc, "lapsing", fmt.Sprint("node", i))
+			if err != nil {
+				assert.ErrorIs(t, err, redistore.ErrHeld)
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				return
+			}
+			leases <- l
+		})
+	}
+	wg.Wait()
+	close(leases)
+	require.Len(t, leases, 1, "exactly one waiter wins")
+	assert.Equal(t, old.Owner().Epoch+1, (<-leases).Owner().Epoch)
 }
 
 func TestLeaseJournalIsForItsSession(t *testing.T) {
