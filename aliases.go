@@ -44,6 +44,8 @@ var (
 
 	EndUnresponsive  = request.EndUnresponsive
 	EndReplayTimeout = request.EndReplayTimeout
+	EndFenced        = request.EndFenced
+	EndHandedOff     = request.EndHandedOff
 
 	ErrDivergence = request.ErrDivergence
 )

@@ -44,6 +44,7 @@
 package continuity
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -97,6 +98,7 @@ type Server struct {
 	limiter  *ipLimiter
 	counts   counters
 	mu       sync.Mutex
+	sharing  *sharing       // nil unless Options.Journal is shared
 	servers  []*http.Server // started by Serve/ListenAndServe
 	lns      []*pausable    // their listeners
 }
@@ -162,7 +164,15 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		}
 		s.root = root
 	}
+	s.sharing = newSharing(&o)
+	var takeover func(context.Context, string, *http.Request) (*handoff.Owned, error)
+	var own func(context.Context, string) (*handoff.Owned, error)
+	if sh := s.sharing; sh != nil {
+		takeover, own = sh.takeover, sh.own
+	}
 	m, err := mapper.New(mapper.Config{
+		Takeover:             takeover,
+		Own:                  own,
 		Mode:                 o.Mode,
 		CookieName:           o.CookieName,
 		CookiePath:           o.CookiePath,
@@ -199,6 +209,9 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.mapper = m
+	if s.sharing != nil {
+		go s.renew()
+	}
 	if o.NewSessionsPerIP > 0 {
 		s.limiter = newIPLimiter(o.NewSessionsPerIP, time.Minute)
 	}
@@ -393,6 +406,9 @@ func (s *Server) mapError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, mapper.ErrBadForwardedFor):
 		s.counts.badRequest.Add(1)
 		http.Error(w, "400 bad request: malformed X-Forwarded-For", http.StatusBadRequest)
+	case errors.Is(err, errTakeover):
+		s.logger.Warn("continuity: cannot take a session over", "err", err)
+		unavailable(w, "this session cannot be resumed right now; try again in a moment")
 	default:
 		s.logger.Error("continuity: cannot map request to a session", "err", err)
 		http.Error(w, "500 internal server error", http.StatusInternalServerError)

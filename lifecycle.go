@@ -34,8 +34,20 @@ func (s *Server) admit(_ *http.Request, client netip.Addr) error {
 // ctx's error when ctx is done first; the server goes on draining either
 // way until [Server.Resume]. A rolling deploy calls Drain with a deadline,
 // then Shutdown.
+//
+// With a shared journal (Options.Journal a [journal.Leaser]), Drain hands
+// every session off instead of waiting for it to end: each ends after its
+// current step (at once if it waits in Next), keeping its journal and
+// releasing its lease, so that its next request, sent elsewhere by the
+// load balancer, is taken over by another node without waiting.
 func (s *Server) Drain(ctx context.Context) error {
 	s.draining.Store(true)
+	s.handOff()
+	return s.waitSessions(ctx)
+}
+
+// waitSessions waits until no session is left, or ctx is done.
+func (s *Server) waitSessions(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for s.mapper.Len() > 0 {

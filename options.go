@@ -215,7 +215,20 @@ type Options struct {
 	// tokens: each step's input and each Once's result, from which a
 	// replay rebuilds the flow. Default: in memory, per server
 	// ([journal.NewMemory] with the caps below).
+	//
+	// A Journal that is a [journal.Leaser] (redistore.JournalStore) is
+	// shared by the nodes of a deployment: then every session is
+	// journaled from its first step, whether or not its flow uses step
+	// tokens, under a lease this server renews; and a request carrying
+	// the cookie of a session that another node ran (it died, or
+	// drained) is served by taking the session over: acquiring its
+	// lease, replaying its journal, and answering the request as its next
+	// step. See "Several nodes" in the README.
 	Journal journal.Store
+	// Node names this server in the leases of a shared Journal (for
+	// operators: who holds a session). Default: the host name and process
+	// ID.
+	Node string
 	// JournalMaxEntries caps the entries of each session's journal (an
 	// entry per step, per Once and per Barrier). At the cap the journal
 	// first drops what earlier rewinds abandoned; if the flow's own history

@@ -91,9 +91,15 @@ func (s *Server) StartListening() error {
 // after Close.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	if s.handOff() {
+		// Shared sessions go on elsewhere: each ends after its current
+		// step, keeping its journal and releasing its lease.
+		s.waitSessions(ctx)
+	}
 	// Sessions first: handlers waiting on them are then released at once,
 	// so http.Server.Shutdown does not wait out its deadline on them.
 	errs := []error{s.mapper.Close(ctx), s.progress.Shutdown(ctx)}
+	s.stopRenewing()
 	s.mu.Lock()
 	servers := s.servers
 	s.mu.Unlock()
@@ -113,6 +119,7 @@ func (s *Server) Close() error {
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = s.mapper.Close(done) // cancels every session; returns without waiting
+	s.stopRenewing()
 	_ = s.progress.Shutdown(done)
 	s.mu.Lock()
 	servers := s.servers

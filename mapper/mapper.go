@@ -173,6 +173,19 @@ type Config struct {
 	// mapper sets Clock, Epoch, QueryParam and Renew too.
 	Session handoff.Options
 
+	// Takeover, if set, is asked (cookie or query mode) about a session
+	// ID the client sent that names no live session here: another node of
+	// the deployment may have run it. It returns the session's shared
+	// state, with its lease held and its journal to replay, or nil (and
+	// no error) when no node knows the session; an error refuses the
+	// request. At most one takeover of an ID runs at a time. See
+	// takeover.go.
+	Takeover func(ctx context.Context, id string, r *http.Request) (*handoff.Owned, error)
+	// Own, if set, makes every new session with an ID shared: it returns
+	// the session's lease and journal key, or an error that refuses the
+	// request.
+	Own func(ctx context.Context, id string) (*handoff.Owned, error)
+
 	// Admit, if set, is asked before a request starts a new session; an
 	// error refuses it and is returned by [Mapper.Session] (servers use it
 	// for draining and for rate limits on new sessions). client is the
@@ -210,8 +223,9 @@ type Mapper struct {
 
 	mu        sync.Mutex
 	table     map[string]*entry
-	probation lru // sessions that have seen one request
-	protected lru // sessions that came back
+	takeovers map[string]chan struct{} // IDs being taken over; closed when done
+	probation lru                      // sessions that have seen one request
+	protected lru                      // sessions that came back
 	// clients holds the bounded clients' shares of the table; tracked is
 	// the number of sessions they hold.
 	clients map[netip.Addr]*client
@@ -433,7 +447,21 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 	// browser whose last session ends between that check and create below
 	// keeps its ID: it was live a moment ago.)
 	var cookie *http.Cookie
+	var owned *handoff.Owned
 	token := ""
+	if id != "" && !browserLive && m.cfg.Takeover != nil && m.cfg.Mode&ByPath == 0 {
+		o, again, done, err := m.takeover(r, id)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case again:
+			return m.Session(r)
+		}
+		defer done()
+		if o != nil {
+			owned, browserLive = o, true // keep the ID the client sent
+		}
+	}
 	if m.needID && !browserLive {
 		id, token, err = m.mint()
 		if err != nil {
@@ -448,7 +476,12 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 	if m.cfg.Mode&ByQuery == 0 {
 		token = "" // the cookie's value never reaches the app
 	}
-	sess, err := m.create(prefix, id, token, client, pred)
+	if owned == nil && id != "" && m.cfg.Own != nil {
+		if owned, err = m.cfg.Own(r.Context(), id); err != nil {
+			return nil, nil, err
+		}
+	}
+	sess, err := m.create(prefix, id, token, client, pred, owned)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -631,11 +664,12 @@ func (m *Mapper) touchLocked(e *entry) {
 // create adds a session under key, evicting at the cap, and starts its
 // goroutine. pred, if set, is the Ended channel of the session the client
 // had, still ending: the new one starts after it.
-func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan struct{}) (*handoff.Session, error) {
+func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan struct{}, owned *handoff.Owned) (*handoff.Session, error) {
 	key := prefix + id
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		releaseOwned(owned)
 		return nil, ErrClosed
 	}
 	if e := m.table[key]; e != nil {
@@ -644,6 +678,7 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 			// or path mode, or path mode with a known browser).
 			m.touchLocked(e)
 			m.mu.Unlock()
+			releaseOwned(owned)
 			return e.sess, nil
 		}
 		// A session that has closed but not yet finished ending: take
@@ -655,6 +690,7 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 	victim, err := m.makeRoomLocked(ckey, bounded)
 	if err != nil {
 		m.mu.Unlock()
+		releaseOwned(owned)
 		return nil, err
 	}
 	if victim != nil {
@@ -666,6 +702,7 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 	opts.Token = token
 	opts.Renew = func(r *http.Request) (string, *http.Cookie, error) { return m.renew(e, r) }
 	opts.Predecessor = pred
+	opts.Owned = owned
 	userEnd := opts.OnEnd
 	opts.OnEnd = func(s *handoff.Session, reason error) {
 		m.mu.Lock()

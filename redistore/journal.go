@@ -34,7 +34,7 @@ var (
 	// it for a session must stop running its copy of the session: another
 	// node may be running it now. The error's text names the holder, if
 	// any, by node and epoch.
-	ErrFenced = errors.New("redistore: session lease lost (fenced)")
+	ErrFenced = journal.ErrFenced
 	// ErrHeld: another node holds the session's lease ([JournalStore.TryAcquire],
 	// or [JournalStore.Acquire] once its context is done; then the error
 	// also wraps the context's error).

@@ -289,3 +289,19 @@ func (j *leaseJournal) Delete(ctx context.Context, session string) error {
 	}
 	return j.l.s.delete(ctx, session, j.l.token, j.l.owner.Epoch)
 }
+
+// AcquireLease is [JournalStore.Acquire] as [journal.Leaser] has it, so
+// that continuity's servers take sessions over through the store.
+func (s *JournalStore) AcquireLease(ctx context.Context, session, node string) (journal.Lease, error) {
+	l, err := s.Acquire(ctx, session, node)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// LeaseTTL is how long a lease lasts unless renewed (JournalOptions'
+// LeaseTTL).
+func (s *JournalStore) LeaseTTL() time.Duration { return s.leaseTTL }
+
+var _ journal.Leaser = (*JournalStore)(nil)

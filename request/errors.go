@@ -42,4 +42,12 @@ var (
 	// step, or to show the current one again) did not reach the live step
 	// within the server's ReplayTimeout; the browser got 503.
 	EndReplayTimeout = handoff.EndReplayTimeout
+	// EndFenced: another node of the deployment took the session over
+	// (this node's lease on it lapsed); this copy ended, and the browser's
+	// request, if one was in hand, got a page saying the session moved.
+	EndFenced = handoff.EndFenced
+	// EndHandedOff: the node drained or shut down, and gave the session
+	// up after its current step, keeping its journal, so that another
+	// node goes on with it.
+	EndHandedOff = handoff.EndHandedOff
 )

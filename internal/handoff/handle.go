@@ -128,9 +128,16 @@ func (r *Handle) wait() error {
 		if s.ctx.Err() != nil {
 			return ErrSessionClosed
 		}
+		if s.leaving.Load() {
+			s.cancel(EndHandedOff)
+			return ErrSessionClosed
+		}
 		if ex := s.takeNext(true); ex != nil {
 			if s.j.Load() == nil || r.admit(ex) {
 				r.accept(ex)
+				if s.owned != nil && s.ctx.Err() != nil {
+					return r.fenced()
+				}
 				return nil
 			}
 			if r.dead {

@@ -209,6 +209,9 @@ func (s *Session) newJournal(parent *journalState, branch uint32) *journalState 
 		j.store = journal.NewMemory(journal.Limits{MaxEntries: cfg.MaxEntries, MaxBytes: cfg.MaxBytes})
 	}
 	rand.Read(j.nonce[:])
+	if s.owned != nil {
+		s.ownJournal(j)
+	}
 	key := cfg.Key
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -216,6 +219,9 @@ func (s *Session) newJournal(parent *journalState, branch uint32) *journalState 
 	}
 	j.mac = hmac.New(sha256.New, key)
 	j.fam = &family{root: s, key: s.logID + "." + hex.EncodeToString(j.nonce[:]), macKey: key}
+	if o := s.owned; o != nil {
+		j.fam.key = o.Key
+	}
 	j.key = j.fam.key
 	return j
 }
@@ -328,6 +334,8 @@ func (j *journalState) append(e journal.Entry) {
 		j.bytes += size
 	case errors.Is(err, journal.ErrFull):
 		j.drop("the store refused it at its cap")
+	case errors.Is(err, journal.ErrFenced):
+		j.s.fence(err)
 	default:
 		j.drop("the store failed: " + err.Error())
 	}
@@ -373,6 +381,10 @@ func (j *journalState) drop(why string) {
 
 // forget deletes the journal of a session that has ended.
 func (j *journalState) forget() {
+	if j.s.owned != nil && j.branch == 0 {
+		j.s.forgetOwned(j)
+		return
+	}
 	j.store.Delete(context.Background(), j.key)
 }
 

@@ -102,6 +102,11 @@ type Options struct {
 	// runs once, on the session goroutine, or on a handler's goroutine
 	// when the session is ended for not answering (EndUnresponsive).
 	OnEnd func(s *Session, reason error)
+
+	// Owned, if set, makes the session one of a deployment's shared
+	// sessions (owned.go): journaled from its first step under a lease,
+	// and, for a takeover, rebuilt from the journal first.
+	Owned *Owned
 }
 
 // Timeouts bound how long [Session.Handle] waits, and how long the
@@ -168,6 +173,8 @@ type Session struct {
 	pool       *Pool
 	pred       <-chan struct{}
 	replay     *Replay
+	owned      *Owned
+	leaving    atomic.Bool // hand the session off before its next step
 
 	// j is the session's journal state, made when the flow first asks for
 	// a step token or makes a journaled call (most sessions never do: they
@@ -236,6 +243,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		pool:       pool,
 		pred:       opts.Predecessor,
 		replay:     opts.Replay,
+		owned:      opts.Owned,
 		ctx:        ctx,
 		cancel:     cancel,
 		wake:       make(chan struct{}, 1),
@@ -649,6 +657,9 @@ func (s *Session) run(r *Handle, first bool) {
 		defer s.waitBranches()
 	}
 	defer s.afterRun(r, first)
+	if first && s.owned != nil {
+		s.startOwned(r)
+	}
 	if !s.noImplicit {
 		if err := r.wait(); err != nil {
 			return

@@ -1,0 +1,40 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrFenced is returned by the appends, renewals and releases of a
+// [Lease] that is no longer held: it lapsed, was released, or another
+// process took the session over since.
+var ErrFenced = errors.New("journal: session lease lost (fenced)")
+
+// A Lease is one process's exclusive right to write a session's journal in
+// a shared [Leaser]. Its methods are safe for concurrent use.
+type Lease interface {
+	// Journal is the store fenced by the lease: its Append and Delete
+	// fail with an error wrapping ErrFenced once the lease is lost.
+	Journal() Store
+	// Renew extends the lease by the store's lease TTL, or returns an
+	// error wrapping ErrFenced if it was lost.
+	Renew(ctx context.Context) error
+	// Release gives the lease up, so that another process takes the
+	// session over at once.
+	Release(ctx context.Context) error
+}
+
+// A Leaser is a Store shared by several processes, whose sessions are
+// written by one lease holder at a time. continuity uses one to take a
+// session over from a process that died or is draining: it acquires the
+// lease, loads the journal and replays it.
+type Leaser interface {
+	Store
+	// AcquireLease takes the session's lease for node, waiting until a
+	// lease held elsewhere lapses or ctx is done.
+	AcquireLease(ctx context.Context, session, node string) (Lease, error)
+	// LeaseTTL is how long a lease lasts unless renewed; holders renew
+	// at a third of it.
+	LeaseTTL() time.Duration
+}
