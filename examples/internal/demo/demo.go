@@ -1,6 +1,7 @@
 // Package demo runs the example programs. It holds what every example
 // shares, so that each examples/NAME/main.go ends in a short main that
-// calls [Main]: the flags (-addr, -fcgi, -docroot, -idle, -max-sessions),
+// calls [Main]: the flags (-addr, -fcgi, -docroot, -idle, -max-sessions,
+// and -redis, -node, -keys-file for several nodes),
 // listening over HTTP or FastCGI, printing where, a graceful shutdown on
 // SIGINT or SIGTERM, and a log that summarises storms.
 package demo
@@ -42,6 +43,13 @@ type Config struct {
 	// Mount is the path ("/NAME/") the tour mounts the example at, or ""
 	// when it runs alone. Options scopes the session cookie to it.
 	Mount string
+
+	// Several nodes of one deployment (see the README's "Several nodes").
+	Redis    string // -redis: URL of the Redis for journals, leases and meters; "" keeps them in memory
+	Node     string // -node: this process's name in session leases
+	KeysFile string // -keys-file: the signing keys, hex, one per line; "" makes random ones
+
+	shared *shared // what Run opened for the three above
 }
 
 // Options returns the continuity options the flags ask for. Errors and
@@ -76,6 +84,7 @@ func (c Config) Options() *continuity.Options {
 		o.CookiePath = c.Mount
 		o.CookieName = "cid-" + strings.ReplaceAll(strings.Trim(c.Mount, "/"), "/", "-")
 	}
+	c.apply(o)
 	return o
 }
 
@@ -139,6 +148,10 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 	logger, flush := NewLogger(stderr)
 	defer flush()
 	c.Log, c.Logger = stderr, logger
+	if err := c.open(); err != nil {
+		return err
+	}
+	defer c.shared.close()
 	srv, err := build(c)
 	if err != nil {
 		return err
@@ -239,6 +252,9 @@ func parse(name string, args []string, stderr io.Writer, flags ...func(*flag.Fla
 	fs.StringVar(&c.DocRoot, "docroot", "", "serve static files from `dir` (default none)")
 	fs.DurationVar(&c.IdleTimeout, "idle", continuity.DefaultIdleTimeout, "end sessions idle this long")
 	fs.IntVar(&c.MaxSessions, "max-sessions", continuity.DefaultMaxSessions, "live sessions at most")
+	fs.StringVar(&c.Redis, "redis", "", "keep session journals, leases and progress meters in the Redis at `URL` (redis://127.0.0.1:6379/0), so that several nodes serve one site; default: in memory")
+	fs.StringVar(&c.Node, "node", "", "this node's `name` in session leases (default host:pid)")
+	fs.StringVar(&c.KeysFile, "keys-file", "", "read the signing keys from `path` (hex, one per line; the first signs, all verify); default: random per process")
 	for _, f := range flags {
 		f(fs)
 	}
