@@ -279,4 +279,3 @@ func atoiPrefix(b []byte) (int, bool) {
 	}
 	return n, i > 0
 }
-
