@@ -184,12 +184,14 @@ type stats struct {
 	NumGC      uint32  `json:"num_gc"`
 	GCCPU      float64 `json:"gc_cpu_seconds"`    // runtime/metrics estimate
 	TotalCPU   float64 `json:"total_cpu_seconds"` // runtime/metrics estimate
+	StackStart uint64  `json:"stack_start"`       // new goroutines' stack size
 }
 
 func readStats(live func() int) stats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}}
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"},
+		{Name: "/gc/stack/starting-size:bytes"}}
 	metrics.Read(s)
 	return stats{
 		Live:       live(),
@@ -199,6 +201,7 @@ func readStats(live func() int) stats {
 		NumGC:      ms.NumGC,
 		GCCPU:      s[0].Value.Float64(),
 		TotalCPU:   s[1].Value.Float64(),
+		StackStart: s[2].Value.Uint64(),
 	}
 }
 

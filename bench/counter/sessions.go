@@ -105,8 +105,8 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 	fmt.Printf("  %-11s %10.0f %9s %9d %10s %10s %10s %10s\n", kind, rate, dur((cpu1-cpu0)/time.Duration(max(created, 1))),
 		errs, per(rssRaw, rss0), per(rssSettled, rss0),
 		per(int64(st1.HeapInuse), int64(st0.HeapInuse)), per(int64(st1.StackInuse), int64(st0.StackInuse)))
-	fmt.Printf("  %-11s %d live, %d goroutines, RSS %.1f MB idle, %.1f MB raw, %.1f MB settled\n", "",
-		st1.Live, st1.Goroutines, mb(rss0), mb(rssRaw), mb(rssSettled))
+	fmt.Printf("  %-11s %d live, %d goroutines (new ones start with %d B of stack), RSS %.1f MB idle, %.1f MB raw, %.1f MB settled\n", "",
+		st1.Live, st1.Goroutines, st1.StackStart, mb(rss0), mb(rssRaw), mb(rssSettled))
 	if firstErr != nil {
 		fmt.Printf("  %-11s first error: %v\n", "", firstErr)
 	}
