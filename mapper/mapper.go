@@ -202,6 +202,8 @@ type Config struct {
 type Mapper struct {
 	cfg      Config
 	codecs   []securecookie.Codec
+	tokens   *tokenCache // verified tokens (verify.go)
+	maxAge   int64       // the signature's age bound in seconds; 0: none
 	logKey   []byte
 	idKey    []byte // hashes identities from Identify into keys
 	idle     time.Duration
@@ -357,6 +359,8 @@ func New(cfg Config) (*Mapper, error) {
 	m := &Mapper{
 		cfg:      cfg,
 		codecs:   codecs,
+		tokens:   newTokenCache(),
+		maxAge:   int64((maxAge + time.Second - 1) / time.Second),
 		logKey:   logKey,
 		idKey:    idKey,
 		idle:     idle,
@@ -606,29 +610,36 @@ const maxCookiesTried = 4
 // among the first maxCookiesTried wins.
 func (m *Mapper) clientID(r *http.Request) string {
 	if m.cfg.Mode&ByCookie != 0 {
-		for i, c := range r.CookiesNamed(m.cfg.CookieName) {
-			if i == maxCookiesTried {
-				break
+		id, tried := "", 0
+		cookieValues(r.Header, m.cfg.CookieName, func(v string) bool {
+			if tried++; tried > maxCookiesTried {
+				return false
 			}
-			if id := m.verify(c.Value); id != "" {
-				return id
-			}
-		}
-		return ""
+			id = m.verify(v)
+			return id == ""
+		})
+		return id
 	}
 	return m.verify(m.param(r))
 }
 
-// verify checks a signed token and returns the ID inside it, or "".
+// verify checks a signed token and returns the ID inside it, or "". A
+// token verified before is found in the cache of verified tokens (see
+// verify.go), which compares it whole.
 func (m *Mapper) verify(raw string) string {
 	if raw == "" || len(raw) > 1024 {
 		return ""
+	}
+	if id, ok := m.tokens.get(raw); ok {
+		return id
 	}
 	var id []byte
 	if err := securecookie.DecodeMulti(m.cookieOrParam(), raw, &id, m.codecs...); err != nil {
 		return ""
 	}
-	return string(id)
+	s := string(id)
+	m.tokens.put(raw, s, m.maxAge)
+	return s
 }
 
 func (m *Mapper) param(r *http.Request) string {

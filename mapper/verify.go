@@ -1,0 +1,159 @@
+package mapper
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/base64"
+	"hash/maphash"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Verifying a signed session token costs a base64 decode, an HMAC-SHA256
+// and a timestamp check: on a keep-alive step of the counter it was the
+// largest single cost of the mapper. A browser sends the same token with
+// every request, so the mapper remembers the tokens it has verified.
+//
+// The cache cannot weaken the check:
+//   - it is consulted by the whole token: a token that differs from a
+//     verified one in any byte is not found, and is verified in full (and
+//     so a forged or altered token still fails);
+//   - only tokens that verified in full are stored, with the ID they
+//     carry; the mapper's keys and the name bound into the signature never
+//     change, so a token good once stays good until its signature expires
+//     (MaxAge), which is checked on every hit;
+//   - lookups hash the token with a secret seed and compare the whole
+//     token in constant time, so neither the slot an attacker's token
+//     lands in nor the time the comparison takes depends on how much of it
+//     matches a stored one;
+//   - it is bounded: a fixed table of tokenCacheSize slots, each holding
+//     the last token stored there. A miss costs what verification always
+//     cost.
+//
+// Whether a token leads to a session is decided afterwards, as before,
+// by the session table: an ID whose session has ended, been renewed or
+// been evicted finds nothing there, cached or not.
+
+// tokenCacheSize is the number of slots (a power of two): enough for the
+// browsers active at once on a busy server, under a megabyte when full.
+const tokenCacheSize = 4096
+
+// A tokenCache remembers verified tokens. It is safe for concurrent use
+// without a lock: each slot is an atomic pointer to an immutable record.
+type tokenCache struct {
+	seed  maphash.Seed
+	slots [tokenCacheSize]atomic.Pointer[verifiedToken]
+}
+
+// verifiedToken is one verified token and the ID it carries.
+type verifiedToken struct {
+	hash    uint64
+	token   string
+	id      string
+	expires int64 // Unix seconds after which the signature is too old; 0 for never
+}
+
+func newTokenCache() *tokenCache { return &tokenCache{seed: maphash.MakeSeed()} }
+
+// get returns the ID that token carries if it was verified and its
+// signature is still within its age bound.
+func (c *tokenCache) get(token string) (string, bool) {
+	h := maphash.String(c.seed, token)
+	v := c.slots[h&(tokenCacheSize-1)].Load()
+	if v == nil || v.hash != h || subtle.ConstantTimeCompare([]byte(v.token), []byte(token)) != 1 {
+		return "", false
+	}
+	if v.expires != 0 && time.Now().Unix() > v.expires {
+		return "", false
+	}
+	return v.id, true
+}
+
+// put remembers that token verified and carries id. maxAge is the
+// signature's age bound in seconds (0 for none); the token's own
+// timestamp, which verification has just vouched for, dates it.
+func (c *tokenCache) put(token, id string, maxAge int64) {
+	var expires int64
+	if maxAge > 0 {
+		signed, ok := signedAt(token)
+		if !ok {
+			return // not the format verified just now: do not cache it
+		}
+		expires = signed + maxAge
+	}
+	h := maphash.String(c.seed, token)
+	c.slots[h&(tokenCacheSize-1)].Store(&verifiedToken{
+		hash:  h,
+		token: strings.Clone(token), // not a slice of the request's Cookie header
+		id:    id,
+		// securecookie refuses a timestamp t when t < now-maxAge.
+		expires: expires,
+	})
+}
+
+// signedAt is the timestamp inside a securecookie token: its base64 form
+// decodes to "date|value|mac".
+func signedAt(token string) (int64, bool) {
+	b, err := base64.URLEncoding.DecodeString(token)
+	if err != nil {
+		return 0, false
+	}
+	date, _, ok := bytes.Cut(b, []byte("|"))
+	if !ok {
+		return 0, false
+	}
+	t, err := strconv.ParseInt(string(date), 10, 64)
+	return t, err == nil
+}
+
+// maxCookieCount is net/http's bound on the cookies of one request
+// (GODEBUG httpcookiemaxnum's default): a request with more has none.
+const maxCookieCount = 3000
+
+// cookieValues calls f with the value of each cookie named name in h, in
+// order, as [http.Request.CookiesNamed] would return them, until f
+// returns false, without allocating.
+func cookieValues(h http.Header, name string, f func(string) bool) {
+	lines := h["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxCookieCount {
+		return
+	}
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		var part string
+		for len(line) > 0 {
+			part, line, _ = strings.Cut(line, ";")
+			part = textproto.TrimString(part)
+			k, v, _ := strings.Cut(part, "=")
+			if textproto.TrimString(k) != name {
+				continue // name is a valid token (New checks it), so this skips what net/http skips
+			}
+			if v, ok := cookieValue(v); ok && !f(v) {
+				return
+			}
+		}
+	}
+}
+
+// cookieValue is net/http's parseCookieValue: surrounding double quotes
+// are stripped, and a value with a byte a cookie value may not hold is
+// skipped.
+func cookieValue(raw string) (string, bool) {
+	if len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	for i := 0; i < len(raw); i++ {
+		if b := raw[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return "", false
+		}
+	}
+	return raw, true
+}
