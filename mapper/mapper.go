@@ -12,7 +12,6 @@ package mapper
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -204,8 +203,8 @@ type Mapper struct {
 	codecs   []securecookie.Codec
 	tokens   *tokenCache // verified tokens (verify.go)
 	maxAge   int64       // the signature's age bound in seconds; 0: none
-	logKey   []byte
-	idKey    []byte // hashes identities from Identify into keys
+	logKey   *keyedHash // hashes session keys into log IDs
+	idKey    *keyedHash // hashes identities from Identify into keys
 	idle     time.Duration
 	max      int
 	maxLive  int  // per client; 0: no bound
@@ -361,8 +360,8 @@ func New(cfg Config) (*Mapper, error) {
 		codecs:   codecs,
 		tokens:   newTokenCache(),
 		maxAge:   int64((maxAge + time.Second - 1) / time.Second),
-		logKey:   logKey,
-		idKey:    idKey,
+		logKey:   newKeyedHash(logKey),
+		idKey:    newKeyedHash(idKey),
 		idle:     idle,
 		max:      cfg.MaxSessions,
 		maxLive:  maxLive,
@@ -552,10 +551,8 @@ func (m *Mapper) keyPrefix(r *http.Request) (string, netip.Addr, error) {
 // fixed length, so the key holds no identity, whatever its length or
 // bytes, and no identity can spill into another part of the key.
 func (m *Mapper) identity(who string) string {
-	h := hmac.New(sha256.New, m.idKey)
-	h.Write([]byte(who))
 	var sum [sha256.Size]byte
-	return string(h.Sum(sum[:0])[:16])
+	return string(m.idKey.sum(sum[:0], who)[:16])
 }
 
 // clientAddr resolves r's client address as in ByIP mode, for the modes
@@ -927,10 +924,8 @@ func (m *Mapper) forgetBrowserLocked(e *entry) {
 // logID is a keyed hash of the session key: stable for the session, useless
 // to anyone reading the logs for hijacking it.
 func (m *Mapper) logID(key string) string {
-	h := hmac.New(sha256.New, m.logKey)
-	h.Write([]byte(key))
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:8])
+	return hex.EncodeToString(m.logKey.sum(sum[:0], key)[:8])
 }
 
 // Len is the number of live sessions in the table.

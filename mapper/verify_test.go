@@ -1,6 +1,8 @@
 package mapper
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"net/http"
 	"net/url"
 	"strings"
@@ -148,5 +150,16 @@ func TestCookieValuesMatchNetHTTP(t *testing.T) {
 		var got []string
 		cookieValues(r.Header, "cid", func(v string) bool { got = append(got, v); return true })
 		assert.Equal(t, want, got, "%.60q", h)
+	}
+}
+
+// keyedHash is HMAC-SHA256 under its key, however many times it is used.
+func TestKeyedHashIsHMAC(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
+	k := newKeyedHash(key)
+	for _, s := range []string{"", "a", "session-key", strings.Repeat("x", 200), "a"} {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(s))
+		assert.Equal(t, h.Sum(nil), k.sum(nil, s), "%q", s)
 	}
 }
