@@ -202,6 +202,7 @@ type Mapper struct {
 	cfg      Config
 	codecs   []securecookie.Codec
 	tokens   *tokenCache // verified tokens (verify.go)
+	signer   *signer     // signs new tokens, unless the first key encrypts
 	maxAge   int64       // the signature's age bound in seconds; 0: none
 	logKey   *keyedHash // hashes session keys into log IDs
 	idKey    *keyedHash // hashes identities from Identify into keys
@@ -346,7 +347,7 @@ func New(cfg Config) (*Mapper, error) {
 		// securecookie caps ages at 30 days unless told otherwise; 0
 		// lifts the cap.
 		sc.MaxAge(int((maxAge + time.Second - 1) / time.Second))
-		sc.MaxLength(1024)
+		sc.MaxLength(maxTokenLength)
 		codecs = append(codecs, sc)
 	}
 	logKey := make([]byte, 32)
@@ -379,6 +380,9 @@ func New(cfg Config) (*Mapper, error) {
 	}
 	if m.needID && cfg.Mode&ByPath != 0 {
 		m.browsers = make(map[string][]*entry)
+	}
+	if len(keys[0].Block) == 0 {
+		m.signer = &signer{name: m.cookieOrParam(), mac: newKeyedHash(keys[0].Hash)}
 	}
 	if m.template.Logger == nil {
 		m.template.Logger = cfg.Logger
@@ -576,7 +580,11 @@ func (m *Mapper) mint() (id, token string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("continuity: minting session ID: %w", err)
 	}
-	token, err = securecookie.EncodeMulti(m.cookieOrParam(), []byte(id), m.codecs...)
+	if m.signer != nil {
+		token, err = m.signer.sign(id, time.Now().Unix())
+	} else {
+		token, err = securecookie.EncodeMulti(m.cookieOrParam(), []byte(id), m.codecs...)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("continuity: signing session ID: %w", err)
 	}
@@ -624,7 +632,7 @@ func (m *Mapper) clientID(r *http.Request) string {
 // token verified before is found in the cache of verified tokens (see
 // verify.go), which compares it whole.
 func (m *Mapper) verify(raw string) string {
-	if raw == "" || len(raw) > 1024 {
+	if raw == "" || len(raw) > maxTokenLength {
 		return ""
 	}
 	if id, ok := m.tokens.get(raw); ok {

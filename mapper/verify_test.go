@@ -163,3 +163,42 @@ func TestKeyedHashIsHMAC(t *testing.T) {
 		assert.Equal(t, h.Sum(nil), k.sum(nil, s), "%q", s)
 	}
 }
+
+// The signer makes exactly the tokens securecookie makes, so that
+// securecookie verifies them.
+func TestSignerMakesSecurecookieTokens(t *testing.T) {
+	key := []byte(strings.Repeat("s", 32))
+	sc := securecookie.New(key, nil)
+	sc.SetSerializer(securecookie.NopEncoder{})
+	sc.MaxAge(0)
+	g := &signer{name: "cid", mac: newKeyedHash(key)}
+	for _, id := range []string{"A", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0d3c2b1a-uuid-like-0000", strings.Repeat("z", 300)} {
+		for {
+			now := time.Now().Unix()
+			mine, err := g.sign(id, now)
+			require.NoError(t, err)
+			theirs, err := sc.Encode("cid", []byte(id))
+			require.NoError(t, err)
+			if time.Now().Unix() != now {
+				continue // a second boundary fell between them
+			}
+			assert.Equal(t, theirs, mine, "%q", id)
+			var got []byte
+			require.NoError(t, sc.Decode("cid", mine, &got))
+			assert.Equal(t, id, string(got))
+			break
+		}
+	}
+	_, err := g.sign(strings.Repeat("x", maxTokenLength), time.Now().Unix())
+	assert.Error(t, err, "too long for the verifier")
+
+	// A mapper whose signing key encrypts leaves it to securecookie, and
+	// its tokens verify too.
+	enc := newMapper(t, Config{Keys: []Key{{Hash: key, Block: []byte(strings.Repeat("b", 16))}}})
+	require.Nil(t, enc.signer)
+	s, c, err := enc.Session(get("/"))
+	require.NoError(t, err)
+	got, ok := enc.Find(get("/", c))
+	require.True(t, ok)
+	assert.Same(t, s, got)
+}
