@@ -204,8 +204,8 @@ type Mapper struct {
 	tokens   *tokenCache // verified tokens (verify.go)
 	signer   *signer     // signs new tokens, unless the first key encrypts
 	maxAge   int64       // the signature's age bound in seconds; 0: none
-	logKey   *keyedHash // hashes session keys into log IDs
-	idKey    *keyedHash // hashes identities from Identify into keys
+	logKey   *keyedHash  // hashes session keys into log IDs
+	idKey    *keyedHash  // hashes identities from Identify into keys
 	idle     time.Duration
 	max      int
 	maxLive  int  // per client; 0: no bound
