@@ -180,6 +180,7 @@ type stats struct {
 	Live       int     `json:"live"`
 	Goroutines int     `json:"goroutines"`
 	HeapInuse  uint64  `json:"heap_inuse"`
+	HeapAlloc  uint64  `json:"heap_alloc"` // live objects, right after a GC
 	StackInuse uint64  `json:"stack_inuse"`
 	NumGC      uint32  `json:"num_gc"`
 	GCCPU      float64 `json:"gc_cpu_seconds"`    // runtime/metrics estimate
@@ -197,6 +198,7 @@ func readStats(live func() int) stats {
 		Live:       live(),
 		Goroutines: runtime.NumGoroutine(),
 		HeapInuse:  ms.HeapInuse,
+		HeapAlloc:  ms.HeapAlloc,
 		StackInuse: ms.StackInuse,
 		NumGC:      ms.NumGC,
 		GCCPU:      s[0].Value.Float64(),

@@ -19,8 +19,8 @@ func (cfg *config) runSessions(modes, kinds []string) error {
 		n, cfg.creators, n)
 	for _, mode := range modes {
 		fmt.Printf("\n%s\n", modeName(mode))
-		fmt.Printf("  %-11s %10s %9s %9s %10s %10s %10s %10s\n", "server", "created/s", "CPU/new", "errors",
-			"RSS/sess", "settled", "heap/sess", "stack/sess")
+		fmt.Printf("  %-11s %10s %9s %9s %10s %10s %10s %10s %10s\n", "server", "created/s", "CPU/new", "errors",
+			"RSS/sess", "settled", "heap/sess", "live/sess", "stack/sess")
 		var rates []float64
 		for _, kind := range kinds {
 			r, err := cfg.park(kind, n, mode == "ka")
@@ -88,6 +88,10 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	stc, err := s.stats() // before the GC below
+	if err != nil {
+		return 0, err
+	}
 	if err := s.gc(); err != nil {
 		return 0, err
 	}
@@ -102,11 +106,13 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 	}
 	rate := float64(created) / elapsed.Seconds()
 	per := func(a, b int64) string { return fmt.Sprintf("%.0f B", float64(a-b)/float64(n)) }
-	fmt.Printf("  %-11s %10.0f %9s %9d %10s %10s %10s %10s\n", kind, rate, dur((cpu1-cpu0)/time.Duration(max(created, 1))),
+	fmt.Printf("  %-11s %10.0f %9s %9d %10s %10s %10s %10s %10s\n", kind, rate, dur((cpu1-cpu0)/time.Duration(max(created, 1))),
 		errs, per(rssRaw, rss0), per(rssSettled, rss0),
-		per(int64(st1.HeapInuse), int64(st0.HeapInuse)), per(int64(st1.StackInuse), int64(st0.StackInuse)))
-	fmt.Printf("  %-11s %d live, %d goroutines (new ones start with %d B of stack), RSS %.1f MB idle, %.1f MB raw, %.1f MB settled\n", "",
-		st1.Live, st1.Goroutines, st1.StackStart, mb(rss0), mb(rssRaw), mb(rssSettled))
+		per(int64(st1.HeapInuse), int64(st0.HeapInuse)), per(int64(st1.HeapAlloc), int64(st0.HeapAlloc)),
+		per(int64(st1.StackInuse), int64(st0.StackInuse)))
+	fmt.Printf("  %-11s %d live, %d goroutines (new ones start with %d B of stack), RSS %.1f MB idle, %.1f MB raw, %.1f MB settled; %d GCs, %.0f%% of the server's CPU\n", "",
+		st1.Live, st1.Goroutines, st1.StackStart, mb(rss0), mb(rssRaw), mb(rssSettled),
+		stc.NumGC-st0.NumGC, 100*(stc.GCCPU-st0.GCCPU)/(stc.TotalCPU-st0.TotalCPU))
 	if firstErr != nil {
 		fmt.Printf("  %-11s first error: %v\n", "", firstErr)
 	}
