@@ -60,7 +60,7 @@ import (
 
 	"github.com/continuity-go/continuity/internal/handoff"
 	"github.com/continuity-go/continuity/journal"
-	"github.com/continuity-go/continuity/mapper"
+	"github.com/continuity-go/continuity/internal/mapping"
 	"github.com/continuity-go/continuity/progress"
 )
 
@@ -69,7 +69,7 @@ import (
 // itself. Create it with [New]; it is safe for concurrent use.
 type Server struct {
 	opts     Options
-	mapper   *mapper.Mapper
+	mapper   *mapping.Mapper
 	logger   *slog.Logger
 	root     *os.Root
 	static   func(*http.Request) bool
@@ -170,7 +170,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 	if sh := s.sharing; sh != nil {
 		takeover, own = sh.takeover, sh.own
 	}
-	m, err := mapper.New(mapper.Config{
+	m, err := mapping.New(mapping.Config{
 		Takeover:             takeover,
 		Own:                  own,
 		Mode:                 o.Mode,
@@ -388,22 +388,22 @@ func (s *Server) mapError(w http.ResponseWriter, r *http.Request, err error) {
 		s.counts.rateLimited.Add(1)
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "429 too many new sessions from this address", http.StatusTooManyRequests)
-	case errors.Is(err, mapper.ErrClientLimit):
+	case errors.Is(err, mapping.ErrClientLimit):
 		s.counts.rateLimited.Add(1)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "429 too many sessions from this client: end some, or try again later", http.StatusTooManyRequests)
-	case errors.Is(err, mapper.ErrFull):
+	case errors.Is(err, mapping.ErrFull):
 		s.counts.full.Add(1)
 		unavailable(w, "too many sessions")
-	case errors.Is(err, mapper.ErrClosed):
+	case errors.Is(err, mapping.ErrClosed):
 		s.counts.shuttingDown.Add(1)
 		unavailable(w, "server shutting down")
-	case errors.Is(err, mapper.ErrUnidentified):
+	case errors.Is(err, mapping.ErrUnidentified):
 		// The application's error stays out of the answer and the logs: it
 		// may name the identity.
 		s.counts.forbidden.Add(1)
 		http.Error(w, "403 forbidden: request not identified", http.StatusForbidden)
-	case errors.Is(err, mapper.ErrBadForwardedFor):
+	case errors.Is(err, mapping.ErrBadForwardedFor):
 		s.counts.badRequest.Add(1)
 		http.Error(w, "400 bad request: malformed X-Forwarded-For", http.StatusBadRequest)
 	case errors.Is(err, errTakeover):

@@ -29,7 +29,8 @@ func TestImportGraph(t *testing.T) {
 		"journal":          {},
 		"internal/handoff": {"journal"},
 		"request":          {"internal/handoff"},
-		"mapper":           {"internal/handoff"},
+		"mapper":           {},
+		"internal/mapping": {"internal/handoff", "journal", "mapper"},
 		"progress":         {"request", "internal/jsonstr"},
 		"continuitytest":   {}, // drives any http.Handler; imports nothing of ours
 		"redistore":        {"progress", "request", "journal"},

@@ -1,4 +1,4 @@
-package mapper
+package mapping
 
 import (
 	"crypto/hmac"
@@ -32,7 +32,7 @@ func TestCachedTokensStillRefuseForgeries(t *testing.T) {
 	// differ (the same signed bytes, spelled otherwise).
 	verifies := func(v string) bool {
 		var id []byte
-		return securecookie.DecodeMulti(DefaultCookieName, v, &id, m.codecs...) == nil
+		return securecookie.DecodeMulti(defaultCookieName, v, &id, m.codecs...) == nil
 	}
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
 	var altered []string
@@ -44,7 +44,7 @@ func TestCachedTokensStillRefuseForgeries(t *testing.T) {
 	altered = append(altered, c.Value+"A", c.Value[:len(c.Value)-1], "A"+c.Value, c.Value[1:])
 	refused := 0
 	for _, v := range altered {
-		_, ok := m.Find(get("/", &http.Cookie{Name: DefaultCookieName, Value: v}))
+		_, ok := m.Find(get("/", &http.Cookie{Name: defaultCookieName, Value: v}))
 		assert.Equal(t, verifies(v), ok, "%q", v)
 		if !ok {
 			refused++

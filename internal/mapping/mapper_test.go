@@ -1,4 +1,4 @@
-package mapper
+package mapping
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/continuity-go/continuity/internal/handoff"
+	"github.com/continuity-go/continuity/mapper"
 )
 
 const (
@@ -135,7 +136,7 @@ func TestSessionMintsSignedCookieAndFindNeverCreates(t *testing.T) {
 	s1, c, err := m.Session(get("/"))
 	require.NoError(t, err)
 	require.NotNil(t, c)
-	assert.Equal(t, DefaultCookieName, c.Name)
+	assert.Equal(t, defaultCookieName, c.Name)
 	assert.Equal(t, "/", c.Path)
 	assert.True(t, c.HttpOnly)
 	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
@@ -154,7 +155,7 @@ func TestSessionMintsSignedCookieAndFindNeverCreates(t *testing.T) {
 
 	// Garbage and forged cookies find nothing and create nothing.
 	for _, v := range []string{"", "x", "attacker", strings.Repeat("A", 2000), c.Value + "x", c.Value[:len(c.Value)-2]} {
-		_, ok := m.Find(get("/", &http.Cookie{Name: DefaultCookieName, Value: v}))
+		_, ok := m.Find(get("/", &http.Cookie{Name: defaultCookieName, Value: v}))
 		assert.False(t, ok, "%.40q", v)
 	}
 	// Another cookie name does not count.
@@ -242,7 +243,7 @@ func TestQueryModeReadsTheSignedParam(t *testing.T) {
 	_, ok = m.Find(get("/?sid=forged"))
 	assert.False(t, ok)
 	// A cookie carrying the token is ignored in query mode.
-	_, ok = m.Find(get("/", &http.Cookie{Name: DefaultCookieName, Value: tok}))
+	_, ok = m.Find(get("/", &http.Cookie{Name: defaultCookieName, Value: tok}))
 	assert.False(t, ok)
 	// A parsed POST form carries it too.
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("sid="+url.QueryEscape(tok)))
@@ -311,38 +312,8 @@ func TestCookieAndPathGivesOneBrowserASessionPerPath(t *testing.T) {
 	assert.Same(t, a, again)
 }
 
-func TestRandomIDs(t *testing.T) {
-	const n = 10000
-	seen := make(map[string]bool, n)
-	for range n {
-		id, err := RandomID()
-		require.NoError(t, err)
-		require.Len(t, id, 26, "130 bits in base32")
-		for _, c := range id {
-			require.True(t, strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", c), "%q in %q", c, id)
-		}
-		require.False(t, seen[id], "duplicate ID %q", id)
-		seen[id] = true
-	}
-}
-
-func TestUUIDs(t *testing.T) {
-	seen := make(map[string]bool)
-	for range 1000 {
-		s, err := UUID()
-		require.NoError(t, err)
-		u, err := uuid.Parse(s)
-		require.NoError(t, err)
-		assert.Equal(t, uuid.Version(4), u.Version())
-		assert.Equal(t, uuid.RFC4122, u.Variant())
-		assert.Equal(t, u.String(), s, "canonical form")
-		assert.False(t, seen[s])
-		seen[s] = true
-	}
-}
-
 func TestNewIDIsUsedAndItsErrorReported(t *testing.T) {
-	m := newMapper(t, Config{NewID: UUID})
+	m := newMapper(t, Config{NewID: mapper.UUID})
 	_, c, err := m.Session(get("/"))
 	require.NoError(t, err)
 	id := m.clientID(get("/", c))
@@ -562,7 +533,7 @@ func TestReapInterval(t *testing.T) {
 	tests := []struct {
 		idle, life, want time.Duration
 	}{
-		{DefaultIdleTimeout, 0, 30 * time.Second},
+		{defaultIdleTimeout, 0, 30 * time.Second},
 		{time.Minute, 0, 15 * time.Second},
 		{100 * time.Millisecond, 0, 25 * time.Millisecond},
 		{time.Millisecond, 0, 10 * time.Millisecond},
@@ -754,7 +725,7 @@ func TestRenewInQueryPathModeMovesOnlyThatSession(t *testing.T) {
 	a, _, err := m.Session(get("/a"))
 	require.NoError(t, err)
 	ea := entryOf(t, m, a)
-	tok, err := securecookie.EncodeMulti(DefaultQueryParam, []byte(ea.id), m.codecs...)
+	tok, err := securecookie.EncodeMulti(defaultQueryParam, []byte(ea.id), m.codecs...)
 	require.NoError(t, err)
 	q := "?sid=" + url.QueryEscape(tok)
 	b, _, err := m.Session(get("/b" + q))
@@ -795,7 +766,7 @@ func TestOnlyTheFirstFewSameNameCookiesAreTried(t *testing.T) {
 	withBefore := func(n int) *http.Request {
 		r := get("/")
 		for range n {
-			r.AddCookie(&http.Cookie{Name: DefaultCookieName, Value: forged.Value})
+			r.AddCookie(&http.Cookie{Name: defaultCookieName, Value: forged.Value})
 		}
 		r.AddCookie(c)
 		return r

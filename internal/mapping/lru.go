@@ -1,4 +1,4 @@
-package mapper
+package mapping
 
 import "github.com/continuity-go/continuity/internal/handoff"
 

@@ -1,13 +1,16 @@
-// Package mapper maps each HTTP request to its continuity session: by a
-// signed cookie, a signed query parameter, the client's IP address, the URL
-// path, or a combination. It creates sessions (and the goroutines that run
-// them), bounds how many live at once, and reaps idle ones.
+// Package mapping is the server's session table: it maps each HTTP
+// request to its continuity session (by a signed cookie, a signed query
+// parameter, the client's IP address, the URL path, an identity the
+// application vouches for, or a combination), mints and signs session IDs,
+// creates sessions and the goroutines that run them, bounds how many live
+// at once and per client, evicts and reaps. Package mapper holds what
+// applications name (the modes, the signing keys, the ID minters); this
+// package is the machinery behind continuity.Server.
 //
-// Session IDs are minted by the server (130 bits from crypto/rand by
-// default) and sent signed with HMAC-SHA256 (gorilla/securecookie). The
-// mapper is strict: an ID that is missing, forged, expired or no longer in
-// the table never becomes a session key; a fresh ID is minted instead.
-package mapper
+// The mapping is strict: an ID that is missing, forged, expired or no
+// longer in the table never becomes a session key; a fresh ID is minted
+// instead.
+package mapping
 
 import (
 	"cmp"
@@ -29,14 +32,15 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/continuity-go/continuity/internal/handoff"
+	"github.com/continuity-go/continuity/mapper"
 )
 
 // Defaults for the zero values of [Config].
 const (
-	DefaultCookieName  = "cid"
-	DefaultQueryParam  = "sid"
-	DefaultIdleTimeout = 20 * time.Minute
-	DefaultMaxSessions = 10000
+	defaultCookieName  = "cid"
+	defaultQueryParam  = "sid"
+	defaultIdleTimeout = 20 * time.Minute
+	defaultMaxSessions = 10000
 )
 
 // ErrFull is returned by [Mapper.Session] when the session table is at
@@ -50,14 +54,6 @@ var ErrClosed = errors.New("continuity: mapper closed")
 // returns an error (wrapped with this one) or an empty identity: the
 // request is refused and starts no session.
 var ErrUnidentified = errors.New("continuity: request not identified")
-
-// Key is one signing key set. Hash authenticates the session ID with
-// HMAC-SHA256 and must be 32 or 64 bytes. Block, if set, also encrypts it
-// with AES and must be 16, 24 or 32 bytes.
-type Key struct {
-	Hash  []byte
-	Block []byte
-}
 
 // Config configures a [Mapper]. The zero value of each field is usable and
 // documented.
@@ -126,7 +122,7 @@ type Config struct {
 	// like the proxy.
 	TrustedProxies []netip.Prefix
 
-	// NewID mints session IDs. Default [RandomID].
+	// NewID mints session IDs. Default [mapper.RandomID].
 	NewID func() (string, error)
 
 	// IdleTimeout ends sessions that have had no request for this long.
@@ -297,7 +293,7 @@ func New(cfg Config) (*Mapper, error) {
 		return nil, errors.New("continuity: mapper: Mode ByPath alone would give every browser that visits a path the same session; combine it with ByCookie, ByQuery, ByIP or Identify")
 	}
 	if cfg.CookieName == "" {
-		cfg.CookieName = DefaultCookieName
+		cfg.CookieName = defaultCookieName
 	}
 	if !validCookieName(cfg.CookieName) {
 		return nil, fmt.Errorf("continuity: mapper: invalid cookie name %q", cfg.CookieName)
@@ -306,21 +302,21 @@ func New(cfg Config) (*Mapper, error) {
 		cfg.CookiePath = "/"
 	}
 	if cfg.QueryParam == "" {
-		cfg.QueryParam = DefaultQueryParam
+		cfg.QueryParam = defaultQueryParam
 	}
 	if cfg.NewID == nil {
-		cfg.NewID = RandomID
+		cfg.NewID = mapper.RandomID
 	}
 	if cfg.MaxSessions < 0 {
 		return nil, errors.New("continuity: mapper: MaxSessions is negative")
 	}
 	if cfg.MaxSessions == 0 {
-		cfg.MaxSessions = DefaultMaxSessions
+		cfg.MaxSessions = defaultMaxSessions
 	}
 	maxLive, maxBusy := clientBounds(cfg.MaxSessions, cfg.MaxSessionsPerClient, cfg.MaxBusyPerClient)
 	idle := cfg.IdleTimeout
 	if idle == 0 {
-		idle = DefaultIdleTimeout
+		idle = defaultIdleTimeout
 	}
 	if cfg.MaxLifetime < 0 {
 		return nil, errors.New("continuity: mapper: MaxLifetime is negative")

@@ -1,4 +1,4 @@
-package mapper
+package mapping
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func TestClientBoundsDefaults(t *testing.T) {
 		wantLive, wantBusy int
 		why                string
 	}{
-		{DefaultMaxSessions, 0, 0, 1250, 625, "shares of the default table"},
+		{defaultMaxSessions, 0, 0, 1250, 625, "shares of the default table"},
 		{100, 0, 0, 64, 32, "floors for a small table"},
 		{10, 0, 0, 10, 10, "a tiny table is not carved up"},
 		{1000, 5, 3, 5, 3, "explicit values"},

@@ -1,4 +1,4 @@
-package mapper
+package mapping
 
 import (
 	"context"
@@ -76,7 +76,7 @@ func TestQueryPathModeTokenExpiresWithItsSessions(t *testing.T) {
 		require.NoError(t, err)
 		var tok string
 		for k := range m.table {
-			tok, err = securecookie.EncodeMulti(DefaultQueryParam, []byte(k[len("/a\x00"):]), m.codecs...)
+			tok, err = securecookie.EncodeMulti(defaultQueryParam, []byte(k[len("/a\x00"):]), m.codecs...)
 			require.NoError(t, err)
 		}
 		_, _, err = m.Session(get("/b?sid=" + url.QueryEscape(tok)))
