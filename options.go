@@ -200,6 +200,15 @@ type Options struct {
 	// contained and logged. Default none.
 	Hooks Hooks
 
+	// Telemetry configures the OpenTelemetry traces and metrics the
+	// server reports: the tracer and meter providers (default: the
+	// globals, otel.GetTracerProvider and otel.GetMeterProvider, which
+	// cost next to nothing until a program installs an SDK), the
+	// propagator that reads an incoming traceparent (default the global
+	// one), and attributes that tell this server's metrics from another's.
+	// See [Telemetry].
+	Telemetry Telemetry
+
 	// DrainRedirect, if set, is where [Server.Drain] sends new browsers
 	// (307), instead of answering them 503 with Retry-After.
 	DrainRedirect string

@@ -101,6 +101,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, hs.Shutdown(ctx))
 	}
 	s.closeRoot()
+	s.sampler.stop()
+	s.tel.close()
 	s.stop()
 	return errors.Join(errs...)
 }
@@ -122,6 +124,8 @@ func (s *Server) Close() error {
 		errs = append(errs, hs.Close())
 	}
 	s.closeRoot()
+	s.sampler.stop()
+	s.tel.close()
 	s.stop()
 	return errors.Join(errs...)
 }
