@@ -1,6 +1,8 @@
 package continuity
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
@@ -176,6 +178,7 @@ type adminView struct {
 	Meters   string
 	Watchers int
 	Sampling bool
+	Window   string // the span the charts show
 }
 
 type sessionRow struct {
@@ -204,7 +207,23 @@ const (
 
 func (s *Server) adminView() adminView {
 	now := s.reading()
-	hist := append(s.sampler.samples(), now)
+	hist := s.sampler.samples()
+	// Rates are over whole seconds, between samples; until there are two,
+	// over the time since the first.
+	rates := hist
+	if len(rates) < 2 {
+		rates = append(hist[:len(hist):len(hist)], now)
+	}
+	hist = append(hist, now)
+	// The charts span the history kept, five minutes once full, and at
+	// least ten seconds.
+	window := min(max(now.at.Sub(hist[0].at), 10*time.Second), sampleCount*sampleEvery)
+	if len(hist) > sampleCount {
+		window = sampleCount * sampleEvery // the ring is full
+	}
+	x := func(t time.Time) float64 {
+		return math.Max(0, math.Min(chartW, chartW*(1-now.at.Sub(t).Seconds()/window.Seconds())))
+	}
 	m := s.Metrics()
 	v := adminView{
 		Refresh: 2,
@@ -212,13 +231,14 @@ func (s *Server) adminView() adminView {
 		Metrics: m,
 		Refused: now.refused,
 		Charts: []chart{
-			gaugeChart("live", "Sessions live", hist, now.at, func(x sample) float64 { return float64(x.live) }),
-			rateChart("steps", "Steps per second", hist, now.at, func(x sample) uint64 { return x.served }),
-			rateChart("refusals", "Refusals per second", hist, now.at, func(x sample) uint64 { return x.refused }),
+			gaugeChart("live", "Sessions live", hist, x, func(x sample) float64 { return float64(x.live) }),
+			rateChart("steps", "Steps per second", rates, x, func(x sample) uint64 { return x.served }),
+			rateChart("refusals", "Refusals per second", rates, x, func(x sample) uint64 { return x.refused }),
 		},
 		Topics:   s.topicWaiters(),
 		Watchers: s.progress.Watchers(),
-		Sampling: len(hist) > 1,
+		Sampling: len(hist) > 2,
+		Window:   windowLabel(window),
 	}
 	for _, n := range m.SessionsEnded {
 		v.Ended += n
@@ -250,7 +270,7 @@ func (s *Server) adminView() adminView {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			row.Exposed = append(row.Exposed, exposedValue{name, clip(string(in.Exposed[name]), 120)})
+			row.Exposed = append(row.Exposed, exposedValue{name, clip(readableJSON(in.Exposed[name]), 120)})
 		}
 		v.Sessions = append(v.Sessions, row)
 	}
@@ -258,11 +278,11 @@ func (s *Server) adminView() adminView {
 }
 
 // gaugeChart draws a value read at each sample.
-func gaugeChart(id, title string, hist []sample, now time.Time, f func(sample) float64) chart {
+func gaugeChart(id, title string, hist []sample, x func(time.Time) float64, f func(sample) float64) chart {
 	xs := make([]float64, len(hist))
 	ys := make([]float64, len(hist))
 	for i, h := range hist {
-		xs[i], ys[i] = xAt(h.at, now), f(h)
+		xs[i], ys[i] = x(h.at), f(h)
 	}
 	c := draw(id, title, xs, ys)
 	c.Now = strconv.FormatFloat(ys[len(ys)-1], 'f', -1, 64)
@@ -271,7 +291,7 @@ func gaugeChart(id, title string, hist []sample, now time.Time, f func(sample) f
 
 // rateChart draws a counter's rate between consecutive samples, as steps:
 // each rate holds over the second it was measured in.
-func rateChart(id, title string, hist []sample, now time.Time, f func(sample) uint64) chart {
+func rateChart(id, title string, hist []sample, x func(time.Time) float64, f func(sample) uint64) chart {
 	var xs, ys []float64
 	last := 0.0
 	for i := 1; i < len(hist); i++ {
@@ -280,7 +300,7 @@ func rateChart(id, title string, hist []sample, now time.Time, f func(sample) ui
 		if dt > 0 {
 			rate = float64(f(hist[i])-f(hist[i-1])) / dt
 		}
-		xs = append(xs, xAt(hist[i-1].at, now), xAt(hist[i].at, now))
+		xs = append(xs, x(hist[i-1].at), x(hist[i].at))
 		ys = append(ys, rate, rate)
 		last = rate
 	}
@@ -290,19 +310,21 @@ func rateChart(id, title string, hist []sample, now time.Time, f func(sample) ui
 	return c.chart
 }
 
+// rate shows a rate per second: whole when large or whole, else to a
+// tenth.
 func rate(v float64) string {
-	if v >= 10 || v == 0 {
+	if v >= 10 || v == math.Trunc(v) {
 		return strconv.FormatFloat(math.Round(v), 'f', -1, 64) + "/s"
 	}
 	return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
 }
 
-// xAt places time t on a chart whose right edge is now and whose width is
-// the sampler's window.
-func xAt(t, now time.Time) float64 {
-	window := (sampleCount * sampleEvery).Seconds()
-	x := chartW * (1 - now.Sub(t).Seconds()/window)
-	return math.Max(0, math.Min(chartW, x))
+// windowLabel names the span of time the charts show.
+func windowLabel(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute < time.Second {
+		return fmt.Sprintf("last %d min", int(d/time.Minute))
+	}
+	return "last " + shortDuration(d.Seconds())
 }
 
 // drawn is a chart with the largest value it shows.
@@ -347,6 +369,24 @@ func shortDuration(sec float64) string {
 	default:
 		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
 	}
+}
+
+// readableJSON is raw as a person reads it: without the \u003c escapes
+// json.Marshal puts in for HTML, since the page escapes it itself.
+func readableJSON(raw json.RawMessage) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return string(raw)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return string(raw)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // clip shortens s to at most n runes, marking the cut.
@@ -410,7 +450,7 @@ td.id,td.path,code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-
 <span>created <b>{{.Metrics.SessionsCreated}}</b></span>
 <span>ended <b>{{.Ended}}</b></span>
 <span>evicted <b>{{.Metrics.SessionsEvicted}}</b></span>
-<span>refusals <b>{{.Refused}}</b></span>
+<span>refusals <b id="refusals">{{.Refused}}</b></span>
 <span>progress meters <b>{{.Meters}}</b>, watchers <b>{{.Watchers}}</b></span>
 {{range .Topics}}<span>topic {{.Name}} waiters <b>{{.Waiters}}</b></span>
 {{end}}<span>goroutines <b>{{.Metrics.Goroutines}}</b></span>
@@ -418,9 +458,9 @@ td.id,td.path,code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-
 </div>
 <section class="charts">
 {{range .Charts}}<div class="card" id="chart-{{.ID}}">
-<h2><span>{{.Title}}</span><span class="max">max {{.Max}} · last 5 min</span></h2>
+<h2><span>{{.Title}}</span><span class="max">max {{.Max}} · {{$.Window}}</span></h2>
 <div class="now">{{.Now}}</div>
-<svg viewBox="0 0 300 64" preserveAspectRatio="none" role="img" aria-label="{{.Title}}, last five minutes">
+<svg viewBox="0 0 300 64" preserveAspectRatio="none" role="img" aria-label="{{.Title}}, {{$.Window}}">
 <line class="axis" x1="0" y1="63.5" x2="300" y2="63.5"/>
 <path class="area" d="{{.Area}}"/>
 <path class="line" d="{{.Line}}"/>
