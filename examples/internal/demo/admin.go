@@ -26,7 +26,9 @@ type AdminPager interface{ AdminPage() http.Handler }
 
 // An AdminPagesServer serves several continuity servers, each with its
 // admin page, by name: the tour is one.
-type AdminPagesServer interface{ AdminPages() map[string]http.Handler }
+type AdminPagesServer interface {
+	AdminPages() map[string]http.Handler
+}
 
 // adminAddr resolves the -admin flag: a bare port ("9090" or ":9090")
 // means that port on the loopback address, since the admin pages show

@@ -47,7 +47,7 @@ type Config struct {
 	// exporter behind /metrics reads it.
 	MeterProvider metric.MeterProvider
 	Log           io.Writer    // where servers log (the program's stderr)
-	Logger      *slog.Logger  // if set, used instead of a logger on Log
+	Logger        *slog.Logger // if set, used instead of a logger on Log
 
 	// Mount is the path ("/NAME/") the tour mounts the example at, or ""
 	// when it runs alone. Options scopes the session cookie to it.
