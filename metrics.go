@@ -149,9 +149,10 @@ type Metrics struct {
 
 // Metrics returns a snapshot of the server's counters and gauges: sessions
 // live, waiting, created, evicted, refused and ended (by reason), requests
-// by outcome, goroutines and heap. It is the one way to read them in
-// process; [Server.MetricsHandler] serves the same as JSON, and
-// [Server.AdminHandler] lists the sessions themselves. To publish them with
+// by outcome, goroutines and heap. It is the way to read them in process
+// (tests, health checks, logs); monitoring systems get them through
+// OpenTelemetry ([Options].Telemetry), and [Server.AdminPage] and
+// [Server.AdminHandler] list the sessions themselves. To publish them with
 // expvar, under a name of your choosing (the library publishes nothing,
 // since expvar's names are process-wide):
 //
@@ -186,6 +187,11 @@ func (s *Server) Metrics() Metrics {
 // MetricsHandler serves [Server.Metrics] as JSON, for monitoring systems
 // that scrape a URL. Mount it where your operators, not the public, can
 // reach it.
+//
+// Deprecated: monitoring systems get the same and more through
+// OpenTelemetry ([Options].Telemetry), in Prometheus's format with
+// OpenTelemetry's Prometheus exporter; programs read [Server.Metrics]
+// (or publish it with expvar). It stays for the programs that mount it.
 func (s *Server) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.Metrics())
@@ -227,8 +233,9 @@ func (s *Server) sessions() []SessionInfo {
 // AdminHandler serves the live sessions as JSON, {"sessions": [...]} with a
 // [SessionInfo] each (hashed ID, age, idle time, current path, queued
 // requests, and the values it exposes with [Session.Expose]), most
-// recently used first: for looking at who is on the server now. It is
-// never mounted by default; mount it behind your own authentication.
+// recently used first: the listing of [Server.AdminPage] for scripts and
+// tools, which metrics cannot carry (they have no per-session series). It
+// is never mounted by default; mount it behind your own authentication.
 func (s *Server) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"sessions": s.sessions()})

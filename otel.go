@@ -102,6 +102,18 @@ type telemetry struct {
 	closeOnce                  sync.Once
 
 	inflight atomic.Int64 // steps being recorded: the hooks look for one only then
+
+	// reqAttrs caches the attribute sets of http.server.request.duration,
+	// by reqKey: a few dozen at most, since methods are normalised and
+	// statuses are the server's.
+	reqAttrs sync.Map
+}
+
+// reqKey is what the attributes of a request's duration depend on.
+type reqKey struct {
+	method string
+	status int
+	https  bool
 }
 
 // newTelemetry returns the instrumentation o asks for, or nil when it asks
@@ -324,16 +336,7 @@ func (t *telemetry) end(st *step) {
 	}
 	ctx := st.ctx
 	if t.reqDur.Enabled(ctx) {
-		attrs := make([]attribute.KeyValue, 0, 4+len(t.attrs))
-		attrs = append(attrs, keyMethod.String(method(st.r.Method)), keyScheme.String(scheme(st.r)))
-		if status != 0 {
-			attrs = append(attrs, keyStatus.Int(status))
-		}
-		if status >= 500 {
-			attrs = append(attrs, keyErrorType.String(strconv.Itoa(status)))
-		}
-		attrs = append(attrs, t.attrs...)
-		t.reqDur.Record(ctx, elapsed.Seconds(), metric.WithAttributeSet(attribute.NewSet(attrs...)))
+		t.reqDur.Record(ctx, elapsed.Seconds(), t.reqAttributes(reqKey{method(st.r.Method), status, st.r.TLS != nil}))
 	}
 	if taken := time.Duration(st.taken.Load()); taken > 0 {
 		t.queueWait.Record(ctx, max(taken-st.handed, 0).Seconds(), t.rec)
@@ -353,6 +356,28 @@ func (t *telemetry) end(st *step) {
 		}
 		span.End()
 	}
+}
+
+// reqAttributes returns the attributes of a request's duration.
+func (t *telemetry) reqAttributes(k reqKey) metric.RecordOption {
+	if o, ok := t.reqAttrs.Load(k); ok {
+		return o.(metric.RecordOption)
+	}
+	sch := "http"
+	if k.https {
+		sch = "https"
+	}
+	attrs := make([]attribute.KeyValue, 0, 4+len(t.attrs))
+	attrs = append(attrs, keyMethod.String(k.method), keyScheme.String(sch))
+	if k.status != 0 {
+		attrs = append(attrs, keyStatus.Int(k.status))
+	}
+	if k.status >= 500 {
+		attrs = append(attrs, keyErrorType.String(strconv.Itoa(k.status)))
+	}
+	attrs = append(attrs, t.attrs...)
+	o, _ := t.reqAttrs.LoadOrStore(k, metric.RecordOption(metric.WithAttributeSet(attribute.NewSet(attrs...))))
+	return o.(metric.RecordOption)
 }
 
 // The ResponseWriter of a recorded request: it passes everything through,

@@ -3,10 +3,15 @@ package continuity_test
 import (
 	"context"
 	"fmt"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -404,4 +409,28 @@ func pointAttrs(m metricdata.Metrics) []attribute.Set {
 		}
 	}
 	return out
+}
+
+// The library imports OpenTelemetry's API only: the SDK and the exporters
+// are for the programs (and the examples and tests) to choose.
+func TestTelemetryImportsAPIOnly(t *testing.T) {
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if d.IsDir() && (path == "examples" || path == "bench" || path == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		require.NoError(t, err)
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			for _, banned := range []string{"go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters", "github.com/prometheus/"} {
+				assert.False(t, strings.HasPrefix(p, banned), "%s imports %s", path, p)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
 }

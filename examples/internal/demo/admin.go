@@ -24,6 +24,10 @@ import (
 // one ([continuity.Server.AdminPage]).
 type AdminPager interface{ AdminPage() http.Handler }
 
+// An AdminLister is a server that lists its sessions as JSON: a
+// *continuity.Server is one ([continuity.Server.AdminHandler]).
+type AdminLister interface{ AdminHandler() http.Handler }
+
 // An AdminPagesServer serves several continuity servers, each with its
 // admin page, by name: the tour is one.
 type AdminPagesServer interface {
@@ -55,7 +59,8 @@ func adminAddr(s string) (string, error) {
 
 // admin is what -admin serves: the server's metrics at /metrics, for
 // Prometheus, through OpenTelemetry's Prometheus exporter (with the Go
-// runtime's own collector beside them), and the admin page at /.
+// runtime's own collector beside them), the admin page at /, and the
+// same listing as JSON at /sessions.json.
 type admin struct {
 	reg *prometheus.Registry
 	mp  *sdkmetric.MeterProvider
@@ -91,6 +96,9 @@ func newAdmin(addr string, stderr io.Writer) (*admin, error) {
 func (a *admin) serve(srv Server) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	if l, ok := srv.(AdminLister); ok {
+		mux.Handle("GET /sessions.json", l.AdminHandler())
+	}
 	var pages map[string]http.Handler
 	switch s := srv.(type) {
 	case AdminPager:

@@ -138,6 +138,10 @@ func TestAdminServesMetricsAndPage(t *testing.T) {
 	assert.Contains(t, body, `<table id="sessions">`)
 	assert.Equal(t, 1, strings.Count(body, `<tr class="session">`))
 
+	code, body = get(t, operator, adminURL+"sessions.json")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `"sessions"`)
+
 	require.NoError(t, stop())
 	_, err = operator.Get(adminURL)
 	assert.Error(t, err, "the admin pages stop with the server")
