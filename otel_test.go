@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -433,4 +434,35 @@ func TestTelemetryImportsAPIOnly(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+}
+
+// A recorded request still streams: the step's ResponseWriter lets
+// flushes (and write deadlines) through to the connection.
+func TestTelemetryRecordedRequestStreams(t *testing.T) {
+	mp, reader := metering(t)
+	tp, exp := tracing(t)
+	more := make(chan struct{})
+	app := func(r *continuity.Request) {
+		r.Print("first\n")
+		assert.NoError(t, r.Flush())
+		<-more
+		r.Print("second\n")
+		r.Next()
+	}
+	_, ts := start(t, app, &continuity.Options{Logger: quietLogger(), Telemetry: continuity.Telemetry{TracerProvider: tp, MeterProvider: mp}})
+	resp, err := browser(t).Get(ts.URL + "/")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	br := bufioReader(resp.Body)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "first\n", line, "flushed while the session still holds the request")
+	close(more)
+	line, err = br.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "second\n", line)
+	_, err = br.ReadString('\n')
+	require.ErrorIs(t, err, io.EOF)
+	require.Len(t, exp.GetSpans(), 1)
+	assert.EqualValues(t, 1, histCount(collect(t, reader), "continuity.step.duration", nil))
 }
