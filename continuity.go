@@ -97,6 +97,9 @@ type Server struct {
 	stopOnce sync.Once
 	limiter  *ipLimiter
 	counts   counters
+	tel      *telemetry // nil: no instrumentation
+	topics   topics     // shown by ObserveTopic
+	sampler  sampler    // the admin page's history, started by AdminPage
 	mu       sync.Mutex
 	sharing  *sharing       // nil unless Options.Journal is shared
 	servers  []*http.Server // started by Serve/ListenAndServe
@@ -135,6 +138,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 			s.keepParam = o.QueryParam
 		}
 	}
+	s.tel = newTelemetry(o.Telemetry)
 	s.methods = o.Methods
 	if len(s.methods) == 0 {
 		s.methods = []string{http.MethodGet, http.MethodHead, http.MethodPost}
@@ -191,7 +195,7 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 		Logger:               o.Logger,
 		Admit:                s.admit,
 		Session: handoff.Options{
-			Hooks:               internalHooks(&s.opts.Hooks),
+			Hooks:               internalHooks(&s.opts.Hooks, s.tel),
 			Shared:              map[any]any{(*progress.Handler)(nil): s.progress},
 			App:                 func(h *handoff.Handle) { app((*Request)(h)) },
 			QueueDepth:          o.QueueDepth,
@@ -212,6 +216,9 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 	if s.sharing != nil {
 		go s.renew()
 	}
+	if s.tel != nil {
+		s.tel.observe(s, o.Telemetry.MeterProvider)
+	}
 	if o.NewSessionsPerIP > 0 {
 		s.limiter = newIPLimiter(o.NewSessionsPerIP, time.Minute)
 	}
@@ -229,24 +236,40 @@ func New(app func(*Request), opts *Options) (*Server, error) {
 // request's session, and ServeHTTP returns once the session has answered
 // (called Next, or returned), the client has gone, or a timeout has passed.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if st := s.tel.begin(w, r); st != nil {
+		s.serveRecorded(st, r)
+		return
+	}
+	s.serve(w, r)
+}
+
+// serveRecorded serves a request that telemetry records: through its
+// step, which ends with the request (and is recorded even when the
+// request is aborted with a panic).
+func (s *Server) serveRecorded(st *step, r *http.Request) {
+	defer s.tel.end(st)
+	s.serve(st, r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.methodAllowed(r.Method) {
-		s.counts.methodNotAllowed.Add(1)
+		s.count(w, oMethodNotAllowed)
 		w.Header().Set("Allow", s.allow)
 		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, progressPrefix) {
-		s.counts.progress.Add(1)
+		s.count(w, oProgress)
 		s.serveProgress(w, r)
 		return
 	}
 	if s.static(r) {
-		s.counts.static.Add(1)
+		s.count(w, oStatic)
 		s.serveStatic(w, r)
 		return
 	}
 	if s.closing.Load() {
-		s.counts.shuttingDown.Add(1)
+		s.count(w, oShuttingDown)
 		unavailable(w, "server shutting down")
 		return
 	}
@@ -259,7 +282,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cop != nil {
 		if err := s.cop.Check(r); err != nil {
-			s.counts.forbidden.Add(1)
+			s.count(w, oForbidden)
 			http.Error(w, "403 forbidden: cross-origin request refused", http.StatusForbidden)
 			return
 		}
@@ -268,12 +291,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.stripForeign && crossSite(r) {
-		s.counts.crossSite.Add(1)
+		s.count(w, oCrossSite)
 		r = withoutInput(r, s.keepParam)
 	}
 	h["Vary"] = s.varyCook
 	if s.byQuery {
 		h["Referrer-Policy"] = s.noReferer
+	}
+	st, recorded := w.(*step)
+	if recorded {
+		r = s.tel.attach(st, r)
 	}
 	for range 4 {
 		sess, cookie, err := s.mapper.Session(r)
@@ -284,8 +311,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if cookie != nil {
 			h.Set("Set-Cookie", cookie.String())
 		}
+		if recorded {
+			st.handing(sess)
+		}
 		o := sess.Handle(w, r, s.timeouts)
-		s.counts.outcome(o)
+		s.countHandoff(w, o)
 		switch o {
 		case handoff.Retry:
 		case handoff.Aborted:
@@ -350,11 +380,11 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			s.counts.tooLarge.Add(1)
+			s.count(w, oTooLarge)
 			http.Error(w, "413 request body too large", http.StatusRequestEntityTooLarge)
 			return false
 		}
-		s.counts.badRequest.Add(1)
+		s.count(w, oBadRequest)
 		http.Error(w, "400 bad request: malformed form or query", http.StatusBadRequest)
 		return false
 	}
@@ -368,7 +398,7 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	if n > s.maxField {
-		s.counts.badRequest.Add(1)
+		s.count(w, oBadRequest)
 		http.Error(w, "400 bad request: too many form fields", http.StatusBadRequest)
 		return false
 	}
@@ -378,33 +408,33 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) mapError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, errDraining):
-		s.counts.draining.Add(1)
+		s.count(w, oDraining)
 		if s.opts.DrainRedirect != "" {
 			http.Redirect(w, r, s.opts.DrainRedirect, http.StatusTemporaryRedirect)
 			return
 		}
 		unavailable(w, "not accepting new sessions (draining)")
 	case errors.Is(err, errRateLimited):
-		s.counts.rateLimited.Add(1)
+		s.count(w, oRateLimited)
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "429 too many new sessions from this address", http.StatusTooManyRequests)
 	case errors.Is(err, mapping.ErrClientLimit):
-		s.counts.rateLimited.Add(1)
+		s.count(w, oRateLimited)
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "429 too many sessions from this client: end some, or try again later", http.StatusTooManyRequests)
 	case errors.Is(err, mapping.ErrFull):
-		s.counts.full.Add(1)
+		s.count(w, oFull)
 		unavailable(w, "too many sessions")
 	case errors.Is(err, mapping.ErrClosed):
-		s.counts.shuttingDown.Add(1)
+		s.count(w, oShuttingDown)
 		unavailable(w, "server shutting down")
 	case errors.Is(err, mapping.ErrUnidentified):
 		// The application's error stays out of the answer and the logs: it
 		// may name the identity.
-		s.counts.forbidden.Add(1)
+		s.count(w, oForbidden)
 		http.Error(w, "403 forbidden: request not identified", http.StatusForbidden)
 	case errors.Is(err, mapping.ErrBadForwardedFor):
-		s.counts.badRequest.Add(1)
+		s.count(w, oBadRequest)
 		http.Error(w, "400 bad request: malformed X-Forwarded-For", http.StatusBadRequest)
 	case errors.Is(err, errTakeover):
 		s.logger.Warn("continuity: cannot take a session over", "err", err)

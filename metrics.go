@@ -11,31 +11,116 @@ import (
 	"github.com/continuity-go/continuity/internal/handoff"
 )
 
-// counters are the server's request counters: one atomic add per request.
-type counters struct {
-	served, retried, queueFull, queueTimeout, responseTimeout atomic.Uint64
-	clientGone, panicked                                      atomic.Uint64
-	static, progress, methodNotAllowed, tooLarge, badRequest  atomic.Uint64
-	forbidden, full, draining, rateLimited, shuttingDown      atomic.Uint64
-	crossSite                                                 atomic.Uint64
+// reqOutcome is how the server disposed of a request, as counted in
+// [Metrics].Requests and the continuity.requests metric; crossSite and
+// retried are counted beside the outcome, not as one.
+type reqOutcome uint8
+
+const (
+	oServed reqOutcome = iota
+	oRetried
+	oQueueFull
+	oQueueTimeout
+	oResponseTimeout
+	oClientGone
+	oPanicked
+	oStatic
+	oProgress
+	oMethodNotAllowed
+	oTooLarge
+	oBadRequest
+	oForbidden
+	oFull
+	oDraining
+	oRateLimited
+	oShuttingDown
+	oCrossSite
+	numOutcomes
+)
+
+// String is the outcome's name in Metrics().Requests and in telemetry.
+func (o reqOutcome) String() string {
+	switch o {
+	case oServed:
+		return "served"
+	case oRetried:
+		return "retried"
+	case oQueueFull:
+		return "queue_full"
+	case oQueueTimeout:
+		return "queue_timeout"
+	case oResponseTimeout:
+		return "response_timeout"
+	case oClientGone:
+		return "client_gone"
+	case oPanicked:
+		return "panicked"
+	case oStatic:
+		return "static"
+	case oProgress:
+		return "progress"
+	case oMethodNotAllowed:
+		return "method_not_allowed"
+	case oTooLarge:
+		return "too_large"
+	case oBadRequest:
+		return "bad_request"
+	case oForbidden:
+		return "forbidden"
+	case oFull:
+		return "sessions_full"
+	case oDraining:
+		return "draining"
+	case oRateLimited:
+		return "rate_limited"
+	case oShuttingDown:
+		return "shutting_down"
+	case oCrossSite:
+		return "cross_site"
+	}
+	return "other"
 }
 
-func (c *counters) outcome(o handoff.Outcome) {
+// refusal reports whether the outcome is the server turning a request
+// away for want of capacity (503 or 429), as the admin page charts them.
+func (o reqOutcome) refusal() bool {
+	switch o {
+	case oQueueFull, oQueueTimeout, oResponseTimeout, oFull, oDraining, oRateLimited, oShuttingDown:
+		return true
+	}
+	return false
+}
+
+// counters are the server's request counters: one atomic add per request.
+type counters struct{ n [numOutcomes]atomic.Uint64 }
+
+// count counts a request's outcome. w is the ResponseWriter the request
+// is answered through: when telemetry is recording the request, it is the
+// request's step, which learns its outcome here.
+func (s *Server) count(w http.ResponseWriter, o reqOutcome) {
+	s.counts.n[o].Add(1)
+	if st, ok := w.(*step); ok && o != oCrossSite && o != oRetried {
+		st.outcome, st.hasOutcome = o, true
+	}
+}
+
+// countHandoff counts the outcome of a session's Handle.
+func (s *Server) countHandoff(w http.ResponseWriter, o handoff.Outcome) {
 	switch o {
 	case handoff.Served:
-		c.served.Add(1)
+		s.count(w, oServed)
 	case handoff.Retry:
-		c.retried.Add(1)
+		s.count(w, oRetried)
 	case handoff.QueueFull:
-		c.queueFull.Add(1)
+		s.count(w, oQueueFull)
 	case handoff.QueueTimeout:
-		c.queueTimeout.Add(1)
+		s.count(w, oQueueTimeout)
 	case handoff.ResponseTimeout:
-		c.responseTimeout.Add(1)
+		s.count(w, oResponseTimeout)
 	case handoff.ClientGone:
-		c.clientGone.Add(1)
+		s.count(w, oClientGone)
 	case handoff.Panicked, handoff.Aborted:
-		c.panicked.Add(1)
+		s.count(w, oPanicked)
 	}
 }
 
@@ -64,16 +149,20 @@ type Metrics struct {
 
 // Metrics returns a snapshot of the server's counters and gauges: sessions
 // live, waiting, created, evicted, refused and ended (by reason), requests
-// by outcome, goroutines and heap. It is the one way to read them in
-// process; [Server.MetricsHandler] serves the same as JSON, and
-// [Server.AdminHandler] lists the sessions themselves. To publish them with
+// by outcome, goroutines and heap. It is the way to read them in process
+// (tests, health checks, logs); monitoring systems get them through
+// OpenTelemetry ([Options].Telemetry), and [Server.AdminPage] and
+// [Server.AdminHandler] list the sessions themselves. To publish them with
 // expvar, under a name of your choosing (the library publishes nothing,
 // since expvar's names are process-wide):
 //
 //	expvar.Publish("continuity", expvar.Func(func() any { return srv.Metrics() }))
 func (s *Server) Metrics() Metrics {
 	st := s.mapper.Stats()
-	c := &s.counts
+	requests := make(map[string]uint64, numOutcomes)
+	for o := range numOutcomes {
+		requests[o.String()] = s.counts.n[o].Load()
+	}
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(sample)
 	var heap uint64
@@ -89,34 +178,20 @@ func (s *Server) Metrics() Metrics {
 		SessionsClientRefused: st.ClientRefused,
 		SessionsEnded:         st.Ended,
 		Draining:              s.draining.Load(),
-		Requests: map[string]uint64{
-			"served":             c.served.Load(),
-			"retried":            c.retried.Load(),
-			"queue_full":         c.queueFull.Load(),
-			"queue_timeout":      c.queueTimeout.Load(),
-			"response_timeout":   c.responseTimeout.Load(),
-			"client_gone":        c.clientGone.Load(),
-			"panicked":           c.panicked.Load(),
-			"static":             c.static.Load(),
-			"progress":           c.progress.Load(),
-			"method_not_allowed": c.methodNotAllowed.Load(),
-			"too_large":          c.tooLarge.Load(),
-			"bad_request":        c.badRequest.Load(),
-			"forbidden":          c.forbidden.Load(),
-			"sessions_full":      c.full.Load(),
-			"draining":           c.draining.Load(),
-			"rate_limited":       c.rateLimited.Load(),
-			"shutting_down":      c.shuttingDown.Load(),
-			"cross_site":         c.crossSite.Load(),
-		},
-		Goroutines: runtime.NumGoroutine(),
-		HeapBytes:  heap,
+		Requests:              requests,
+		Goroutines:            runtime.NumGoroutine(),
+		HeapBytes:             heap,
 	}
 }
 
 // MetricsHandler serves [Server.Metrics] as JSON, for monitoring systems
 // that scrape a URL. Mount it where your operators, not the public, can
 // reach it.
+//
+// Deprecated: monitoring systems get the same and more through
+// OpenTelemetry ([Options].Telemetry), in Prometheus's format with
+// OpenTelemetry's Prometheus exporter; programs read [Server.Metrics]
+// (or publish it with expvar). It stays for the programs that mount it.
 func (s *Server) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.Metrics())
@@ -158,8 +233,9 @@ func (s *Server) sessions() []SessionInfo {
 // AdminHandler serves the live sessions as JSON, {"sessions": [...]} with a
 // [SessionInfo] each (hashed ID, age, idle time, current path, queued
 // requests, and the values it exposes with [Session.Expose]), most
-// recently used first: for looking at who is on the server now. It is
-// never mounted by default; mount it behind your own authentication.
+// recently used first: the listing of [Server.AdminPage] for scripts and
+// tools, which metrics cannot carry (they have no per-session series). It
+// is never mounted by default; mount it behind your own authentication.
 func (s *Server) AdminHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"sessions": s.sessions()})

@@ -246,6 +246,14 @@ type Options struct {
 	// that takes longer (it blocks or spins between steps) is ended, and
 	// the browser gets 503. Default 2s; negative means no bound.
 	ReplayTimeout time.Duration
+	// Telemetry configures the OpenTelemetry traces and metrics the
+	// server reports: the tracer and meter providers (default: the
+	// globals, otel.GetTracerProvider and otel.GetMeterProvider, which
+	// cost next to nothing until a program installs an SDK), the
+	// propagator that reads an incoming traceparent (default the global
+	// one), and attributes that tell this server's metrics from another's.
+	// See [Telemetry].
+	Telemetry Telemetry
 
 	// DrainRedirect, if set, is where [Server.Drain] sends new browsers
 	// (307), instead of answering them 503 with Retry-After.

@@ -86,9 +86,10 @@ func (s *Server) StartListening() error {
 // goroutines and in-flight requests until ctx is done. Clients still
 // sending a request then (a slow upload, headers a byte at a time) are cut
 // rather than waited for, as [adapter.NewServer] describes: they could
-// only be refused. It returns nil, or an error naming how many sessions
-// did not finish when ctx expired. It is safe to call more than once, and
-// after Close.
+// only be refused. The admin page's sampler stops, and the server's
+// metrics are unregistered from the meter provider. It returns nil, or an
+// error naming how many sessions did not finish when ctx expired. It is
+// safe to call more than once, and after Close.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	if s.handOff() {
@@ -107,13 +108,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, hs.Shutdown(ctx))
 	}
 	s.closeRoot()
+	s.sampler.stop()
+	s.tel.close()
 	s.stop()
 	return errors.Join(errs...)
 }
 
 // Close stops the server at once: sessions are cancelled (their goroutines
 // end as soon as they reach Next or return) and listeners and connections
-// started by Serve are closed. Close does not wait; use Shutdown for that.
+// started by Serve are closed; the admin page's sampler stops, and the
+// server's metrics are unregistered. Close does not wait for sessions; use
+// Shutdown for that.
 func (s *Server) Close() error {
 	s.closing.Store(true)
 	done, cancel := context.WithCancel(context.Background())
@@ -129,6 +134,8 @@ func (s *Server) Close() error {
 		errs = append(errs, hs.Close())
 	}
 	s.closeRoot()
+	s.sampler.stop()
+	s.tel.close()
 	s.stop()
 	return errors.Join(errs...)
 }

@@ -73,6 +73,8 @@ func TestExportedNames(t *testing.T) {
 		// down its Handler; the type also names the key under which it
 		// shares the Handler with its sessions.
 		"Handler", "New", "Handler.ServeStatus", "Handler.Shutdown",
+		// Its telemetry and admin page count meters and watchers.
+		"Handler.Meters", "Handler.Watchers",
 	}
 	slices.Sort(want)
 	assert.Equal(t, want, got)

@@ -546,6 +546,14 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
 func main() {
 	wait := defaultWait
 	demo.Main(func(c demo.Config) (demo.Server, error) {
-		return continuity.New(newRoom(wait).app, sessionPerPath(c.Options()))
+		room := newRoom(wait)
+		srv, err := continuity.New(room.app, sessionPerPath(c.Options()))
+		if err != nil {
+			return nil, err
+		}
+		// Its waiting receivers show on -admin: the
+		// continuity.topic.waiters metric and the admin page.
+		srv.ObserveTopic("chat", room.topic)
+		return srv, nil
 	}, waitFlag(&wait))
 }

@@ -141,6 +141,18 @@ func validName(name string) bool {
 // ServeHTTP serves the index, the sources and every example.
 func (t *tour) ServeHTTP(w http.ResponseWriter, r *http.Request) { t.mux.ServeHTTP(w, r) }
 
+// AdminPages returns the admin page of each example whose server has one
+// ([continuity.Server.AdminPage]), by name: -admin serves each at /NAME/.
+func (t *tour) AdminPages() map[string]http.Handler {
+	pages := make(map[string]http.Handler)
+	for name, srv := range t.servers {
+		if p, ok := srv.(demo.AdminPager); ok {
+			pages[name] = p.AdminPage()
+		}
+	}
+	return pages
+}
+
 // Shutdown shuts down every example's server; see
 // [continuity.Server.Shutdown].
 func (t *tour) Shutdown(ctx context.Context) error {

@@ -438,7 +438,15 @@ var generatedExamples = []example{
 		main: func(demoMain mainFunc) {
 			wait := chat_defaultWait
 			demoMain(func(c demo.Config) (demo.Server, error) {
-				return continuity.New(chat_newRoom(wait).app, chat_sessionPerPath(c.Options()))
+				room := chat_newRoom(wait)
+				srv, err := continuity.New(room.app, chat_sessionPerPath(c.Options()))
+				if err != nil {
+					return nil, err
+				}
+				// Its waiting receivers show on -admin: the
+				// continuity.topic.waiters metric and the admin page.
+				srv.ObserveTopic("chat", room.topic)
+				return srv, nil
 			}, chat_waitFlag(&wait))
 		},
 		source: "// Command chat is Continuity's AJAX push chat: open it in two browsers,\n" +
@@ -989,7 +997,15 @@ var generatedExamples = []example{
 			"func main() {\n" +
 			"\twait := defaultWait\n" +
 			"\tdemo.Main(func(c demo.Config) (demo.Server, error) {\n" +
-			"\t\treturn continuity.New(newRoom(wait).app, sessionPerPath(c.Options()))\n" +
+			"\t\troom := newRoom(wait)\n" +
+			"\t\tsrv, err := continuity.New(room.app, sessionPerPath(c.Options()))\n" +
+			"\t\tif err != nil {\n" +
+			"\t\t\treturn nil, err\n" +
+			"\t\t}\n" +
+			"\t\t// Its waiting receivers show on -admin: the\n" +
+			"\t\t// continuity.topic.waiters metric and the admin page.\n" +
+			"\t\tsrv.ObserveTopic(\"chat\", room.topic)\n" +
+			"\t\treturn srv, nil\n" +
 			"\t}, waitFlag(&wait))\n" +
 			"}\n",
 	},

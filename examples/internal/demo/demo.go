@@ -1,8 +1,9 @@
 // Package demo runs the example programs. It holds what every example
 // shares, so that each examples/NAME/main.go ends in a short main that
 // calls [Main]: the flags (-addr, -fcgi, -docroot, -idle, -max-sessions,
-// and -redis, -node, -keys-file for several nodes),
-// listening over HTTP or FastCGI, printing where, a graceful shutdown on
+// -admin, and -redis, -node, -keys-file for several nodes), listening
+// over HTTP or FastCGI, printing where, the admin pages (metrics for
+// Prometheus and the sessions page) on -admin, a graceful shutdown on
 // SIGINT or SIGTERM, and a log that summarises storms.
 package demo
 
@@ -23,6 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/continuity-go/continuity"
 	"github.com/continuity-go/continuity/adapter"
 )
@@ -37,8 +41,14 @@ type Config struct {
 	DocRoot     string        // -docroot: static files; "" serves none
 	IdleTimeout time.Duration // -idle: idle sessions end after this long
 	MaxSessions int           // -max-sessions: live sessions at most
-	Log         io.Writer     // where servers log (the program's stderr)
-	Logger      *slog.Logger  // if set, used instead of a logger on Log
+	// Admin is where -admin serves the admin pages (host:port), or "".
+	Admin string
+	// MeterProvider, set while -admin is given, is where the servers
+	// report their metrics (Options puts it in Telemetry): the Prometheus
+	// exporter behind /metrics reads it.
+	MeterProvider metric.MeterProvider
+	Log           io.Writer    // where servers log (the program's stderr)
+	Logger        *slog.Logger // if set, used instead of a logger on Log
 
 	// Mount is the path ("/NAME/") the tour mounts the example at, or ""
 	// when it runs alone. Options scopes the session cookie to it.
@@ -77,7 +87,11 @@ func (c Config) Options() *continuity.Options {
 			},
 		},
 	}
+	o.Telemetry.MeterProvider = c.MeterProvider
 	if c.Mount != "" {
+		// Several servers report to one meter provider in the tour: the
+		// attribute tells their series apart.
+		o.Telemetry.Attributes = []attribute.KeyValue{attribute.String("continuity.server", strings.Trim(c.Mount, "/"))}
 		// Named for the example too, so that its cookie never meets
 		// another server's "cid" (a standalone example run earlier on the
 		// same address, say) in one request.
@@ -138,7 +152,12 @@ var errUsage = errors.New("usage error")
 // done; then it shuts the server down, waiting up to [ShutdownTimeout] for
 // sessions and requests to finish, and returns nil. It returns
 // [flag.ErrHelp] for -h.
-func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer, build Build, flags ...func(*flag.FlagSet)) error {
+//
+// With -admin it first prints "admin on URL", and serves there /metrics
+// (the servers' OpenTelemetry metrics and the Go runtime's, in
+// Prometheus's format) and the admin page at / (or, for a server of
+// several, an index of their pages).
+func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writer, build Build, flags ...func(*flag.FlagSet)) (err error) {
 	c, err := parse(name, args, stderr, flags...)
 	if err != nil {
 		return err
@@ -152,9 +171,21 @@ func Run(ctx context.Context, name string, args []string, stdout, stderr io.Writ
 		return err
 	}
 	defer c.shared.close()
+	var adm *admin
+	if c.Admin != "" {
+		if adm, err = newAdmin(c.Admin, stderr); err != nil {
+			return err
+		}
+		c.MeterProvider = adm.mp
+		defer func() { err = errors.Join(err, shutdownAdmin(adm)) }()
+	}
 	srv, err := build(c)
 	if err != nil {
 		return err
+	}
+	if adm != nil {
+		adm.serve(srv)
+		fmt.Fprintf(stdout, "admin on %s\n", URL(adm.l.Addr()))
 	}
 	var (
 		l     net.Listener
@@ -209,6 +240,13 @@ func shutdown(srv Server, front frontServer) error {
 	return err
 }
 
+// shutdownAdmin stops the admin pages, once the server has shut down.
+func shutdownAdmin(a *admin) error {
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	return a.shutdown(ctx)
+}
+
 // listenFCGI listens where -fcgi says. A Unix socket file left by a
 // process that died is removed first; one that still answers is not. A
 // TCP address that is not loopback gets a warning: FastCGI believes
@@ -255,6 +293,11 @@ func parse(name string, args []string, stderr io.Writer, flags ...func(*flag.Fla
 	fs.StringVar(&c.Redis, "redis", "", "keep session journals, leases and progress meters in the Redis at `URL` (redis://127.0.0.1:6379/0), so that several nodes serve one site; default: in memory")
 	fs.StringVar(&c.Node, "node", "", "this node's `name` in session leases (default host:pid)")
 	fs.StringVar(&c.KeysFile, "keys-file", "", "read the signing keys from `path` (hex, one per line; the first signs, all verify); default: random per process")
+	fs.Func("admin", "serve the admin pages (/metrics for Prometheus, the sessions page at /) on `127.0.0.1:PORT`; a bare PORT is on loopback (default off)", func(s string) error {
+		addr, err := adminAddr(s)
+		c.Admin = addr
+		return err
+	})
 	for _, f := range flags {
 		f(fs)
 	}
