@@ -59,8 +59,8 @@ import (
 	"time"
 
 	"github.com/continuity-go/continuity/internal/handoff"
-	"github.com/continuity-go/continuity/journal"
 	"github.com/continuity-go/continuity/internal/mapping"
+	"github.com/continuity-go/continuity/journal"
 	"github.com/continuity-go/continuity/progress"
 )
 
