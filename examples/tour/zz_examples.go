@@ -2729,6 +2729,170 @@ var generatedExamples = []example{
 			"\t}\n" +
 			"}\n",
 	},
+	{
+		name:  "wizard",
+		title: "Wizard",
+		about: "A three-step form that the back button, a double click and a reload cannot confuse.",
+		main:  func(demoMain mainFunc) { demoMain(wizard_build) },
+		source: "// Command wizard is a three-step form that the back button, a double\n" +
+			"// click and a reload cannot confuse: step 1 asks a name, step 2 an email\n" +
+			"// address, step 3 shows both with a Confirm button, and a last page shows\n" +
+			"// what was confirmed.\n" +
+			"//\n" +
+			"//\tgo run ./examples/wizard [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"// A flow runs forward only, so without help a browser that goes back from\n" +
+			"// step 3 to step 1 and submits a new name would hand that name to the\n" +
+			"// step waiting for the confirmation. Here every form carries its step's\n" +
+			"// token in a hidden field k (r.StepField()), so the session knows which\n" +
+			"// page a submission comes from, and the server runs with the Rewind\n" +
+			"// policy:\n" +
+			"//\n" +
+			"//   - Back to step 1 and a new name: the flow goes back to step 1 (a\n" +
+			"//     replay of its journal, with the pages discarded) and takes the new\n" +
+			"//     name there; step 2 asks for the email again, and the done page shows\n" +
+			"//     only the new name.\n" +
+			"//   - Two clicks on Next: the flow advances once, and both clicks get the\n" +
+			"//     step 2 page.\n" +
+			"//   - A reload, or the address typed again: nothing advances; the page of\n" +
+			"//     the current step comes back, with a note.\n" +
+			"//\n" +
+			"// The back button shows an earlier page only if the browser kept it: the\n" +
+			"// pages here say Cache-Control: private, no-cache instead of continuity's\n" +
+			"// no-store, and their forms post to an address of their own (see show and\n" +
+			"// page).\n" +
+			"//\n" +
+			"// Replay runs the flow again from its start with the recorded inputs, so\n" +
+			"// it must do the same thing given the same input (see \"Rules for\n" +
+			"// replay-safe flows\" in the README): this one only reads its input.\n" +
+			"//\n" +
+			"//tour:title Wizard\n" +
+			"//tour:about A three-step form that the back button, a double click and a reload cannot confuse.\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"strings\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// wizard is the application: each question is a function call that\n" +
+			"// returns the answer, and the local variables are the form's state.\n" +
+			"func wizard(r *continuity.Request) {\n" +
+			"\tfor {\n" +
+			"\t\tname := ask(r, 1, \"name\", \"Please type your name.\", view{})\n" +
+			"\t\temail := ask(r, 2, \"email\", \"Please type an email address, such as ada@example.com.\", view{Name: name})\n" +
+			"\t\task(r, 3, \"confirm\", \"Please press Confirm.\", view{Name: name, Email: email})\n" +
+			"\t\tshow(r, view{Step: 4, Name: name, Email: email})\n" +
+			"\t\tr.Next() // \"Start again\" comes back here, and the loop starts over\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// ask shows step's page until its form comes back with field filled in\n" +
+			"// (for the email, with an @), and returns the field's value. A request\n" +
+			"// that did not come from the step's form, such as a reload, never reaches\n" +
+			"// this loop: the session answers it with the page again.\n" +
+			"func ask(r *continuity.Request, step int, field, problem string, v view) string {\n" +
+			"\tv.Step = step\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, v)\n" +
+			"\t\t// PostParam: the answers come from this application's forms,\n" +
+			"\t\t// which POST, never from a link another site can make.\n" +
+			"\t\tanswer := strings.TrimSpace(r.Next().PostParam(field))\n" +
+			"\t\tif answer != \"\" && (field != \"email\" || strings.Contains(answer, \"@\")) {\n" +
+			"\t\t\treturn answer\n" +
+			"\t\t}\n" +
+			"\t\tv.Problem = problem\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// view is what a page shows.\n" +
+			"type view struct {\n" +
+			"\tStep        int // 1 to 3, and 4 for the done page\n" +
+			"\tName, Email string\n" +
+			"\tProblem     string        // why the step asks again\n" +
+			"\tNotice      string        // why the page is shown again (a reload)\n" +
+			"\tToken       template.HTML // the hidden field k with the step's token\n" +
+			"}\n" +
+			"\n" +
+			"// show writes step v.Step's page, with its token in every form.\n" +
+			"// r.Stale() tells that the page answers a request that was not this\n" +
+			"// step's input (a reload, or the address typed again).\n" +
+			"func show(r *continuity.Request, v view) {\n" +
+			"\tv.Token = r.StepField()\n" +
+			"\tif r.Stale() {\n" +
+			"\t\tv.Notice = \"Nothing was sent from this page's form, so nothing changed: here is where you are.\"\n" +
+			"\t}\n" +
+			"\t// The back button must show the earlier page as it was, with its\n" +
+			"\t// step's token, so that its form can be sent again. continuity's\n" +
+			"\t// default, Cache-Control: no-store, forbids the browser to keep it:\n" +
+			"\t// Chromium then shows \"Confirm Form Resubmission\" for a page that\n" +
+			"\t// answered a POST, and asks the server again for one reached by GET\n" +
+			"\t// (and gets the current step). no-cache lets the browser keep the\n" +
+			"\t// page for its history, while a reload still asks the server.\n" +
+			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
+			"\tif err := page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// page is every step's page. The forms post to \"step\", not to the\n" +
+			"// address of the first page: a browser forgets what it keeps of an\n" +
+			"// address when it posts to it (RFC 9111, section 4.4), and the back\n" +
+			"// button would find step 1 gone. The URL is relative, so the example\n" +
+			"// works under a prefix too (the tour's /wizard/step).\n" +
+			"var page = template.Must(template.New(\"wizard\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Wizard</title>\n" +
+			"<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Wizard</h1>\n" +
+			"{{with .Notice}}<p id=\"notice\">{{.}}</p>{{end}}\n" +
+			"{{with .Problem}}<p id=\"problem\">{{.}}</p>{{end}}\n" +
+			"{{if eq .Step 1}}<h2 id=\"step\">Step 1 of 3</h2>\n" +
+			"<form method=\"post\" action=\"step\">{{.Token}}\n" +
+			"<label>Your name: <input name=\"name\" required autofocus></label>\n" +
+			"<button type=\"submit\">Next</button>\n" +
+			"</form>\n" +
+			"{{else if eq .Step 2}}<h2 id=\"step\">Step 2 of 3</h2>\n" +
+			"<p>Hello, {{.Name}}.</p>\n" +
+			"<form method=\"post\" action=\"step\">{{.Token}}\n" +
+			"<label>Your email address: <input name=\"email\" type=\"email\" required autofocus></label>\n" +
+			"<button type=\"submit\">Next</button>\n" +
+			"</form>\n" +
+			"{{else if eq .Step 3}}<h2 id=\"step\">Step 3 of 3</h2>\n" +
+			"<p>Name: <span id=\"name\">{{.Name}}</span></p>\n" +
+			"<p>Email: <span id=\"email\">{{.Email}}</span></p>\n" +
+			"<p>Use your browser's back button to change them.</p>\n" +
+			"<form method=\"post\" action=\"step\">{{.Token}}\n" +
+			"<button type=\"submit\" name=\"confirm\" value=\"yes\">Confirm</button>\n" +
+			"</form>\n" +
+			"{{else}}<h2 id=\"step\">Done</h2>\n" +
+			"<p>Confirmed: <span id=\"name\">{{.Name}}</span>, <span id=\"email\">{{.Email}}</span>.</p>\n" +
+			"<form method=\"post\" action=\"step\">{{.Token}}\n" +
+			"<button type=\"submit\" name=\"again\" value=\"yes\">Start again</button>\n" +
+			"</form>\n" +
+			"{{end}}</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"// build makes the server: the flow with the Rewind policy, so that a form\n" +
+			"// of an earlier step takes the flow back to that step.\n" +
+			"func build(c demo.Config) (demo.Server, error) {\n" +
+			"\to := c.Options()\n" +
+			"\to.StalePolicy = continuity.Rewind\n" +
+			"\treturn continuity.New(wizard, o)\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(build) }\n",
+	},
 }
 
 // examples/addtwo/main.go
@@ -4801,4 +4965,118 @@ func slowprint_streamFlags(lines *int, every *time.Duration) func(*flag.FlagSet)
 		})
 		fs.Func("every", "write a line every `duration` (default 1s)", demo.PositiveDuration(every, true))
 	}
+}
+
+// examples/wizard/main.go
+
+// wizard is the application: each question is a function call that
+// returns the answer, and the local variables are the form's state.
+func wizard_wizard(r *continuity.Request) {
+	for {
+		name := wizard_ask(r, 1, "name", "Please type your name.", wizard_view{})
+		email := wizard_ask(r, 2, "email", "Please type an email address, such as ada@example.com.", wizard_view{Name: name})
+		wizard_ask(r, 3, "confirm", "Please press Confirm.", wizard_view{Name: name, Email: email})
+		wizard_show(r, wizard_view{Step: 4, Name: name, Email: email})
+		r.Next() // "Start again" comes back here, and the loop starts over
+	}
+}
+
+// ask shows step's page until its form comes back with field filled in
+// (for the email, with an @), and returns the field's value. A request
+// that did not come from the step's form, such as a reload, never reaches
+// this loop: the session answers it with the page again.
+func wizard_ask(r *continuity.Request, step int, field, problem string, v wizard_view) string {
+	v.Step = step
+	for {
+		wizard_show(r, v)
+		// PostParam: the answers come from this application's forms,
+		// which POST, never from a link another site can make.
+		answer := strings.TrimSpace(r.Next().PostParam(field))
+		if answer != "" && (field != "email" || strings.Contains(answer, "@")) {
+			return answer
+		}
+		v.Problem = problem
+	}
+}
+
+// view is what a page shows.
+type wizard_view struct {
+	Step        int // 1 to 3, and 4 for the done page
+	Name, Email string
+	Problem     string        // why the step asks again
+	Notice      string        // why the page is shown again (a reload)
+	Token       template.HTML // the hidden field k with the step's token
+}
+
+// show writes step v.Step's page, with its token in every form.
+// r.Stale() tells that the page answers a request that was not this
+// step's input (a reload, or the address typed again).
+func wizard_show(r *continuity.Request, v wizard_view) {
+	v.Token = r.StepField()
+	if r.Stale() {
+		v.Notice = "Nothing was sent from this page's form, so nothing changed: here is where you are."
+	}
+	// The back button must show the earlier page as it was, with its
+	// step's token, so that its form can be sent again. continuity's
+	// default, Cache-Control: no-store, forbids the browser to keep it:
+	// Chromium then shows "Confirm Form Resubmission" for a page that
+	// answered a POST, and asks the server again for one reached by GET
+	// (and gets the current step). no-cache lets the browser keep the
+	// page for its history, while a reload still asks the server.
+	r.Header().Set("Cache-Control", "private, no-cache")
+	if err := wizard_page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err) // a bug in the template: continuity answers 500 and logs it
+	}
+}
+
+// page is every step's page. The forms post to "step", not to the
+// address of the first page: a browser forgets what it keeps of an
+// address when it posts to it (RFC 9111, section 4.4), and the back
+// button would find step 1 gone. The URL is relative, so the example
+// works under a prefix too (the tour's /wizard/step).
+var wizard_page = template.Must(template.New("wizard").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Wizard</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>
+</head>
+<body>
+<h1>Wizard</h1>
+{{with .Notice}}<p id="notice">{{.}}</p>{{end}}
+{{with .Problem}}<p id="problem">{{.}}</p>{{end}}
+{{if eq .Step 1}}<h2 id="step">Step 1 of 3</h2>
+<form method="post" action="step">{{.Token}}
+<label>Your name: <input name="name" required autofocus></label>
+<button type="submit">Next</button>
+</form>
+{{else if eq .Step 2}}<h2 id="step">Step 2 of 3</h2>
+<p>Hello, {{.Name}}.</p>
+<form method="post" action="step">{{.Token}}
+<label>Your email address: <input name="email" type="email" required autofocus></label>
+<button type="submit">Next</button>
+</form>
+{{else if eq .Step 3}}<h2 id="step">Step 3 of 3</h2>
+<p>Name: <span id="name">{{.Name}}</span></p>
+<p>Email: <span id="email">{{.Email}}</span></p>
+<p>Use your browser's back button to change them.</p>
+<form method="post" action="step">{{.Token}}
+<button type="submit" name="confirm" value="yes">Confirm</button>
+</form>
+{{else}}<h2 id="step">Done</h2>
+<p>Confirmed: <span id="name">{{.Name}}</span>, <span id="email">{{.Email}}</span>.</p>
+<form method="post" action="step">{{.Token}}
+<button type="submit" name="again" value="yes">Start again</button>
+</form>
+{{end}}</body>
+</html>
+`))
+
+// build makes the server: the flow with the Rewind policy, so that a form
+// of an earlier step takes the flow back to that step.
+func wizard_build(c demo.Config) (demo.Server, error) {
+	o := c.Options()
+	o.StalePolicy = continuity.Rewind
+	return continuity.New(wizard_wizard, o)
 }
