@@ -1787,6 +1787,117 @@ var generatedExamples = []example{
 			"func main() { demo.Main(demo.App(params)) }\n",
 	},
 	{
+		name:  "postredirect",
+		title: "Post/Redirect/Get",
+		about: "Forms that POST and redirect; the page tells a reload from the back button.",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(postredirect_postRedirect)) },
+		source: "// Command postredirect is Post/Redirect/Get with step tokens (Perl\n" +
+			"// Continuity's post-redirect.pl): every form POSTs, and the POST is\n" +
+			"// answered with a 303 redirect to a GET of the result, so that the\n" +
+			"// browser's reload button asks for the result again instead of sending\n" +
+			"// the form again. The page then tells a reload from the back button:\n" +
+			"//\n" +
+			"//   - reload the result, and it says RELOAD detected (nothing changes);\n" +
+			"//   - go back to an older page and send its form, and it says BACK\n" +
+			"//     detected (nothing changes: the older form is not used).\n" +
+			"//\n" +
+			"//\tgo run ./examples/postredirect [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"// Perl's version puts a page ID of its own in each form and keeps a table\n" +
+			"// of the IDs it has seen. Here each form carries its step's token\n" +
+			"// (r.StepField()), and the session, with the default Reject policy,\n" +
+			"// answers what is not the current step's input itself, with the current\n" +
+			"// page again: r.StaleReason() tells the page why. StaleReload: the request\n" +
+			"// carried no token (the redirect's GET again). StaleBack: an earlier\n" +
+			"// step's token (an older page's form). That answer is the page itself, not\n" +
+			"// a redirect.\n" +
+			"//\n" +
+			"//tour:title Post/Redirect/Get\n" +
+			"//tour:about Forms that POST and redirect; the page tells a reload from the back button.\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"net/http\"\n" +
+			"\t\"strconv\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// postRedirect is the application: a form asks for a number; its POST is\n" +
+			"// answered with a redirect, and the GET that follows gets the page that\n" +
+			"// shows the number, with the form again.\n" +
+			"func postRedirect(r *continuity.Request) {\n" +
+			"\tv := view{}\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, v)\n" +
+			"\t\tv.Chose = r.Next().PostParam(\"num\")\n" +
+			"\t\tv.Count++\n" +
+			"\t\t// The redirect's page asks for no token: the browser's GET,\n" +
+			"\t\t// which has none, is the next input. The count in the address\n" +
+			"\t\t// gives each result an address of its own, as Perl's pageID did.\n" +
+			"\t\tr.Redirect(\"./?n=\"+strconv.Itoa(v.Count), http.StatusSeeOther)\n" +
+			"\t\tr.Next()\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// view is what the page shows.\n" +
+			"type view struct {\n" +
+			"\tChose    string // the number sent last\n" +
+			"\tCount    int    // how many numbers were sent\n" +
+			"\tDetected string // RELOAD or BACK, when the page answers a stale request\n" +
+			"\tToken    template.HTML\n" +
+			"}\n" +
+			"\n" +
+			"// show writes the page, with the step's token in its form, and says why\n" +
+			"// when it answers a stale request.\n" +
+			"func show(r *continuity.Request, v view) {\n" +
+			"\tv.Token = r.StepField()\n" +
+			"\tswitch r.StaleReason() {\n" +
+			"\tcase continuity.StaleReload:\n" +
+			"\t\tv.Detected = \"RELOAD\"\n" +
+			"\tcase continuity.StaleBack:\n" +
+			"\t\tv.Detected = \"BACK\"\n" +
+			"\t}\n" +
+			"\t// Keep the page for the back button (continuity's default, no-store,\n" +
+			"\t// forbids it): then an older page and its form come back as they\n" +
+			"\t// were. A reload still asks the server.\n" +
+			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
+			"\tif err := page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// page is the form and the last number sent. The form posts to \"send\",\n" +
+			"// not to the page's own address: a POST to an address makes the browser\n" +
+			"// forget the page it keeps for that address (RFC 9111, section 4.4).\n" +
+			"var page = template.Must(template.New(\"postredirect\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Post/Redirect/Get</title>\n" +
+			"<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Post/Redirect/Get</h1>\n" +
+			"{{if eq .Detected \"RELOAD\"}}<p id=\"detected\">RELOAD detected: this page was loaded again, and nothing was sent.</p>\n" +
+			"{{else if eq .Detected \"BACK\"}}<p id=\"detected\">BACK detected: that form was on an older page, so it was not used. Here is where you are.</p>\n" +
+			"{{end}}{{if .Count}}<p>You chose: <span id=\"chose\">{{.Chose}}</span> (number <span id=\"count\">{{.Count}}</span>)</p>\n" +
+			"{{else}}<p>Send a number, then try the reload and back buttons.</p>\n" +
+			"{{end}}<form method=\"post\" action=\"send\">{{.Token}}\n" +
+			"<label>Number: <input name=\"num\" autocomplete=\"off\" autofocus></label>\n" +
+			"<button type=\"submit\">Send</button>\n" +
+			"</form>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(postRedirect)) }\n",
+	},
+	{
 		name:  "progress",
 		title: "Progress",
 		about: "A live progress bar for slow work in the session, over Server-Sent Events or long-polling.",
@@ -4249,6 +4360,77 @@ func params_show(r *continuity.Request, data any) {
 		panic(err)
 	}
 }
+
+// examples/postredirect/main.go
+
+// postRedirect is the application: a form asks for a number; its POST is
+// answered with a redirect, and the GET that follows gets the page that
+// shows the number, with the form again.
+func postredirect_postRedirect(r *continuity.Request) {
+	v := postredirect_view{}
+	for {
+		postredirect_show(r, v)
+		v.Chose = r.Next().PostParam("num")
+		v.Count++
+		// The redirect's page asks for no token: the browser's GET,
+		// which has none, is the next input. The count in the address
+		// gives each result an address of its own, as Perl's pageID did.
+		r.Redirect("./?n="+strconv.Itoa(v.Count), http.StatusSeeOther)
+		r.Next()
+	}
+}
+
+// view is what the page shows.
+type postredirect_view struct {
+	Chose    string // the number sent last
+	Count    int    // how many numbers were sent
+	Detected string // RELOAD or BACK, when the page answers a stale request
+	Token    template.HTML
+}
+
+// show writes the page, with the step's token in its form, and says why
+// when it answers a stale request.
+func postredirect_show(r *continuity.Request, v postredirect_view) {
+	v.Token = r.StepField()
+	switch r.StaleReason() {
+	case continuity.StaleReload:
+		v.Detected = "RELOAD"
+	case continuity.StaleBack:
+		v.Detected = "BACK"
+	}
+	// Keep the page for the back button (continuity's default, no-store,
+	// forbids it): then an older page and its form come back as they
+	// were. A reload still asks the server.
+	r.Header().Set("Cache-Control", "private, no-cache")
+	if err := postredirect_page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err) // a bug in the template: continuity answers 500 and logs it
+	}
+}
+
+// page is the form and the last number sent. The form posts to "send",
+// not to the page's own address: a POST to an address makes the browser
+// forget the page it keeps for that address (RFC 9111, section 4.4).
+var postredirect_page = template.Must(template.New("postredirect").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Post/Redirect/Get</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>
+</head>
+<body>
+<h1>Post/Redirect/Get</h1>
+{{if eq .Detected "RELOAD"}}<p id="detected">RELOAD detected: this page was loaded again, and nothing was sent.</p>
+{{else if eq .Detected "BACK"}}<p id="detected">BACK detected: that form was on an older page, so it was not used. Here is where you are.</p>
+{{end}}{{if .Count}}<p>You chose: <span id="chose">{{.Chose}}</span> (number <span id="count">{{.Count}}</span>)</p>
+{{else}}<p>Send a number, then try the reload and back buttons.</p>
+{{end}}<form method="post" action="send">{{.Token}}
+<label>Number: <input name="num" autocomplete="off" autofocus></label>
+<button type="submit">Send</button>
+</form>
+</body>
+</html>
+`))
 
 // examples/progress/main.go
 
