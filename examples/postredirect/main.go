@@ -5,10 +5,11 @@
 // the form again. The page then tells a reload from the back button:
 //
 //   - reload the result, and it says RELOAD detected (nothing changes);
+//
 //   - go back to an older page and send its form, and it says BACK
 //     detected (nothing changes: the older form is not used).
 //
-//	go run ./examples/postredirect [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//     go run ./examples/postredirect [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
 //
 // Perl's version puts a page ID of its own in each form and keeps a table
 // of the IDs it has seen. Here each form carries its step's token
