@@ -2,14 +2,15 @@
 // Continuity's post-redirect.pl): every form POSTs, and the POST is
 // answered with a 303 redirect to a GET of the result, so that the
 // browser's reload button asks for the result again instead of sending
-// the form again. The page then tells a reload from the back button:
+// the form again.
+//
+//	go run ./examples/postredirect [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//
+// The page tells a reload from the back button:
 //
 //   - reload the result, and it says RELOAD detected (nothing changes);
-//
 //   - go back to an older page and send its form, and it says BACK
 //     detected (nothing changes: the older form is not used).
-//
-//     go run ./examples/postredirect [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
 //
 // Perl's version puts a page ID of its own in each form and keeps a table
 // of the IDs it has seen. Here each form carries its step's token

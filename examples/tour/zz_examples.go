@@ -1795,14 +1795,15 @@ var generatedExamples = []example{
 			"// Continuity's post-redirect.pl): every form POSTs, and the POST is\n" +
 			"// answered with a 303 redirect to a GET of the result, so that the\n" +
 			"// browser's reload button asks for the result again instead of sending\n" +
-			"// the form again. The page then tells a reload from the back button:\n" +
+			"// the form again.\n" +
+			"//\n" +
+			"//\tgo run ./examples/postredirect [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"// The page tells a reload from the back button:\n" +
 			"//\n" +
 			"//   - reload the result, and it says RELOAD detected (nothing changes);\n" +
-			"//\n" +
 			"//   - go back to an older page and send its form, and it says BACK\n" +
 			"//     detected (nothing changes: the older form is not used).\n" +
-			"//\n" +
-			"//     go run ./examples/postredirect [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
 			"//\n" +
 			"// Perl's version puts a page ID of its own in each form and keeps a table\n" +
 			"// of the IDs it has seen. Here each form carries its step's token\n" +
