@@ -2708,6 +2708,366 @@ var generatedExamples = []example{
 			"}\n",
 	},
 	{
+		name:  "shop",
+		title: "Shop",
+		about: "A catalogue, a cart and a checkout where the back button and a second tab work, and an order is placed once.",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(shop_newOrderBook().shop)) },
+		source: "// Command shop is a small shop (what Perl Continuity's petstore.pl set\n" +
+			"// out to be): a catalogue and a cart, then a checkout that asks for an\n" +
+			"// address, shows the order to confirm, and places it. The whole flow is a\n" +
+			"// loop in one function, with the cart in a local variable.\n" +
+			"//\n" +
+			"//\tgo run ./examples/shop [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"// Every form carries its step's token (r.StepField()), and the flow runs\n" +
+			"// with the Fork policy (r.SetStalePolicy):\n" +
+			"//\n" +
+			"//   - The back button works in the cart and the checkout: an older page's\n" +
+			"//     form, sent, goes on from that page, with the cart and the address\n" +
+			"//     that page showed. (Fork gives the tab a copy of the flow, replayed\n" +
+			"//     to the page's step, and leaves the flow it came from where it was.)\n" +
+			"//   - A second tab gets a copy of its own the first time it sends a form\n" +
+			"//     the first tab has moved past, and from then on the two tabs shop\n" +
+			"//     independently: each can place an order of its own.\n" +
+			"//   - Placing the order is a point of no return (r.Barrier()): the pages\n" +
+			"//     of that flow from before it get 409 \"this can no longer be\n" +
+			"//     changed\", and a double click on \"Place order\" places one order.\n" +
+			"//\n" +
+			"// The price of Fork: a copy's order is the copy's barrier, not that of\n" +
+			"// the flow it was copied from. A page from before the copy began (the\n" +
+			"// back button, then a form, makes one) belongs to that flow, which has\n" +
+			"// placed no order: its form makes another copy, as a second tab's would,\n" +
+			"// which can place another order. Under the Rewind policy every older page\n" +
+			"// would get 409, but a second tab would take the one flow back instead of\n" +
+			"// shopping on its own.\n" +
+			"//\n" +
+			"// The order number comes from continuity.Once: a replay of the flow (to go\n" +
+			"// back, or to fork) gets the recorded number, and the order book\n" +
+			"// deduplicates on the idempotency key that Once hands it, so a repeated\n" +
+			"// call places no second order.\n" +
+			"//\n" +
+			"//tour:title Shop\n" +
+			"//tour:about A catalogue, a cart and a checkout where the back button and a second tab work, and an order is placed once.\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"context\"\n" +
+			"\t\"errors\"\n" +
+			"\t\"fmt\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"slices\"\n" +
+			"\t\"strings\"\n" +
+			"\t\"sync\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// A product is what the catalogue sells; prices are in cents.\n" +
+			"type product struct {\n" +
+			"\tID, Name string\n" +
+			"\tPrice    int\n" +
+			"}\n" +
+			"\n" +
+			"// catalogue is fixed: a replayed step must see what the first run saw, so\n" +
+			"// a flow never reads data that others change except through Once.\n" +
+			"var catalogue = []product{\n" +
+			"\t{\"tea\", \"Green tea\", 350},\n" +
+			"\t{\"coffee\", \"Coffee beans\", 1290},\n" +
+			"\t{\"cocoa\", \"Cocoa\", 480},\n" +
+			"\t{\"honey\", \"Honey\", 650},\n" +
+			"}\n" +
+			"\n" +
+			"// Bounds on what a shopper can make the server keep.\n" +
+			"const (\n" +
+			"\tmaxQuantity = 99    // of one product in a cart\n" +
+			"\tmaxField    = 100   // characters of an address field\n" +
+			"\tmaxOrders   = 10000 // orders the book keeps\n" +
+			")\n" +
+			"\n" +
+			"// shop is the application: the cart, then the checkout, then the order,\n" +
+			"// and over again. Going back, or forking, replays it: it reads only its\n" +
+			"// input and the catalogue, and places the order through Once.\n" +
+			"func (b *orderBook) shop(r *continuity.Request) {\n" +
+			"\t// First thing: it also starts the journal with the first page, so\n" +
+			"\t// that every step can be gone back to.\n" +
+			"\tr.SetStalePolicy(continuity.Fork)\n" +
+			"\tvar addr address\n" +
+			"\tfor {\n" +
+			"\t\tc := newCart()\n" +
+			"\t\tfor {\n" +
+			"\t\t\tbrowse(r, c)\n" +
+			"\t\t\taddr = askAddress(r, c, addr)\n" +
+			"\t\t\tif confirm(r, c, addr) {\n" +
+			"\t\t\t\tbreak\n" +
+			"\t\t\t}\n" +
+			"\t\t}\n" +
+			"\t\t// The order is placed now: no page from before can change it.\n" +
+			"\t\tr.Barrier()\n" +
+			"\t\tid, err := continuity.Once(r, \"order\", func(_ context.Context, key string) (string, error) {\n" +
+			"\t\t\treturn b.place(key, placed{Cart: slices.Clone(c), Address: addr})\n" +
+			"\t\t})\n" +
+			"\t\tv := view{Step: \"placed\", Order: id, Address: addr}\n" +
+			"\t\tif err != nil {\n" +
+			"\t\t\tv.Problem = \"Sorry, the order could not be placed: \" + err.Error()\n" +
+			"\t\t}\n" +
+			"\t\tshow(r, v.withCart(c))\n" +
+			"\t\tr.Next() // \"Shop again\"\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// A cart holds a quantity per product, by the product's index in the\n" +
+			"// catalogue.\n" +
+			"type cart []int\n" +
+			"\n" +
+			"func newCart() cart { return make(cart, len(catalogue)) }\n" +
+			"\n" +
+			"func (c cart) empty() bool {\n" +
+			"\tfor _, n := range c {\n" +
+			"\t\tif n > 0 {\n" +
+			"\t\t\treturn false\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"\treturn true\n" +
+			"}\n" +
+			"\n" +
+			"// find returns the index of the product id, or -1.\n" +
+			"func find(id string) int {\n" +
+			"\tfor i, p := range catalogue {\n" +
+			"\t\tif p.ID == id {\n" +
+			"\t\t\treturn i\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"\treturn -1\n" +
+			"}\n" +
+			"\n" +
+			"// browse shows the catalogue and the cart until the shopper checks out\n" +
+			"// with something in the cart; it changes c.\n" +
+			"func browse(r *continuity.Request, c cart) {\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, view{Step: \"cart\"}.withCart(c))\n" +
+			"\t\tr.Next()\n" +
+			"\t\tif i := find(r.PostParam(\"add\")); i >= 0 && c[i] < maxQuantity {\n" +
+			"\t\t\tc[i]++\n" +
+			"\t\t}\n" +
+			"\t\tif i := find(r.PostParam(\"remove\")); i >= 0 && c[i] > 0 {\n" +
+			"\t\t\tc[i]--\n" +
+			"\t\t}\n" +
+			"\t\tif r.PostParam(\"checkout\") != \"\" && !c.empty() {\n" +
+			"\t\t\treturn\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// An address is where an order goes.\n" +
+			"type address struct{ Name, Street, City string }\n" +
+			"\n" +
+			"// askAddress asks where to send the order until every field is filled in;\n" +
+			"// last fills the form in.\n" +
+			"func askAddress(r *continuity.Request, c cart, last address) address {\n" +
+			"\tv := view{Step: \"address\", Address: last}\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, v.withCart(c))\n" +
+			"\t\tr.Next()\n" +
+			"\t\ta := address{\n" +
+			"\t\t\tName:   strings.TrimSpace(r.PostParam(\"name\")),\n" +
+			"\t\t\tStreet: strings.TrimSpace(r.PostParam(\"street\")),\n" +
+			"\t\t\tCity:   strings.TrimSpace(r.PostParam(\"city\")),\n" +
+			"\t\t}\n" +
+			"\t\tv.Address = a\n" +
+			"\t\tswitch {\n" +
+			"\t\tcase a.Name == \"\" || a.Street == \"\" || a.City == \"\":\n" +
+			"\t\t\tv.Problem = \"Please fill in your name, street and city.\"\n" +
+			"\t\tcase len(a.Name) > maxField || len(a.Street) > maxField || len(a.City) > maxField:\n" +
+			"\t\t\tv.Problem = fmt.Sprintf(\"Please keep each field to %d characters.\", maxField)\n" +
+			"\t\tdefault:\n" +
+			"\t\t\treturn a\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// confirm shows the order and reports whether the shopper placed it;\n" +
+			"// \"Change\" goes back to the cart.\n" +
+			"func confirm(r *continuity.Request, c cart, a address) bool {\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, view{Step: \"confirm\", Address: a}.withCart(c))\n" +
+			"\t\tr.Next()\n" +
+			"\t\tswitch {\n" +
+			"\t\tcase r.PostParam(\"place\") != \"\":\n" +
+			"\t\t\treturn true\n" +
+			"\t\tcase r.PostParam(\"change\") != \"\":\n" +
+			"\t\t\treturn false\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// The order book is shared by every session; it is the \"service\" that\n" +
+			"// Once calls, and it deduplicates on the idempotency key.\n" +
+			"type orderBook struct {\n" +
+			"\tmu     sync.Mutex\n" +
+			"\tbyKey  map[string]string // idempotency key → order number\n" +
+			"\torders []placed\n" +
+			"}\n" +
+			"\n" +
+			"// A placed order.\n" +
+			"type placed struct {\n" +
+			"\tID      string\n" +
+			"\tCart    cart\n" +
+			"\tAddress address\n" +
+			"}\n" +
+			"\n" +
+			"var errBookFull = errors.New(\"the shop takes no more orders today\")\n" +
+			"\n" +
+			"func newOrderBook() *orderBook { return &orderBook{byKey: make(map[string]string)} }\n" +
+			"\n" +
+			"// place records the order o under key, or returns the number of the order\n" +
+			"// already placed under key.\n" +
+			"func (b *orderBook) place(key string, o placed) (string, error) {\n" +
+			"\tb.mu.Lock()\n" +
+			"\tdefer b.mu.Unlock()\n" +
+			"\tif id, ok := b.byKey[key]; ok {\n" +
+			"\t\treturn id, nil\n" +
+			"\t}\n" +
+			"\tif len(b.orders) >= maxOrders {\n" +
+			"\t\treturn \"\", errBookFull\n" +
+			"\t}\n" +
+			"\to.ID = fmt.Sprintf(\"A%d\", 1001+len(b.orders))\n" +
+			"\tb.orders = append(b.orders, o)\n" +
+			"\tb.byKey[key] = o.ID\n" +
+			"\treturn o.ID, nil\n" +
+			"}\n" +
+			"\n" +
+			"// placedOrders returns a copy of the orders placed so far.\n" +
+			"func (b *orderBook) placedOrders() []placed {\n" +
+			"\tb.mu.Lock()\n" +
+			"\tdefer b.mu.Unlock()\n" +
+			"\treturn append([]placed(nil), b.orders...)\n" +
+			"}\n" +
+			"\n" +
+			"// view is what a page shows.\n" +
+			"type view struct {\n" +
+			"\tStep     string // cart, address, confirm or placed\n" +
+			"\tProducts []productView\n" +
+			"\tLines    []line\n" +
+			"\tTotal    string\n" +
+			"\tAddress  address\n" +
+			"\tProblem  string\n" +
+			"\tNotice   string\n" +
+			"\tOrder    string\n" +
+			"\tToken    template.HTML\n" +
+			"}\n" +
+			"\n" +
+			"type productView struct{ ID, Name, Price string }\n" +
+			"\n" +
+			"// A line of the cart.\n" +
+			"type line struct {\n" +
+			"\tID, Name, Sum string\n" +
+			"\tQty           int\n" +
+			"}\n" +
+			"\n" +
+			"func money(cents int) string { return fmt.Sprintf(\"$%d.%02d\", cents/100, cents%100) }\n" +
+			"\n" +
+			"// withCart fills in the catalogue and the cart's lines and total.\n" +
+			"func (v view) withCart(c cart) view {\n" +
+			"\ttotal := 0\n" +
+			"\tfor i, p := range catalogue {\n" +
+			"\t\tv.Products = append(v.Products, productView{p.ID, p.Name, money(p.Price)})\n" +
+			"\t\tif c[i] > 0 {\n" +
+			"\t\t\tv.Lines = append(v.Lines, line{ID: p.ID, Name: p.Name, Qty: c[i], Sum: money(c[i] * p.Price)})\n" +
+			"\t\t\ttotal += c[i] * p.Price\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"\tv.Total = money(total)\n" +
+			"\treturn v\n" +
+			"}\n" +
+			"\n" +
+			"// show writes the page of v.Step with the step's token in every form.\n" +
+			"func show(r *continuity.Request, v view) {\n" +
+			"\tv.Token = r.StepField()\n" +
+			"\tif r.StaleReason() == continuity.StaleBack {\n" +
+			"\t\tv.Notice = \"That page was out of date, so it was not used: here is where you are.\"\n" +
+			"\t}\n" +
+			"\t// Keep the page for the back button (continuity's default, no-store,\n" +
+			"\t// forbids it): an older page then comes back as it was, with its\n" +
+			"\t// form and token. A reload still asks the server.\n" +
+			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
+			"\tif err := pages.ExecuteTemplate(r, \"page\", v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// pages are the shop's pages. Forms post to an address of their own\n" +
+			"// (\"cart\", \"address\", \"order\"), never to the first page's: a POST to an\n" +
+			"// address makes the browser forget the page it keeps for it (RFC 9111,\n" +
+			"// section 4.4), which the back button would then not find. The addresses\n" +
+			"// are relative, so the shop works under a prefix too (the tour's /shop/).\n" +
+			"var pages = template.Must(template.New(\"shop\").Parse(`\n" +
+			"{{define \"page\"}}<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Shop</title>\n" +
+			"<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}td{padding:.2em .6em}</style>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Shop</h1>\n" +
+			"{{with .Notice}}<p id=\"notice\">{{.}}</p>{{end}}\n" +
+			"{{with .Problem}}<p id=\"problem\">{{.}}</p>{{end}}\n" +
+			"{{if eq .Step \"cart\"}}{{template \"cart\" .}}\n" +
+			"{{else if eq .Step \"address\"}}{{template \"address\" .}}\n" +
+			"{{else if eq .Step \"confirm\"}}{{template \"confirm\" .}}\n" +
+			"{{else}}{{template \"placed\" .}}\n" +
+			"{{end}}</body>\n" +
+			"</html>\n" +
+			"{{end}}\n" +
+			"\n" +
+			"{{define \"lines\"}}<table id=\"cart\">\n" +
+			"{{range .Lines}}<tr id=\"line-{{.ID}}\"><td class=\"qty\">{{.Qty}}</td><td>{{.Name}}</td><td>{{.Sum}}</td></tr>\n" +
+			"{{end}}<tr><td></td><td>Total</td><td id=\"total\">{{.Total}}</td></tr>\n" +
+			"</table>{{end}}\n" +
+			"\n" +
+			"{{define \"cart\"}}<h2 id=\"step\">Catalogue</h2>\n" +
+			"<form method=\"post\" action=\"cart\">{{.Token}}\n" +
+			"<table id=\"catalogue\">\n" +
+			"{{range .Products}}<tr><td>{{.Name}}</td><td>{{.Price}}</td><td><button type=\"submit\" name=\"add\" value=\"{{.ID}}\">Add {{.Name}}</button></td></tr>\n" +
+			"{{end}}</table>\n" +
+			"<h2>Your cart</h2>\n" +
+			"{{if .Lines}}{{template \"lines\" .}}\n" +
+			"<p>{{range .Lines}}<button type=\"submit\" name=\"remove\" value=\"{{.ID}}\">Remove one {{.Name}}</button> {{end}}</p>\n" +
+			"<p><button type=\"submit\" name=\"checkout\" value=\"yes\">Check out</button></p>\n" +
+			"{{else}}<p id=\"empty\">Your cart is empty.</p>\n" +
+			"{{end}}</form>{{end}}\n" +
+			"\n" +
+			"{{define \"address\"}}<h2 id=\"step\">Where to?</h2>\n" +
+			"{{template \"lines\" .}}\n" +
+			"<form method=\"post\" action=\"address\">{{.Token}}\n" +
+			"<p><label>Name: <input name=\"name\" value=\"{{.Address.Name}}\" maxlength=\"100\" required></label></p>\n" +
+			"<p><label>Street: <input name=\"street\" value=\"{{.Address.Street}}\" maxlength=\"100\" required></label></p>\n" +
+			"<p><label>City: <input name=\"city\" value=\"{{.Address.City}}\" maxlength=\"100\" required></label></p>\n" +
+			"<p><button type=\"submit\">Continue</button></p>\n" +
+			"</form>{{end}}\n" +
+			"\n" +
+			"{{define \"confirm\"}}<h2 id=\"step\">Your order</h2>\n" +
+			"{{template \"lines\" .}}\n" +
+			"<p id=\"address\">To {{.Address.Name}}, {{.Address.Street}}, {{.Address.City}}</p>\n" +
+			"<form method=\"post\" action=\"order\">{{.Token}}\n" +
+			"<button type=\"submit\" name=\"place\" value=\"yes\">Place order</button>\n" +
+			"<button type=\"submit\" name=\"change\" value=\"yes\">Change</button>\n" +
+			"</form>{{end}}\n" +
+			"\n" +
+			"{{define \"placed\"}}<h2 id=\"step\">Thank you</h2>\n" +
+			"{{with .Order}}<p>Order <span id=\"order\">{{.}}</span> is placed.</p>{{end}}\n" +
+			"{{template \"lines\" .}}\n" +
+			"<p id=\"address\">To {{.Address.Name}}, {{.Address.Street}}, {{.Address.City}}</p>\n" +
+			"<form method=\"post\" action=\"cart\">{{.Token}}\n" +
+			"<button type=\"submit\" name=\"again\" value=\"yes\">Shop again</button>\n" +
+			"</form>{{end}}\n" +
+			"`))\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(newOrderBook().shop)) }\n",
+	},
+	{
 		name:  "slowprint",
 		title: "Slow print",
 		about: "A page streamed a line at a time, stopping as soon as the browser leaves.",
@@ -5053,6 +5413,310 @@ run();
 </script>
 </body>
 </html>
+`))
+
+// examples/shop/main.go
+
+// A product is what the catalogue sells; prices are in cents.
+type shop_product struct {
+	ID, Name string
+	Price    int
+}
+
+// catalogue is fixed: a replayed step must see what the first run saw, so
+// a flow never reads data that others change except through Once.
+var shop_catalogue = []shop_product{
+	{"tea", "Green tea", 350},
+	{"coffee", "Coffee beans", 1290},
+	{"cocoa", "Cocoa", 480},
+	{"honey", "Honey", 650},
+}
+
+// Bounds on what a shopper can make the server keep.
+const (
+	shop_maxQuantity = 99    // of one product in a cart
+	shop_maxField    = 100   // characters of an address field
+	shop_maxOrders   = 10000 // orders the book keeps
+)
+
+// shop is the application: the cart, then the checkout, then the order,
+// and over again. Going back, or forking, replays it: it reads only its
+// input and the catalogue, and places the order through Once.
+func (b *shop_orderBook) shop(r *continuity.Request) {
+	// First thing: it also starts the journal with the first page, so
+	// that every step can be gone back to.
+	r.SetStalePolicy(continuity.Fork)
+	var addr shop_address
+	for {
+		c := shop_newCart()
+		for {
+			shop_browse(r, c)
+			addr = shop_askAddress(r, c, addr)
+			if shop_confirm(r, c, addr) {
+				break
+			}
+		}
+		// The order is placed now: no page from before can change it.
+		r.Barrier()
+		id, err := continuity.Once(r, "order", func(_ context.Context, key string) (string, error) {
+			return b.place(key, shop_placed{Cart: slices.Clone(c), Address: addr})
+		})
+		v := shop_view{Step: "placed", Order: id, Address: addr}
+		if err != nil {
+			v.Problem = "Sorry, the order could not be placed: " + err.Error()
+		}
+		shop_show(r, v.withCart(c))
+		r.Next() // "Shop again"
+	}
+}
+
+// A cart holds a quantity per product, by the product's index in the
+// catalogue.
+type shop_cart []int
+
+func shop_newCart() shop_cart { return make(shop_cart, len(shop_catalogue)) }
+
+func (c shop_cart) empty() bool {
+	for _, n := range c {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// find returns the index of the product id, or -1.
+func shop_find(id string) int {
+	for i, p := range shop_catalogue {
+		if p.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// browse shows the catalogue and the cart until the shopper checks out
+// with something in the cart; it changes c.
+func shop_browse(r *continuity.Request, c shop_cart) {
+	for {
+		shop_show(r, shop_view{Step: "cart"}.withCart(c))
+		r.Next()
+		if i := shop_find(r.PostParam("add")); i >= 0 && c[i] < shop_maxQuantity {
+			c[i]++
+		}
+		if i := shop_find(r.PostParam("remove")); i >= 0 && c[i] > 0 {
+			c[i]--
+		}
+		if r.PostParam("checkout") != "" && !c.empty() {
+			return
+		}
+	}
+}
+
+// An address is where an order goes.
+type shop_address struct{ Name, Street, City string }
+
+// askAddress asks where to send the order until every field is filled in;
+// last fills the form in.
+func shop_askAddress(r *continuity.Request, c shop_cart, last shop_address) shop_address {
+	v := shop_view{Step: "address", Address: last}
+	for {
+		shop_show(r, v.withCart(c))
+		r.Next()
+		a := shop_address{
+			Name:   strings.TrimSpace(r.PostParam("name")),
+			Street: strings.TrimSpace(r.PostParam("street")),
+			City:   strings.TrimSpace(r.PostParam("city")),
+		}
+		v.Address = a
+		switch {
+		case a.Name == "" || a.Street == "" || a.City == "":
+			v.Problem = "Please fill in your name, street and city."
+		case len(a.Name) > shop_maxField || len(a.Street) > shop_maxField || len(a.City) > shop_maxField:
+			v.Problem = fmt.Sprintf("Please keep each field to %d characters.", shop_maxField)
+		default:
+			return a
+		}
+	}
+}
+
+// confirm shows the order and reports whether the shopper placed it;
+// "Change" goes back to the cart.
+func shop_confirm(r *continuity.Request, c shop_cart, a shop_address) bool {
+	for {
+		shop_show(r, shop_view{Step: "confirm", Address: a}.withCart(c))
+		r.Next()
+		switch {
+		case r.PostParam("place") != "":
+			return true
+		case r.PostParam("change") != "":
+			return false
+		}
+	}
+}
+
+// The order book is shared by every session; it is the "service" that
+// Once calls, and it deduplicates on the idempotency key.
+type shop_orderBook struct {
+	mu     sync.Mutex
+	byKey  map[string]string // idempotency key → order number
+	orders []shop_placed
+}
+
+// A placed order.
+type shop_placed struct {
+	ID      string
+	Cart    shop_cart
+	Address shop_address
+}
+
+var shop_errBookFull = errors.New("the shop takes no more orders today")
+
+func shop_newOrderBook() *shop_orderBook { return &shop_orderBook{byKey: make(map[string]string)} }
+
+// place records the order o under key, or returns the number of the order
+// already placed under key.
+func (b *shop_orderBook) place(key string, o shop_placed) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if id, ok := b.byKey[key]; ok {
+		return id, nil
+	}
+	if len(b.orders) >= shop_maxOrders {
+		return "", shop_errBookFull
+	}
+	o.ID = fmt.Sprintf("A%d", 1001+len(b.orders))
+	b.orders = append(b.orders, o)
+	b.byKey[key] = o.ID
+	return o.ID, nil
+}
+
+// placedOrders returns a copy of the orders placed so far.
+func (b *shop_orderBook) placedOrders() []shop_placed {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]shop_placed(nil), b.orders...)
+}
+
+// view is what a page shows.
+type shop_view struct {
+	Step     string // cart, address, confirm or placed
+	Products []shop_productView
+	Lines    []shop_line
+	Total    string
+	Address  shop_address
+	Problem  string
+	Notice   string
+	Order    string
+	Token    template.HTML
+}
+
+type shop_productView struct{ ID, Name, Price string }
+
+// A line of the cart.
+type shop_line struct {
+	ID, Name, Sum string
+	Qty           int
+}
+
+func shop_money(cents int) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }
+
+// withCart fills in the catalogue and the cart's lines and total.
+func (v shop_view) withCart(c shop_cart) shop_view {
+	total := 0
+	for i, p := range shop_catalogue {
+		v.Products = append(v.Products, shop_productView{p.ID, p.Name, shop_money(p.Price)})
+		if c[i] > 0 {
+			v.Lines = append(v.Lines, shop_line{ID: p.ID, Name: p.Name, Qty: c[i], Sum: shop_money(c[i] * p.Price)})
+			total += c[i] * p.Price
+		}
+	}
+	v.Total = shop_money(total)
+	return v
+}
+
+// show writes the page of v.Step with the step's token in every form.
+func shop_show(r *continuity.Request, v shop_view) {
+	v.Token = r.StepField()
+	if r.StaleReason() == continuity.StaleBack {
+		v.Notice = "That page was out of date, so it was not used: here is where you are."
+	}
+	// Keep the page for the back button (continuity's default, no-store,
+	// forbids it): an older page then comes back as it was, with its
+	// form and token. A reload still asks the server.
+	r.Header().Set("Cache-Control", "private, no-cache")
+	if err := shop_pages.ExecuteTemplate(r, "page", v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err) // a bug in the template: continuity answers 500 and logs it
+	}
+}
+
+// pages are the shop's pages. Forms post to an address of their own
+// ("cart", "address", "order"), never to the first page's: a POST to an
+// address makes the browser forget the page it keeps for it (RFC 9111,
+// section 4.4), which the back button would then not find. The addresses
+// are relative, so the shop works under a prefix too (the tour's /shop/).
+var shop_pages = template.Must(template.New("shop").Parse(`
+{{define "page"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Shop</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}td{padding:.2em .6em}</style>
+</head>
+<body>
+<h1>Shop</h1>
+{{with .Notice}}<p id="notice">{{.}}</p>{{end}}
+{{with .Problem}}<p id="problem">{{.}}</p>{{end}}
+{{if eq .Step "cart"}}{{template "cart" .}}
+{{else if eq .Step "address"}}{{template "address" .}}
+{{else if eq .Step "confirm"}}{{template "confirm" .}}
+{{else}}{{template "placed" .}}
+{{end}}</body>
+</html>
+{{end}}
+
+{{define "lines"}}<table id="cart">
+{{range .Lines}}<tr id="line-{{.ID}}"><td class="qty">{{.Qty}}</td><td>{{.Name}}</td><td>{{.Sum}}</td></tr>
+{{end}}<tr><td></td><td>Total</td><td id="total">{{.Total}}</td></tr>
+</table>{{end}}
+
+{{define "cart"}}<h2 id="step">Catalogue</h2>
+<form method="post" action="cart">{{.Token}}
+<table id="catalogue">
+{{range .Products}}<tr><td>{{.Name}}</td><td>{{.Price}}</td><td><button type="submit" name="add" value="{{.ID}}">Add {{.Name}}</button></td></tr>
+{{end}}</table>
+<h2>Your cart</h2>
+{{if .Lines}}{{template "lines" .}}
+<p>{{range .Lines}}<button type="submit" name="remove" value="{{.ID}}">Remove one {{.Name}}</button> {{end}}</p>
+<p><button type="submit" name="checkout" value="yes">Check out</button></p>
+{{else}}<p id="empty">Your cart is empty.</p>
+{{end}}</form>{{end}}
+
+{{define "address"}}<h2 id="step">Where to?</h2>
+{{template "lines" .}}
+<form method="post" action="address">{{.Token}}
+<p><label>Name: <input name="name" value="{{.Address.Name}}" maxlength="100" required></label></p>
+<p><label>Street: <input name="street" value="{{.Address.Street}}" maxlength="100" required></label></p>
+<p><label>City: <input name="city" value="{{.Address.City}}" maxlength="100" required></label></p>
+<p><button type="submit">Continue</button></p>
+</form>{{end}}
+
+{{define "confirm"}}<h2 id="step">Your order</h2>
+{{template "lines" .}}
+<p id="address">To {{.Address.Name}}, {{.Address.Street}}, {{.Address.City}}</p>
+<form method="post" action="order">{{.Token}}
+<button type="submit" name="place" value="yes">Place order</button>
+<button type="submit" name="change" value="yes">Change</button>
+</form>{{end}}
+
+{{define "placed"}}<h2 id="step">Thank you</h2>
+{{with .Order}}<p>Order <span id="order">{{.}}</span> is placed.</p>{{end}}
+{{template "lines" .}}
+<p id="address">To {{.Address.Name}}, {{.Address.Street}}, {{.Address.City}}</p>
+<form method="post" action="cart">{{.Token}}
+<button type="submit" name="again" value="yes">Shop again</button>
+</form>{{end}}
 `))
 
 // examples/slowprint/main.go
