@@ -1803,6 +1803,119 @@ var generatedExamples = []example{
 			"func main() { demo.Main(demo.App(params)) }\n",
 	},
 	{
+		name:  "postredirect",
+		title: "Post/Redirect/Get",
+		about: "Forms that POST and redirect; the page tells a reload from the back button.",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(postredirect_postRedirect)) },
+		source: "// Command postredirect is Post/Redirect/Get with step tokens (Perl\n" +
+			"// Continuity's post-redirect.pl): every form POSTs, and the POST is\n" +
+			"// answered with a 303 redirect to a GET of the result, so that the\n" +
+			"// browser's reload button asks for the result again instead of sending\n" +
+			"// the form again.\n" +
+			"//\n" +
+			"//\tgo run ./examples/postredirect [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"// The page tells a reload from the back button:\n" +
+			"//\n" +
+			"//   - reload the result, and it says RELOAD detected (nothing changes);\n" +
+			"//   - go back to an older page and send its form, and it says BACK\n" +
+			"//     detected (nothing changes: the older form is not used).\n" +
+			"//\n" +
+			"// Perl's version puts a page ID of its own in each form and keeps a table\n" +
+			"// of the IDs it has seen. Here each form carries its step's token\n" +
+			"// (r.StepField()), and the session, with the default Reject policy,\n" +
+			"// answers what is not the current step's input itself, with the current\n" +
+			"// page again: r.StaleReason() tells the page why. StaleReload: the request\n" +
+			"// carried no token (the redirect's GET again). StaleBack: an earlier\n" +
+			"// step's token (an older page's form). That answer is the page itself, not\n" +
+			"// a redirect.\n" +
+			"//\n" +
+			"//tour:title Post/Redirect/Get\n" +
+			"//tour:about Forms that POST and redirect; the page tells a reload from the back button.\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"net/http\"\n" +
+			"\t\"strconv\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// postRedirect is the application: a form asks for a number; its POST is\n" +
+			"// answered with a redirect, and the GET that follows gets the page that\n" +
+			"// shows the number, with the form again.\n" +
+			"func postRedirect(r *continuity.Request) {\n" +
+			"\tv := view{}\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, v)\n" +
+			"\t\tv.Chose = r.Next().PostParam(\"num\")\n" +
+			"\t\tv.Count++\n" +
+			"\t\t// The redirect's page asks for no token: the browser's GET,\n" +
+			"\t\t// which has none, is the next input. The count in the address\n" +
+			"\t\t// gives each result an address of its own, as Perl's pageID did.\n" +
+			"\t\tr.Redirect(\"./?n=\"+strconv.Itoa(v.Count), http.StatusSeeOther)\n" +
+			"\t\tr.Next()\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// view is what the page shows.\n" +
+			"type view struct {\n" +
+			"\tChose    string // the number sent last\n" +
+			"\tCount    int    // how many numbers were sent\n" +
+			"\tDetected string // RELOAD or BACK, when the page answers a stale request\n" +
+			"\tToken    template.HTML\n" +
+			"}\n" +
+			"\n" +
+			"// show writes the page, with the step's token in its form, and says why\n" +
+			"// when it answers a stale request.\n" +
+			"func show(r *continuity.Request, v view) {\n" +
+			"\tv.Token = r.StepField()\n" +
+			"\tswitch r.StaleReason() {\n" +
+			"\tcase continuity.StaleReload:\n" +
+			"\t\tv.Detected = \"RELOAD\"\n" +
+			"\tcase continuity.StaleBack:\n" +
+			"\t\tv.Detected = \"BACK\"\n" +
+			"\t}\n" +
+			"\t// Keep the page for the back button (continuity's default, no-store,\n" +
+			"\t// forbids it): then an older page and its form come back as they\n" +
+			"\t// were. A reload still asks the server.\n" +
+			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
+			"\tif err := page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// page is the form and the last number sent. The form posts to \"send\",\n" +
+			"// not to the page's own address: a POST to an address makes the browser\n" +
+			"// forget the page it keeps for that address (RFC 9111, section 4.4).\n" +
+			"var page = template.Must(template.New(\"postredirect\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Post/Redirect/Get</title>\n" +
+			"<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Post/Redirect/Get</h1>\n" +
+			"{{if eq .Detected \"RELOAD\"}}<p id=\"detected\">RELOAD detected: this page was loaded again, and nothing was sent.</p>\n" +
+			"{{else if eq .Detected \"BACK\"}}<p id=\"detected\">BACK detected: that form was on an older page, so it was not used. Here is where you are.</p>\n" +
+			"{{end}}{{if .Count}}<p>You chose: <span id=\"chose\">{{.Chose}}</span> (number <span id=\"count\">{{.Count}}</span>)</p>\n" +
+			"{{else}}<p>Send a number, then try the reload and back buttons.</p>\n" +
+			"{{end}}<form method=\"post\" action=\"send\">{{.Token}}\n" +
+			"<label>Number: <input name=\"num\" autocomplete=\"off\" autofocus></label>\n" +
+			"<button type=\"submit\">Send</button>\n" +
+			"</form>\n" +
+			"</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(postRedirect)) }\n",
+	},
+	{
 		name:  "progress",
 		title: "Progress",
 		about: "A live progress bar for slow work in the session, over Server-Sent Events or long-polling.",
@@ -2611,6 +2724,366 @@ var generatedExamples = []example{
 			"}\n",
 	},
 	{
+		name:  "shop",
+		title: "Shop",
+		about: "A catalogue, a cart and a checkout where the back button and a second tab work, and an order is placed once.",
+		main:  func(demoMain mainFunc) { demoMain(demo.App(shop_newOrderBook().shop)) },
+		source: "// Command shop is a small shop (what Perl Continuity's petstore.pl set\n" +
+			"// out to be): a catalogue and a cart, then a checkout that asks for an\n" +
+			"// address, shows the order to confirm, and places it. The whole flow is a\n" +
+			"// loop in one function, with the cart in a local variable.\n" +
+			"//\n" +
+			"//\tgo run ./examples/shop [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"// Every form carries its step's token (r.StepField()), and the flow runs\n" +
+			"// with the Fork policy (r.SetStalePolicy):\n" +
+			"//\n" +
+			"//   - The back button works in the cart and the checkout: an older page's\n" +
+			"//     form, sent, goes on from that page, with the cart and the address\n" +
+			"//     that page showed. (Fork gives the tab a copy of the flow, replayed\n" +
+			"//     to the page's step, and leaves the flow it came from where it was.)\n" +
+			"//   - A second tab gets a copy of its own the first time it sends a form\n" +
+			"//     the first tab has moved past, and from then on the two tabs shop\n" +
+			"//     independently: each can place an order of its own.\n" +
+			"//   - Placing the order is a point of no return (r.Barrier()): the pages\n" +
+			"//     of that flow from before it get 409 \"this can no longer be\n" +
+			"//     changed\", and a double click on \"Place order\" places one order.\n" +
+			"//\n" +
+			"// The price of Fork: a copy's order is the copy's barrier, not that of\n" +
+			"// the flow it was copied from. A page from before the copy began (the\n" +
+			"// back button, then a form, makes one) belongs to that flow, which has\n" +
+			"// placed no order: its form makes another copy, as a second tab's would,\n" +
+			"// which can place another order. Under the Rewind policy every older page\n" +
+			"// would get 409, but a second tab would take the one flow back instead of\n" +
+			"// shopping on its own.\n" +
+			"//\n" +
+			"// The order number comes from continuity.Once: a replay of the flow (to go\n" +
+			"// back, or to fork) gets the recorded number, and the order book\n" +
+			"// deduplicates on the idempotency key that Once hands it, so a repeated\n" +
+			"// call places no second order.\n" +
+			"//\n" +
+			"//tour:title Shop\n" +
+			"//tour:about A catalogue, a cart and a checkout where the back button and a second tab work, and an order is placed once.\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"context\"\n" +
+			"\t\"errors\"\n" +
+			"\t\"fmt\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"slices\"\n" +
+			"\t\"strings\"\n" +
+			"\t\"sync\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// A product is what the catalogue sells; prices are in cents.\n" +
+			"type product struct {\n" +
+			"\tID, Name string\n" +
+			"\tPrice    int\n" +
+			"}\n" +
+			"\n" +
+			"// catalogue is fixed: a replayed step must see what the first run saw, so\n" +
+			"// a flow never reads data that others change except through Once.\n" +
+			"var catalogue = []product{\n" +
+			"\t{\"tea\", \"Green tea\", 350},\n" +
+			"\t{\"coffee\", \"Coffee beans\", 1290},\n" +
+			"\t{\"cocoa\", \"Cocoa\", 480},\n" +
+			"\t{\"honey\", \"Honey\", 650},\n" +
+			"}\n" +
+			"\n" +
+			"// Bounds on what a shopper can make the server keep.\n" +
+			"const (\n" +
+			"\tmaxQuantity = 99    // of one product in a cart\n" +
+			"\tmaxField    = 100   // characters of an address field\n" +
+			"\tmaxOrders   = 10000 // orders the book keeps\n" +
+			")\n" +
+			"\n" +
+			"// shop is the application: the cart, then the checkout, then the order,\n" +
+			"// and over again. Going back, or forking, replays it: it reads only its\n" +
+			"// input and the catalogue, and places the order through Once.\n" +
+			"func (b *orderBook) shop(r *continuity.Request) {\n" +
+			"\t// First thing: it also starts the journal with the first page, so\n" +
+			"\t// that every step can be gone back to.\n" +
+			"\tr.SetStalePolicy(continuity.Fork)\n" +
+			"\tvar addr address\n" +
+			"\tfor {\n" +
+			"\t\tc := newCart()\n" +
+			"\t\tfor {\n" +
+			"\t\t\tbrowse(r, c)\n" +
+			"\t\t\taddr = askAddress(r, c, addr)\n" +
+			"\t\t\tif confirm(r, c, addr) {\n" +
+			"\t\t\t\tbreak\n" +
+			"\t\t\t}\n" +
+			"\t\t}\n" +
+			"\t\t// The order is placed now: no page from before can change it.\n" +
+			"\t\tr.Barrier()\n" +
+			"\t\tid, err := continuity.Once(r, \"order\", func(_ context.Context, key string) (string, error) {\n" +
+			"\t\t\treturn b.place(key, placed{Cart: slices.Clone(c), Address: addr})\n" +
+			"\t\t})\n" +
+			"\t\tv := view{Step: \"placed\", Order: id, Address: addr}\n" +
+			"\t\tif err != nil {\n" +
+			"\t\t\tv.Problem = \"Sorry, the order could not be placed: \" + err.Error()\n" +
+			"\t\t}\n" +
+			"\t\tshow(r, v.withCart(c))\n" +
+			"\t\tr.Next() // \"Shop again\"\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// A cart holds a quantity per product, by the product's index in the\n" +
+			"// catalogue.\n" +
+			"type cart []int\n" +
+			"\n" +
+			"func newCart() cart { return make(cart, len(catalogue)) }\n" +
+			"\n" +
+			"func (c cart) empty() bool {\n" +
+			"\tfor _, n := range c {\n" +
+			"\t\tif n > 0 {\n" +
+			"\t\t\treturn false\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"\treturn true\n" +
+			"}\n" +
+			"\n" +
+			"// find returns the index of the product id, or -1.\n" +
+			"func find(id string) int {\n" +
+			"\tfor i, p := range catalogue {\n" +
+			"\t\tif p.ID == id {\n" +
+			"\t\t\treturn i\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"\treturn -1\n" +
+			"}\n" +
+			"\n" +
+			"// browse shows the catalogue and the cart until the shopper checks out\n" +
+			"// with something in the cart; it changes c.\n" +
+			"func browse(r *continuity.Request, c cart) {\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, view{Step: \"cart\"}.withCart(c))\n" +
+			"\t\tr.Next()\n" +
+			"\t\tif i := find(r.PostParam(\"add\")); i >= 0 && c[i] < maxQuantity {\n" +
+			"\t\t\tc[i]++\n" +
+			"\t\t}\n" +
+			"\t\tif i := find(r.PostParam(\"remove\")); i >= 0 && c[i] > 0 {\n" +
+			"\t\t\tc[i]--\n" +
+			"\t\t}\n" +
+			"\t\tif r.PostParam(\"checkout\") != \"\" && !c.empty() {\n" +
+			"\t\t\treturn\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// An address is where an order goes.\n" +
+			"type address struct{ Name, Street, City string }\n" +
+			"\n" +
+			"// askAddress asks where to send the order until every field is filled in;\n" +
+			"// last fills the form in.\n" +
+			"func askAddress(r *continuity.Request, c cart, last address) address {\n" +
+			"\tv := view{Step: \"address\", Address: last}\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, v.withCart(c))\n" +
+			"\t\tr.Next()\n" +
+			"\t\ta := address{\n" +
+			"\t\t\tName:   strings.TrimSpace(r.PostParam(\"name\")),\n" +
+			"\t\t\tStreet: strings.TrimSpace(r.PostParam(\"street\")),\n" +
+			"\t\t\tCity:   strings.TrimSpace(r.PostParam(\"city\")),\n" +
+			"\t\t}\n" +
+			"\t\tv.Address = a\n" +
+			"\t\tswitch {\n" +
+			"\t\tcase a.Name == \"\" || a.Street == \"\" || a.City == \"\":\n" +
+			"\t\t\tv.Problem = \"Please fill in your name, street and city.\"\n" +
+			"\t\tcase len(a.Name) > maxField || len(a.Street) > maxField || len(a.City) > maxField:\n" +
+			"\t\t\tv.Problem = fmt.Sprintf(\"Please keep each field to %d characters.\", maxField)\n" +
+			"\t\tdefault:\n" +
+			"\t\t\treturn a\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// confirm shows the order and reports whether the shopper placed it;\n" +
+			"// \"Change\" goes back to the cart.\n" +
+			"func confirm(r *continuity.Request, c cart, a address) bool {\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, view{Step: \"confirm\", Address: a}.withCart(c))\n" +
+			"\t\tr.Next()\n" +
+			"\t\tswitch {\n" +
+			"\t\tcase r.PostParam(\"place\") != \"\":\n" +
+			"\t\t\treturn true\n" +
+			"\t\tcase r.PostParam(\"change\") != \"\":\n" +
+			"\t\t\treturn false\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// The order book is shared by every session; it is the \"service\" that\n" +
+			"// Once calls, and it deduplicates on the idempotency key.\n" +
+			"type orderBook struct {\n" +
+			"\tmu     sync.Mutex\n" +
+			"\tbyKey  map[string]string // idempotency key → order number\n" +
+			"\torders []placed\n" +
+			"}\n" +
+			"\n" +
+			"// A placed order.\n" +
+			"type placed struct {\n" +
+			"\tID      string\n" +
+			"\tCart    cart\n" +
+			"\tAddress address\n" +
+			"}\n" +
+			"\n" +
+			"var errBookFull = errors.New(\"the shop takes no more orders today\")\n" +
+			"\n" +
+			"func newOrderBook() *orderBook { return &orderBook{byKey: make(map[string]string)} }\n" +
+			"\n" +
+			"// place records the order o under key, or returns the number of the order\n" +
+			"// already placed under key.\n" +
+			"func (b *orderBook) place(key string, o placed) (string, error) {\n" +
+			"\tb.mu.Lock()\n" +
+			"\tdefer b.mu.Unlock()\n" +
+			"\tif id, ok := b.byKey[key]; ok {\n" +
+			"\t\treturn id, nil\n" +
+			"\t}\n" +
+			"\tif len(b.orders) >= maxOrders {\n" +
+			"\t\treturn \"\", errBookFull\n" +
+			"\t}\n" +
+			"\to.ID = fmt.Sprintf(\"A%d\", 1001+len(b.orders))\n" +
+			"\tb.orders = append(b.orders, o)\n" +
+			"\tb.byKey[key] = o.ID\n" +
+			"\treturn o.ID, nil\n" +
+			"}\n" +
+			"\n" +
+			"// placedOrders returns a copy of the orders placed so far.\n" +
+			"func (b *orderBook) placedOrders() []placed {\n" +
+			"\tb.mu.Lock()\n" +
+			"\tdefer b.mu.Unlock()\n" +
+			"\treturn append([]placed(nil), b.orders...)\n" +
+			"}\n" +
+			"\n" +
+			"// view is what a page shows.\n" +
+			"type view struct {\n" +
+			"\tStep     string // cart, address, confirm or placed\n" +
+			"\tProducts []productView\n" +
+			"\tLines    []line\n" +
+			"\tTotal    string\n" +
+			"\tAddress  address\n" +
+			"\tProblem  string\n" +
+			"\tNotice   string\n" +
+			"\tOrder    string\n" +
+			"\tToken    template.HTML\n" +
+			"}\n" +
+			"\n" +
+			"type productView struct{ ID, Name, Price string }\n" +
+			"\n" +
+			"// A line of the cart.\n" +
+			"type line struct {\n" +
+			"\tID, Name, Sum string\n" +
+			"\tQty           int\n" +
+			"}\n" +
+			"\n" +
+			"func money(cents int) string { return fmt.Sprintf(\"$%d.%02d\", cents/100, cents%100) }\n" +
+			"\n" +
+			"// withCart fills in the catalogue and the cart's lines and total.\n" +
+			"func (v view) withCart(c cart) view {\n" +
+			"\ttotal := 0\n" +
+			"\tfor i, p := range catalogue {\n" +
+			"\t\tv.Products = append(v.Products, productView{p.ID, p.Name, money(p.Price)})\n" +
+			"\t\tif c[i] > 0 {\n" +
+			"\t\t\tv.Lines = append(v.Lines, line{ID: p.ID, Name: p.Name, Qty: c[i], Sum: money(c[i] * p.Price)})\n" +
+			"\t\t\ttotal += c[i] * p.Price\n" +
+			"\t\t}\n" +
+			"\t}\n" +
+			"\tv.Total = money(total)\n" +
+			"\treturn v\n" +
+			"}\n" +
+			"\n" +
+			"// show writes the page of v.Step with the step's token in every form.\n" +
+			"func show(r *continuity.Request, v view) {\n" +
+			"\tv.Token = r.StepField()\n" +
+			"\tif r.StaleReason() == continuity.StaleBack {\n" +
+			"\t\tv.Notice = \"That page was out of date, so it was not used: here is where you are.\"\n" +
+			"\t}\n" +
+			"\t// Keep the page for the back button (continuity's default, no-store,\n" +
+			"\t// forbids it): an older page then comes back as it was, with its\n" +
+			"\t// form and token. A reload still asks the server.\n" +
+			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
+			"\tif err := pages.ExecuteTemplate(r, \"page\", v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// pages are the shop's pages. Forms post to an address of their own\n" +
+			"// (\"cart\", \"address\", \"order\"), never to the first page's: a POST to an\n" +
+			"// address makes the browser forget the page it keeps for it (RFC 9111,\n" +
+			"// section 4.4), which the back button would then not find. The addresses\n" +
+			"// are relative, so the shop works under a prefix too (the tour's /shop/).\n" +
+			"var pages = template.Must(template.New(\"shop\").Parse(`\n" +
+			"{{define \"page\"}}<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Shop</title>\n" +
+			"<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}td{padding:.2em .6em}</style>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Shop</h1>\n" +
+			"{{with .Notice}}<p id=\"notice\">{{.}}</p>{{end}}\n" +
+			"{{with .Problem}}<p id=\"problem\">{{.}}</p>{{end}}\n" +
+			"{{if eq .Step \"cart\"}}{{template \"cart\" .}}\n" +
+			"{{else if eq .Step \"address\"}}{{template \"address\" .}}\n" +
+			"{{else if eq .Step \"confirm\"}}{{template \"confirm\" .}}\n" +
+			"{{else}}{{template \"placed\" .}}\n" +
+			"{{end}}</body>\n" +
+			"</html>\n" +
+			"{{end}}\n" +
+			"\n" +
+			"{{define \"lines\"}}<table id=\"cart\">\n" +
+			"{{range .Lines}}<tr id=\"line-{{.ID}}\"><td class=\"qty\">{{.Qty}}</td><td>{{.Name}}</td><td>{{.Sum}}</td></tr>\n" +
+			"{{end}}<tr><td></td><td>Total</td><td id=\"total\">{{.Total}}</td></tr>\n" +
+			"</table>{{end}}\n" +
+			"\n" +
+			"{{define \"cart\"}}<h2 id=\"step\">Catalogue</h2>\n" +
+			"<form method=\"post\" action=\"cart\">{{.Token}}\n" +
+			"<table id=\"catalogue\">\n" +
+			"{{range .Products}}<tr><td>{{.Name}}</td><td>{{.Price}}</td><td><button type=\"submit\" name=\"add\" value=\"{{.ID}}\">Add {{.Name}}</button></td></tr>\n" +
+			"{{end}}</table>\n" +
+			"<h2>Your cart</h2>\n" +
+			"{{if .Lines}}{{template \"lines\" .}}\n" +
+			"<p>{{range .Lines}}<button type=\"submit\" name=\"remove\" value=\"{{.ID}}\">Remove one {{.Name}}</button> {{end}}</p>\n" +
+			"<p><button type=\"submit\" name=\"checkout\" value=\"yes\">Check out</button></p>\n" +
+			"{{else}}<p id=\"empty\">Your cart is empty.</p>\n" +
+			"{{end}}</form>{{end}}\n" +
+			"\n" +
+			"{{define \"address\"}}<h2 id=\"step\">Where to?</h2>\n" +
+			"{{template \"lines\" .}}\n" +
+			"<form method=\"post\" action=\"address\">{{.Token}}\n" +
+			"<p><label>Name: <input name=\"name\" value=\"{{.Address.Name}}\" maxlength=\"100\" required></label></p>\n" +
+			"<p><label>Street: <input name=\"street\" value=\"{{.Address.Street}}\" maxlength=\"100\" required></label></p>\n" +
+			"<p><label>City: <input name=\"city\" value=\"{{.Address.City}}\" maxlength=\"100\" required></label></p>\n" +
+			"<p><button type=\"submit\">Continue</button></p>\n" +
+			"</form>{{end}}\n" +
+			"\n" +
+			"{{define \"confirm\"}}<h2 id=\"step\">Your order</h2>\n" +
+			"{{template \"lines\" .}}\n" +
+			"<p id=\"address\">To {{.Address.Name}}, {{.Address.Street}}, {{.Address.City}}</p>\n" +
+			"<form method=\"post\" action=\"order\">{{.Token}}\n" +
+			"<button type=\"submit\" name=\"place\" value=\"yes\">Place order</button>\n" +
+			"<button type=\"submit\" name=\"change\" value=\"yes\">Change</button>\n" +
+			"</form>{{end}}\n" +
+			"\n" +
+			"{{define \"placed\"}}<h2 id=\"step\">Thank you</h2>\n" +
+			"{{with .Order}}<p>Order <span id=\"order\">{{.}}</span> is placed.</p>{{end}}\n" +
+			"{{template \"lines\" .}}\n" +
+			"<p id=\"address\">To {{.Address.Name}}, {{.Address.Street}}, {{.Address.City}}</p>\n" +
+			"<form method=\"post\" action=\"cart\">{{.Token}}\n" +
+			"<button type=\"submit\" name=\"again\" value=\"yes\">Shop again</button>\n" +
+			"</form>{{end}}\n" +
+			"`))\n" +
+			"\n" +
+			"func main() { demo.Main(demo.App(newOrderBook().shop)) }\n",
+	},
+	{
 		name:  "slowprint",
 		title: "Slow print",
 		about: "A page streamed a line at a time, stopping as soon as the browser leaves.",
@@ -2744,6 +3217,170 @@ var generatedExamples = []example{
 			"\t\tfs.Func(\"every\", \"write a line every `duration` (default 1s)\", demo.PositiveDuration(every, true))\n" +
 			"\t}\n" +
 			"}\n",
+	},
+	{
+		name:  "wizard",
+		title: "Wizard",
+		about: "A three-step form that the back button, a double click and a reload cannot confuse.",
+		main:  func(demoMain mainFunc) { demoMain(wizard_build) },
+		source: "// Command wizard is a three-step form that the back button, a double\n" +
+			"// click and a reload cannot confuse: step 1 asks a name, step 2 an email\n" +
+			"// address, step 3 shows both with a Confirm button, and a last page shows\n" +
+			"// what was confirmed.\n" +
+			"//\n" +
+			"//\tgo run ./examples/wizard [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\n" +
+			"// A flow runs forward only, so without help a browser that goes back from\n" +
+			"// step 3 to step 1 and submits a new name would hand that name to the\n" +
+			"// step waiting for the confirmation. Here every form carries its step's\n" +
+			"// token in a hidden field k (r.StepField()), so the session knows which\n" +
+			"// page a submission comes from, and the server runs with the Rewind\n" +
+			"// policy:\n" +
+			"//\n" +
+			"//   - Back to step 1 and a new name: the flow goes back to step 1 (a\n" +
+			"//     replay of its journal, with the pages discarded) and takes the new\n" +
+			"//     name there; step 2 asks for the email again, and the done page shows\n" +
+			"//     only the new name.\n" +
+			"//   - Two clicks on Next: the flow advances once, and both clicks get the\n" +
+			"//     step 2 page.\n" +
+			"//   - A reload, or the address typed again: nothing advances; the page of\n" +
+			"//     the current step comes back, with a note.\n" +
+			"//\n" +
+			"// The back button shows an earlier page only if the browser kept it: the\n" +
+			"// pages here say Cache-Control: private, no-cache instead of continuity's\n" +
+			"// no-store, and their forms post to an address of their own (see show and\n" +
+			"// page).\n" +
+			"//\n" +
+			"// Replay runs the flow again from its start with the recorded inputs, so\n" +
+			"// it must do the same thing given the same input (see \"Rules for\n" +
+			"// replay-safe flows\" in the README): this one only reads its input.\n" +
+			"//\n" +
+			"//tour:title Wizard\n" +
+			"//tour:about A three-step form that the back button, a double click and a reload cannot confuse.\n" +
+			"package main\n" +
+			"\n" +
+			"import (\n" +
+			"\t\"errors\"\n" +
+			"\t\"html/template\"\n" +
+			"\t\"strings\"\n" +
+			"\n" +
+			"\t\"github.com/continuity-go/continuity\"\n" +
+			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
+			")\n" +
+			"\n" +
+			"// wizard is the application: each question is a function call that\n" +
+			"// returns the answer, and the local variables are the form's state.\n" +
+			"func wizard(r *continuity.Request) {\n" +
+			"\tfor {\n" +
+			"\t\tname := ask(r, 1, \"name\", \"Please type your name.\", view{})\n" +
+			"\t\temail := ask(r, 2, \"email\", \"Please type an email address, such as ada@example.com.\", view{Name: name})\n" +
+			"\t\task(r, 3, \"confirm\", \"Please press Confirm.\", view{Name: name, Email: email})\n" +
+			"\t\tshow(r, view{Step: 4, Name: name, Email: email})\n" +
+			"\t\tr.Next() // \"Start again\" comes back here, and the loop starts over\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// ask shows step's page until its form comes back with field filled in\n" +
+			"// (for the email, with an @), and returns the field's value. A request\n" +
+			"// that did not come from the step's form, such as a reload, never reaches\n" +
+			"// this loop: the session answers it with the page again.\n" +
+			"func ask(r *continuity.Request, step int, field, problem string, v view) string {\n" +
+			"\tv.Step = step\n" +
+			"\tfor {\n" +
+			"\t\tshow(r, v)\n" +
+			"\t\t// PostParam: the answers come from this application's forms,\n" +
+			"\t\t// which POST, never from a link another site can make.\n" +
+			"\t\tanswer := strings.TrimSpace(r.Next().PostParam(field))\n" +
+			"\t\tif answer != \"\" && (field != \"email\" || strings.Contains(answer, \"@\")) {\n" +
+			"\t\t\treturn answer\n" +
+			"\t\t}\n" +
+			"\t\tv.Problem = problem\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// view is what a page shows.\n" +
+			"type view struct {\n" +
+			"\tStep        int // 1 to 3, and 4 for the done page\n" +
+			"\tName, Email string\n" +
+			"\tProblem     string        // why the step asks again\n" +
+			"\tNotice      string        // why the page is shown again (a reload)\n" +
+			"\tToken       template.HTML // the hidden field k with the step's token\n" +
+			"}\n" +
+			"\n" +
+			"// show writes step v.Step's page, with its token in every form.\n" +
+			"// r.Stale() tells that the page answers a request that was not this\n" +
+			"// step's input (a reload, or the address typed again).\n" +
+			"func show(r *continuity.Request, v view) {\n" +
+			"\tv.Token = r.StepField()\n" +
+			"\tif r.Stale() {\n" +
+			"\t\tv.Notice = \"Nothing was sent from this page's form, so nothing changed: here is where you are.\"\n" +
+			"\t}\n" +
+			"\t// The back button must show the earlier page as it was, with its\n" +
+			"\t// step's token, so that its form can be sent again. continuity's\n" +
+			"\t// default, Cache-Control: no-store, forbids the browser to keep it:\n" +
+			"\t// Chromium then shows \"Confirm Form Resubmission\" for a page that\n" +
+			"\t// answered a POST, and asks the server again for one reached by GET\n" +
+			"\t// (and gets the current step). no-cache lets the browser keep the\n" +
+			"\t// page for its history, while a reload still asks the server.\n" +
+			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
+			"\tif err := page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
+			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
+			"\t}\n" +
+			"}\n" +
+			"\n" +
+			"// page is every step's page. The forms post to \"step\", not to the\n" +
+			"// address of the first page: a browser forgets what it keeps of an\n" +
+			"// address when it posts to it (RFC 9111, section 4.4), and the back\n" +
+			"// button would find step 1 gone. The URL is relative, so the example\n" +
+			"// works under a prefix too (the tour's /wizard/step).\n" +
+			"var page = template.Must(template.New(\"wizard\").Parse(`<!doctype html>\n" +
+			"<html lang=\"en\">\n" +
+			"<head>\n" +
+			"<meta charset=\"utf-8\">\n" +
+			"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n" +
+			"<title>Wizard</title>\n" +
+			"<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>\n" +
+			"</head>\n" +
+			"<body>\n" +
+			"<h1>Wizard</h1>\n" +
+			"{{with .Notice}}<p id=\"notice\">{{.}}</p>{{end}}\n" +
+			"{{with .Problem}}<p id=\"problem\">{{.}}</p>{{end}}\n" +
+			"{{if eq .Step 1}}<h2 id=\"step\">Step 1 of 3</h2>\n" +
+			"<form method=\"post\" action=\"step\">{{.Token}}\n" +
+			"<label>Your name: <input name=\"name\" required autofocus></label>\n" +
+			"<button type=\"submit\">Next</button>\n" +
+			"</form>\n" +
+			"{{else if eq .Step 2}}<h2 id=\"step\">Step 2 of 3</h2>\n" +
+			"<p>Hello, {{.Name}}.</p>\n" +
+			"<form method=\"post\" action=\"step\">{{.Token}}\n" +
+			"<label>Your email address: <input name=\"email\" type=\"email\" required autofocus></label>\n" +
+			"<button type=\"submit\">Next</button>\n" +
+			"</form>\n" +
+			"{{else if eq .Step 3}}<h2 id=\"step\">Step 3 of 3</h2>\n" +
+			"<p>Name: <span id=\"name\">{{.Name}}</span></p>\n" +
+			"<p>Email: <span id=\"email\">{{.Email}}</span></p>\n" +
+			"<p>Use your browser's back button to change them.</p>\n" +
+			"<form method=\"post\" action=\"step\">{{.Token}}\n" +
+			"<button type=\"submit\" name=\"confirm\" value=\"yes\">Confirm</button>\n" +
+			"</form>\n" +
+			"{{else}}<h2 id=\"step\">Done</h2>\n" +
+			"<p>Confirmed: <span id=\"name\">{{.Name}}</span>, <span id=\"email\">{{.Email}}</span>.</p>\n" +
+			"<form method=\"post\" action=\"step\">{{.Token}}\n" +
+			"<button type=\"submit\" name=\"again\" value=\"yes\">Start again</button>\n" +
+			"</form>\n" +
+			"{{end}}</body>\n" +
+			"</html>\n" +
+			"`))\n" +
+			"\n" +
+			"// build makes the server: the flow with the Rewind policy, so that a form\n" +
+			"// of an earlier step takes the flow back to that step.\n" +
+			"func build(c demo.Config) (demo.Server, error) {\n" +
+			"\to := c.Options()\n" +
+			"\to.StalePolicy = continuity.Rewind\n" +
+			"\treturn continuity.New(wizard, o)\n" +
+			"}\n" +
+			"\n" +
+			"func main() { demo.Main(build) }\n",
 	},
 }
 
@@ -4102,6 +4739,77 @@ func params_show(r *continuity.Request, data any) {
 	}
 }
 
+// examples/postredirect/main.go
+
+// postRedirect is the application: a form asks for a number; its POST is
+// answered with a redirect, and the GET that follows gets the page that
+// shows the number, with the form again.
+func postredirect_postRedirect(r *continuity.Request) {
+	v := postredirect_view{}
+	for {
+		postredirect_show(r, v)
+		v.Chose = r.Next().PostParam("num")
+		v.Count++
+		// The redirect's page asks for no token: the browser's GET,
+		// which has none, is the next input. The count in the address
+		// gives each result an address of its own, as Perl's pageID did.
+		r.Redirect("./?n="+strconv.Itoa(v.Count), http.StatusSeeOther)
+		r.Next()
+	}
+}
+
+// view is what the page shows.
+type postredirect_view struct {
+	Chose    string // the number sent last
+	Count    int    // how many numbers were sent
+	Detected string // RELOAD or BACK, when the page answers a stale request
+	Token    template.HTML
+}
+
+// show writes the page, with the step's token in its form, and says why
+// when it answers a stale request.
+func postredirect_show(r *continuity.Request, v postredirect_view) {
+	v.Token = r.StepField()
+	switch r.StaleReason() {
+	case continuity.StaleReload:
+		v.Detected = "RELOAD"
+	case continuity.StaleBack:
+		v.Detected = "BACK"
+	}
+	// Keep the page for the back button (continuity's default, no-store,
+	// forbids it): then an older page and its form come back as they
+	// were. A reload still asks the server.
+	r.Header().Set("Cache-Control", "private, no-cache")
+	if err := postredirect_page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err) // a bug in the template: continuity answers 500 and logs it
+	}
+}
+
+// page is the form and the last number sent. The form posts to "send",
+// not to the page's own address: a POST to an address makes the browser
+// forget the page it keeps for that address (RFC 9111, section 4.4).
+var postredirect_page = template.Must(template.New("postredirect").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Post/Redirect/Get</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>
+</head>
+<body>
+<h1>Post/Redirect/Get</h1>
+{{if eq .Detected "RELOAD"}}<p id="detected">RELOAD detected: this page was loaded again, and nothing was sent.</p>
+{{else if eq .Detected "BACK"}}<p id="detected">BACK detected: that form was on an older page, so it was not used. Here is where you are.</p>
+{{end}}{{if .Count}}<p>You chose: <span id="chose">{{.Chose}}</span> (number <span id="count">{{.Count}}</span>)</p>
+{{else}}<p>Send a number, then try the reload and back buttons.</p>
+{{end}}<form method="post" action="send">{{.Token}}
+<label>Number: <input name="num" autocomplete="off" autofocus></label>
+<button type="submit">Send</button>
+</form>
+</body>
+</html>
+`))
+
 // examples/progress/main.go
 
 // The task's size unless -steps and -step say otherwise.
@@ -4723,6 +5431,310 @@ run();
 </html>
 `))
 
+// examples/shop/main.go
+
+// A product is what the catalogue sells; prices are in cents.
+type shop_product struct {
+	ID, Name string
+	Price    int
+}
+
+// catalogue is fixed: a replayed step must see what the first run saw, so
+// a flow never reads data that others change except through Once.
+var shop_catalogue = []shop_product{
+	{"tea", "Green tea", 350},
+	{"coffee", "Coffee beans", 1290},
+	{"cocoa", "Cocoa", 480},
+	{"honey", "Honey", 650},
+}
+
+// Bounds on what a shopper can make the server keep.
+const (
+	shop_maxQuantity = 99    // of one product in a cart
+	shop_maxField    = 100   // characters of an address field
+	shop_maxOrders   = 10000 // orders the book keeps
+)
+
+// shop is the application: the cart, then the checkout, then the order,
+// and over again. Going back, or forking, replays it: it reads only its
+// input and the catalogue, and places the order through Once.
+func (b *shop_orderBook) shop(r *continuity.Request) {
+	// First thing: it also starts the journal with the first page, so
+	// that every step can be gone back to.
+	r.SetStalePolicy(continuity.Fork)
+	var addr shop_address
+	for {
+		c := shop_newCart()
+		for {
+			shop_browse(r, c)
+			addr = shop_askAddress(r, c, addr)
+			if shop_confirm(r, c, addr) {
+				break
+			}
+		}
+		// The order is placed now: no page from before can change it.
+		r.Barrier()
+		id, err := continuity.Once(r, "order", func(_ context.Context, key string) (string, error) {
+			return b.place(key, shop_placed{Cart: slices.Clone(c), Address: addr})
+		})
+		v := shop_view{Step: "placed", Order: id, Address: addr}
+		if err != nil {
+			v.Problem = "Sorry, the order could not be placed: " + err.Error()
+		}
+		shop_show(r, v.withCart(c))
+		r.Next() // "Shop again"
+	}
+}
+
+// A cart holds a quantity per product, by the product's index in the
+// catalogue.
+type shop_cart []int
+
+func shop_newCart() shop_cart { return make(shop_cart, len(shop_catalogue)) }
+
+func (c shop_cart) empty() bool {
+	for _, n := range c {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// find returns the index of the product id, or -1.
+func shop_find(id string) int {
+	for i, p := range shop_catalogue {
+		if p.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// browse shows the catalogue and the cart until the shopper checks out
+// with something in the cart; it changes c.
+func shop_browse(r *continuity.Request, c shop_cart) {
+	for {
+		shop_show(r, shop_view{Step: "cart"}.withCart(c))
+		r.Next()
+		if i := shop_find(r.PostParam("add")); i >= 0 && c[i] < shop_maxQuantity {
+			c[i]++
+		}
+		if i := shop_find(r.PostParam("remove")); i >= 0 && c[i] > 0 {
+			c[i]--
+		}
+		if r.PostParam("checkout") != "" && !c.empty() {
+			return
+		}
+	}
+}
+
+// An address is where an order goes.
+type shop_address struct{ Name, Street, City string }
+
+// askAddress asks where to send the order until every field is filled in;
+// last fills the form in.
+func shop_askAddress(r *continuity.Request, c shop_cart, last shop_address) shop_address {
+	v := shop_view{Step: "address", Address: last}
+	for {
+		shop_show(r, v.withCart(c))
+		r.Next()
+		a := shop_address{
+			Name:   strings.TrimSpace(r.PostParam("name")),
+			Street: strings.TrimSpace(r.PostParam("street")),
+			City:   strings.TrimSpace(r.PostParam("city")),
+		}
+		v.Address = a
+		switch {
+		case a.Name == "" || a.Street == "" || a.City == "":
+			v.Problem = "Please fill in your name, street and city."
+		case len(a.Name) > shop_maxField || len(a.Street) > shop_maxField || len(a.City) > shop_maxField:
+			v.Problem = fmt.Sprintf("Please keep each field to %d characters.", shop_maxField)
+		default:
+			return a
+		}
+	}
+}
+
+// confirm shows the order and reports whether the shopper placed it;
+// "Change" goes back to the cart.
+func shop_confirm(r *continuity.Request, c shop_cart, a shop_address) bool {
+	for {
+		shop_show(r, shop_view{Step: "confirm", Address: a}.withCart(c))
+		r.Next()
+		switch {
+		case r.PostParam("place") != "":
+			return true
+		case r.PostParam("change") != "":
+			return false
+		}
+	}
+}
+
+// The order book is shared by every session; it is the "service" that
+// Once calls, and it deduplicates on the idempotency key.
+type shop_orderBook struct {
+	mu     sync.Mutex
+	byKey  map[string]string // idempotency key → order number
+	orders []shop_placed
+}
+
+// A placed order.
+type shop_placed struct {
+	ID      string
+	Cart    shop_cart
+	Address shop_address
+}
+
+var shop_errBookFull = errors.New("the shop takes no more orders today")
+
+func shop_newOrderBook() *shop_orderBook { return &shop_orderBook{byKey: make(map[string]string)} }
+
+// place records the order o under key, or returns the number of the order
+// already placed under key.
+func (b *shop_orderBook) place(key string, o shop_placed) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if id, ok := b.byKey[key]; ok {
+		return id, nil
+	}
+	if len(b.orders) >= shop_maxOrders {
+		return "", shop_errBookFull
+	}
+	o.ID = fmt.Sprintf("A%d", 1001+len(b.orders))
+	b.orders = append(b.orders, o)
+	b.byKey[key] = o.ID
+	return o.ID, nil
+}
+
+// placedOrders returns a copy of the orders placed so far.
+func (b *shop_orderBook) placedOrders() []shop_placed {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]shop_placed(nil), b.orders...)
+}
+
+// view is what a page shows.
+type shop_view struct {
+	Step     string // cart, address, confirm or placed
+	Products []shop_productView
+	Lines    []shop_line
+	Total    string
+	Address  shop_address
+	Problem  string
+	Notice   string
+	Order    string
+	Token    template.HTML
+}
+
+type shop_productView struct{ ID, Name, Price string }
+
+// A line of the cart.
+type shop_line struct {
+	ID, Name, Sum string
+	Qty           int
+}
+
+func shop_money(cents int) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }
+
+// withCart fills in the catalogue and the cart's lines and total.
+func (v shop_view) withCart(c shop_cart) shop_view {
+	total := 0
+	for i, p := range shop_catalogue {
+		v.Products = append(v.Products, shop_productView{p.ID, p.Name, shop_money(p.Price)})
+		if c[i] > 0 {
+			v.Lines = append(v.Lines, shop_line{ID: p.ID, Name: p.Name, Qty: c[i], Sum: shop_money(c[i] * p.Price)})
+			total += c[i] * p.Price
+		}
+	}
+	v.Total = shop_money(total)
+	return v
+}
+
+// show writes the page of v.Step with the step's token in every form.
+func shop_show(r *continuity.Request, v shop_view) {
+	v.Token = r.StepField()
+	if r.StaleReason() == continuity.StaleBack {
+		v.Notice = "That page was out of date, so it was not used: here is where you are."
+	}
+	// Keep the page for the back button (continuity's default, no-store,
+	// forbids it): an older page then comes back as it was, with its
+	// form and token. A reload still asks the server.
+	r.Header().Set("Cache-Control", "private, no-cache")
+	if err := shop_pages.ExecuteTemplate(r, "page", v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err) // a bug in the template: continuity answers 500 and logs it
+	}
+}
+
+// pages are the shop's pages. Forms post to an address of their own
+// ("cart", "address", "order"), never to the first page's: a POST to an
+// address makes the browser forget the page it keeps for it (RFC 9111,
+// section 4.4), which the back button would then not find. The addresses
+// are relative, so the shop works under a prefix too (the tour's /shop/).
+var shop_pages = template.Must(template.New("shop").Parse(`
+{{define "page"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Shop</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}td{padding:.2em .6em}</style>
+</head>
+<body>
+<h1>Shop</h1>
+{{with .Notice}}<p id="notice">{{.}}</p>{{end}}
+{{with .Problem}}<p id="problem">{{.}}</p>{{end}}
+{{if eq .Step "cart"}}{{template "cart" .}}
+{{else if eq .Step "address"}}{{template "address" .}}
+{{else if eq .Step "confirm"}}{{template "confirm" .}}
+{{else}}{{template "placed" .}}
+{{end}}</body>
+</html>
+{{end}}
+
+{{define "lines"}}<table id="cart">
+{{range .Lines}}<tr id="line-{{.ID}}"><td class="qty">{{.Qty}}</td><td>{{.Name}}</td><td>{{.Sum}}</td></tr>
+{{end}}<tr><td></td><td>Total</td><td id="total">{{.Total}}</td></tr>
+</table>{{end}}
+
+{{define "cart"}}<h2 id="step">Catalogue</h2>
+<form method="post" action="cart">{{.Token}}
+<table id="catalogue">
+{{range .Products}}<tr><td>{{.Name}}</td><td>{{.Price}}</td><td><button type="submit" name="add" value="{{.ID}}">Add {{.Name}}</button></td></tr>
+{{end}}</table>
+<h2>Your cart</h2>
+{{if .Lines}}{{template "lines" .}}
+<p>{{range .Lines}}<button type="submit" name="remove" value="{{.ID}}">Remove one {{.Name}}</button> {{end}}</p>
+<p><button type="submit" name="checkout" value="yes">Check out</button></p>
+{{else}}<p id="empty">Your cart is empty.</p>
+{{end}}</form>{{end}}
+
+{{define "address"}}<h2 id="step">Where to?</h2>
+{{template "lines" .}}
+<form method="post" action="address">{{.Token}}
+<p><label>Name: <input name="name" value="{{.Address.Name}}" maxlength="100" required></label></p>
+<p><label>Street: <input name="street" value="{{.Address.Street}}" maxlength="100" required></label></p>
+<p><label>City: <input name="city" value="{{.Address.City}}" maxlength="100" required></label></p>
+<p><button type="submit">Continue</button></p>
+</form>{{end}}
+
+{{define "confirm"}}<h2 id="step">Your order</h2>
+{{template "lines" .}}
+<p id="address">To {{.Address.Name}}, {{.Address.Street}}, {{.Address.City}}</p>
+<form method="post" action="order">{{.Token}}
+<button type="submit" name="place" value="yes">Place order</button>
+<button type="submit" name="change" value="yes">Change</button>
+</form>{{end}}
+
+{{define "placed"}}<h2 id="step">Thank you</h2>
+{{with .Order}}<p>Order <span id="order">{{.}}</span> is placed.</p>{{end}}
+{{template "lines" .}}
+<p id="address">To {{.Address.Name}}, {{.Address.Street}}, {{.Address.City}}</p>
+<form method="post" action="cart">{{.Token}}
+<button type="submit" name="again" value="yes">Shop again</button>
+</form>{{end}}
+`))
+
 // examples/slowprint/main.go
 
 // slowprint returns the flow: a start page, and a fresh stream for every
@@ -4817,4 +5829,118 @@ func slowprint_streamFlags(lines *int, every *time.Duration) func(*flag.FlagSet)
 		})
 		fs.Func("every", "write a line every `duration` (default 1s)", demo.PositiveDuration(every, true))
 	}
+}
+
+// examples/wizard/main.go
+
+// wizard is the application: each question is a function call that
+// returns the answer, and the local variables are the form's state.
+func wizard_wizard(r *continuity.Request) {
+	for {
+		name := wizard_ask(r, 1, "name", "Please type your name.", wizard_view{})
+		email := wizard_ask(r, 2, "email", "Please type an email address, such as ada@example.com.", wizard_view{Name: name})
+		wizard_ask(r, 3, "confirm", "Please press Confirm.", wizard_view{Name: name, Email: email})
+		wizard_show(r, wizard_view{Step: 4, Name: name, Email: email})
+		r.Next() // "Start again" comes back here, and the loop starts over
+	}
+}
+
+// ask shows step's page until its form comes back with field filled in
+// (for the email, with an @), and returns the field's value. A request
+// that did not come from the step's form, such as a reload, never reaches
+// this loop: the session answers it with the page again.
+func wizard_ask(r *continuity.Request, step int, field, problem string, v wizard_view) string {
+	v.Step = step
+	for {
+		wizard_show(r, v)
+		// PostParam: the answers come from this application's forms,
+		// which POST, never from a link another site can make.
+		answer := strings.TrimSpace(r.Next().PostParam(field))
+		if answer != "" && (field != "email" || strings.Contains(answer, "@")) {
+			return answer
+		}
+		v.Problem = problem
+	}
+}
+
+// view is what a page shows.
+type wizard_view struct {
+	Step        int // 1 to 3, and 4 for the done page
+	Name, Email string
+	Problem     string        // why the step asks again
+	Notice      string        // why the page is shown again (a reload)
+	Token       template.HTML // the hidden field k with the step's token
+}
+
+// show writes step v.Step's page, with its token in every form.
+// r.Stale() tells that the page answers a request that was not this
+// step's input (a reload, or the address typed again).
+func wizard_show(r *continuity.Request, v wizard_view) {
+	v.Token = r.StepField()
+	if r.Stale() {
+		v.Notice = "Nothing was sent from this page's form, so nothing changed: here is where you are."
+	}
+	// The back button must show the earlier page as it was, with its
+	// step's token, so that its form can be sent again. continuity's
+	// default, Cache-Control: no-store, forbids the browser to keep it:
+	// Chromium then shows "Confirm Form Resubmission" for a page that
+	// answered a POST, and asks the server again for one reached by GET
+	// (and gets the current step). no-cache lets the browser keep the
+	// page for its history, while a reload still asks the server.
+	r.Header().Set("Cache-Control", "private, no-cache")
+	if err := wizard_page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
+		panic(err) // a bug in the template: continuity answers 500 and logs it
+	}
+}
+
+// page is every step's page. The forms post to "step", not to the
+// address of the first page: a browser forgets what it keeps of an
+// address when it posts to it (RFC 9111, section 4.4), and the back
+// button would find step 1 gone. The URL is relative, so the example
+// works under a prefix too (the tour's /wizard/step).
+var wizard_page = template.Must(template.New("wizard").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Wizard</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}</style>
+</head>
+<body>
+<h1>Wizard</h1>
+{{with .Notice}}<p id="notice">{{.}}</p>{{end}}
+{{with .Problem}}<p id="problem">{{.}}</p>{{end}}
+{{if eq .Step 1}}<h2 id="step">Step 1 of 3</h2>
+<form method="post" action="step">{{.Token}}
+<label>Your name: <input name="name" required autofocus></label>
+<button type="submit">Next</button>
+</form>
+{{else if eq .Step 2}}<h2 id="step">Step 2 of 3</h2>
+<p>Hello, {{.Name}}.</p>
+<form method="post" action="step">{{.Token}}
+<label>Your email address: <input name="email" type="email" required autofocus></label>
+<button type="submit">Next</button>
+</form>
+{{else if eq .Step 3}}<h2 id="step">Step 3 of 3</h2>
+<p>Name: <span id="name">{{.Name}}</span></p>
+<p>Email: <span id="email">{{.Email}}</span></p>
+<p>Use your browser's back button to change them.</p>
+<form method="post" action="step">{{.Token}}
+<button type="submit" name="confirm" value="yes">Confirm</button>
+</form>
+{{else}}<h2 id="step">Done</h2>
+<p>Confirmed: <span id="name">{{.Name}}</span>, <span id="email">{{.Email}}</span>.</p>
+<form method="post" action="step">{{.Token}}
+<button type="submit" name="again" value="yes">Start again</button>
+</form>
+{{end}}</body>
+</html>
+`))
+
+// build makes the server: the flow with the Rewind policy, so that a form
+// of an earlier step takes the flow back to that step.
+func wizard_build(c demo.Config) (demo.Server, error) {
+	o := c.Options()
+	o.StalePolicy = continuity.Rewind
+	return continuity.New(wizard_wizard, o)
 }
