@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // admit decides what a request, just taken by the live run r of a
@@ -155,7 +156,7 @@ func (j *journalState) serveCached(ex *exchange) {
 func (j *journalState) answer(ex *exchange, status int, title, text string, link bool) {
 	body := `<!doctype html><title>` + html.EscapeString(title) + `</title><h1>` + html.EscapeString(title) + `</h1><p>` + html.EscapeString(text) + `</p>`
 	if link {
-		body += `<p><a href="` + html.EscapeString(j.here()) + `">Go to the page you are at</a></p>`
+		body += `<p><a href="` + html.EscapeString(j.here(ex.r.URL.Path)) + `">Go to the page you are at</a></p>`
 	}
 	writePage(ex, status, body)
 }
@@ -183,8 +184,10 @@ func writePage(ex *exchange, status int, body string) {
 
 // here is a link that shows the current step's page again: its path,
 // with a view token (a view never feeds the step) and, in ByQuery mode,
-// the session.
-func (j *journalState) here() string {
+// the session. The link is relative to from, the path of the request it
+// answers: an app mounted under a prefix (adapter.Mount, StripPrefix) sees
+// paths without it, and a relative link keeps the browser under it.
+func (j *journalState) here(from string) string {
 	path := j.last.path
 	if path == "" {
 		path = "/"
@@ -194,5 +197,26 @@ func (j *journalState) here() string {
 	if s := j.s; s.queryParam != "" && s.token != "" {
 		q.Set(s.queryParam, s.token)
 	}
-	return (&url.URL{Path: path, RawQuery: q.Encode()}).String()
+	return (&url.URL{Path: relativePath(from, path), RawQuery: q.Encode()}).String()
+}
+
+// relativePath is the reference that leads from a page at path from to
+// the path to: "../b/c" from "/a/x" to "/b/c", "./" for the directory
+// itself. Both are absolute, cleaned paths.
+func relativePath(from, to string) string {
+	dir := strings.Split(from[:strings.LastIndexByte(from, '/')+1], "/")
+	dir = dir[1 : len(dir)-1] // the segments of from's directory
+	target := strings.Split(to, "/")[1:]
+	common := 0
+	for common < len(dir) && common < len(target)-1 && dir[common] == target[common] {
+		common++
+	}
+	rel := strings.Repeat("../", len(dir)-common) + strings.Join(target[common:], "/")
+	if rel == "" || strings.HasSuffix(rel, "../") && target[len(target)-1] == "" {
+		return "./" + rel
+	}
+	if first, _, _ := strings.Cut(rel, "/"); strings.Contains(first, ":") {
+		rel = "./" + rel // not a scheme
+	}
+	return rel
 }

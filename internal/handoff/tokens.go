@@ -154,6 +154,13 @@ func (r *Handle) StepToken() string {
 	}
 	j := r.journal()
 	j.tokenized = true
+	if r.ex != nil && r.header.Get("Cache-Control") == "" {
+		// A page with a step token is made for the back button: the
+		// browser may keep it (private: never a shared cache) but asks
+		// the server before reusing it (no-cache). The server's no-store
+		// would make Back fetch the current step again instead.
+		r.Header().Set("Cache-Control", "private, no-cache")
+	}
 	return j.token()
 }
 
