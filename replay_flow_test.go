@@ -217,7 +217,7 @@ func TestBarrierRefusesEarlierSteps(t *testing.T) {
 			assert.Contains(t, got.body, "This can no longer be changed")
 			link := got.link()
 			require.NotEmpty(t, link)
-			here := getPage(t, c, ts.URL+link)
+			here := getPage(t, c, at(ts.URL+"/wizard", link))
 			assert.Equal(t, http.StatusOK, here.status)
 			assert.Equal(t, "placed", here.step(), "the link shows the current step")
 			assert.Equal(t, "coffee home #42", here.values())
@@ -274,7 +274,7 @@ func TestJournalCaps(t *testing.T) {
 	old := submitStep(t, c, ts.URL, again, "v", "e")
 	assert.Equal(t, http.StatusGone, old.status)
 	assert.Contains(t, old.body, "Too old to go back to")
-	here := getPage(t, c, ts.URL+old.link())
+	here := getPage(t, c, at(ts.URL+"/wizard", old.link()))
 	assert.Equal(t, "9", here.step(), "the link shows the current page (the kept copy)")
 	reload := getPage(t, c, ts.URL+"/wizard")
 	assert.Equal(t, http.StatusOK, reload.status)
@@ -466,7 +466,7 @@ func TestForkedTabOfAnEndedBranch(t *testing.T) {
 	gone := post(t, c, ts.URL+"/wizard", url.Values{"k": {tab.token()}, "v": {"again"}})
 	assert.Equal(t, http.StatusGone, gone.status)
 	assert.Contains(t, gone.body, "This tab has ended")
-	here := getPage(t, c, ts.URL+gone.link())
+	here := getPage(t, c, at(ts.URL+"/wizard", gone.link()))
 	assert.Equal(t, "2", here.step(), "the link goes to the browser's own flow")
 }
 

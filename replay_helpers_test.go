@@ -150,3 +150,17 @@ func (s *seqStore) max() uint64 {
 	defer s.mu.Unlock()
 	return s.maxSeq
 }
+
+// at resolves a link found on the page at pageURL, as a browser does (the
+// session's own pages link relative to the request they answer).
+func at(pageURL, link string) string {
+	base, err := url.Parse(pageURL)
+	if err != nil {
+		panic(err)
+	}
+	ref, err := url.Parse(link)
+	if err != nil {
+		panic(err)
+	}
+	return base.ResolveReference(ref).String()
+}
