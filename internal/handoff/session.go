@@ -602,6 +602,12 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 // session made.
 func (s *Session) settle(ex *exchange) Outcome {
 	o, wrote, w := ex.outcome, ex.wroteHeader, ex.w
+	if o == outServed || o == outPanic {
+		// What the session wrote goes out; after a panic, so that the
+		// abort below breaks a started response, as if it had been sent
+		// as it was written.
+		ex.sendBuffered()
+	}
 	s.pool.put(ex)
 	switch o {
 	case outRetry:
@@ -634,13 +640,37 @@ func unavailable(w http.ResponseWriter, msg string) {
 // session owns, so that it returns only when nothing of the session is
 // left running.
 func (s *Session) Run() {
+	s.run(s.start(), true)
+}
+
+// start waits for the browser's previous session to end. It and announce
+// are functions of their own so that their locals are not in Run's and
+// run's frames, which stay on the stack under the application for the
+// session's whole life: a goroutine starts with 2 KiB of stack, and one
+// that ever needs more keeps twice as much while it waits in Next.
+//
+//go:noinline
+func (s *Session) start() *Handle {
 	if s.pred != nil {
 		select {
 		case <-s.pred: // the browser's previous session has ended
 		case <-s.ctx.Done():
 		}
 	}
-	s.run(&Handle{s: s}, true)
+	return &Handle{s: s}
+}
+
+// announce logs a run's start and runs the SessionStart hook. slog is
+// called only when Debug is on: its frame is large (see start).
+//
+//go:noinline
+func (s *Session) announce() {
+	if s.logger != nil && s.logger.Enabled(s.ctx, slog.LevelDebug) {
+		s.logger.Debug("continuity: session start", "session", s.logID)
+	}
+	if h := s.hooks; h != nil && h.SessionStart != nil {
+		s.contain("SessionStart hook", func() { h.SessionStart(s) })
+	}
 }
 
 // run runs the application once. The first run of a session (Run's, or a
@@ -648,12 +678,7 @@ func (s *Session) Run() {
 // them.
 func (s *Session) run(r *Handle, first bool) {
 	if first {
-		if s.logger != nil {
-			s.logger.Debug("continuity: session start", "session", s.logID)
-		}
-		if h := s.hooks; h != nil && h.SessionStart != nil {
-			s.contain("SessionStart hook", func() { h.SessionStart(s) })
-		}
+		s.announce()
 		defer s.waitBranches()
 	}
 	defer s.afterRun(r, first)
