@@ -153,6 +153,7 @@ func (r *Handle) fork(ex *exchange, step int) {
 	fam.wg.Add(1)
 	go func() {
 		defer fam.wg.Done()
-		b.run(&Handle{s: b, rp: rp}, true)
+		b.h.rp = rp
+		b.run(&b.h, true)
 	}()
 }

@@ -187,11 +187,12 @@ type Session struct {
 	cancel context.CancelCauseFunc
 	wake   chan struct{} // holds a token when a request has been queued
 
+	closedA  atomic.Bool  // closed, for Closed without the lock
 	waiting  atomic.Int32 // handlers inside Handle for this session
 	lastSeen atomic.Int64 // nanoseconds since epoch when a handler last left Handle
 
 	mu          sync.Mutex
-	closed      bool          // no more requests are queued
+	closed      bool          // no more requests are queued; also in closedA
 	ending      bool          // end has begun (it runs once)
 	endDone     bool          // end has run
 	replaying   bool          // a replay runs: the flow's cleanups are registered already
@@ -203,6 +204,11 @@ type Session struct {
 	bell        chan struct{} // made by arrived, closed by the next deliver
 	path        string        // of the last request delivered, for admin listings
 	cleanups    []func()
+
+	// h is the handle of the session's first run, allocated with the
+	// session: one object per session rather than two. A replay's run
+	// gets a Handle of its own.
+	h Handle
 }
 
 // NewSession returns a session whose context is derived from parent: when
@@ -248,6 +254,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		cancel:     cancel,
 		wake:       make(chan struct{}, 1),
 	}
+	s.h.s = s
 	s.lastSeen.Store(int64(now.Sub(epoch)))
 	return s
 }
@@ -304,10 +311,10 @@ func (s *Session) Ended() <-chan struct{} {
 }
 
 // Closed reports whether the session has stopped accepting requests.
+// It takes no lock: the mapper asks under its table's lock, on every
+// request.
 func (s *Session) Closed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed || s.ctx.Err() != nil
+	return s.closedA.Load() || s.ctx.Err() != nil
 }
 
 // Value returns the value stored under key by [Session.SetValue], or nil.
@@ -657,7 +664,7 @@ func (s *Session) start() *Handle {
 		case <-s.ctx.Done():
 		}
 	}
-	return &Handle{s: s}
+	return &s.h
 }
 
 // announce logs a run's start and runs the SessionStart hook. slog is
@@ -747,6 +754,7 @@ func (s *Session) end(reason error) {
 		return
 	}
 	s.ending, s.closed = true, true
+	s.closedA.Store(true)
 	s.mu.Unlock()
 	s.cancel(reason)
 	if s.logger != nil {

@@ -708,7 +708,7 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 	if victim != nil {
 		m.removeLocked(victim)
 	}
-	e := &entry{key: key, prefix: prefix, id: id, touched: m.clock.Load(), hits: 1}
+	e := &entry{key: key, idAt: uint32(len(prefix)), touched: m.clock.Load(), hits: 1}
 	opts := m.template
 	opts.LogID = m.logID(key)
 	opts.Token = token
@@ -800,7 +800,7 @@ func (m *Mapper) renew(e *entry, r *http.Request) (string, *http.Cookie, error) 
 	}
 	group := []*entry{e}
 	if m.browsers != nil && m.cfg.Mode&ByCookie != 0 {
-		group = slices.Clone(m.browsers[e.id])
+		group = slices.Clone(m.browsers[e.id()])
 	}
 	for _, x := range group {
 		if m.browsers != nil {
@@ -810,7 +810,7 @@ func (m *Mapper) renew(e *entry, r *http.Request) (string, *http.Cookie, error) 
 			continue // already replaced; its end will find nothing to do
 		}
 		delete(m.table, x.key)
-		x.id, x.key = id, x.prefix+id
+		x.key = x.prefix() + id
 		m.table[x.key] = x
 		if m.browsers != nil {
 			m.browsers[id] = append(m.browsers[id], x)
@@ -909,7 +909,7 @@ func (m *Mapper) removeLocked(e *entry) {
 // forgetBrowserLocked takes e out of its browser's sessions; a browser
 // with none left is forgotten, and its ID with it.
 func (m *Mapper) forgetBrowserLocked(e *entry) {
-	es := m.browsers[e.id]
+	es := m.browsers[e.id()]
 	for i, x := range es {
 		if x == e {
 			es[i] = es[len(es)-1]
@@ -919,10 +919,10 @@ func (m *Mapper) forgetBrowserLocked(e *entry) {
 		}
 	}
 	if len(es) == 0 {
-		delete(m.browsers, e.id)
+		delete(m.browsers, e.id())
 		return
 	}
-	m.browsers[e.id] = es
+	m.browsers[e.id()] = es
 }
 
 // logID is a keyed hash of the session key: stable for the session, useless
