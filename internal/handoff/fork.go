@@ -105,6 +105,7 @@ func (s *Session) branchOptions(id uint32, f *family) Options {
 		Token:               s.token,
 		QueryParam:          s.queryParam,
 		Renew:               s.renew,
+		Owner:               s.owner,
 		Hooks:               s.hooks,
 		Shared:              s.shared,
 		Clock:               s.clock,

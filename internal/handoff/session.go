@@ -65,11 +65,17 @@ type Options struct {
 	// sets it.
 	QueryParam string
 
-	// Renew, if set, gives the session a new ID for [Handle.RenewID]: it
+	// Renew, if set, gives session s a new ID for [Handle.RenewID]: it
 	// invalidates the old ID and returns the new token (ByQuery mode) or
 	// the cookie to send (cookie modes). r is the request in hand. The
 	// mapper sets it; in modes without an ID it returns an error.
-	Renew func(r *http.Request) (token string, cookie *http.Cookie, err error)
+	Renew func(s *Session, r *http.Request) (token string, cookie *http.Cookie, err error)
+
+	// Owner is the owner's record of the session, which its callbacks
+	// (Renew, OnEnd) find through [Session.Owner], so that they can be
+	// shared by every session rather than made for each. The mapper sets
+	// it; a branch of a forked tab has its root session's.
+	Owner any
 
 	// Hooks, if set, are the lifecycle callbacks; see [Hooks].
 	Hooks *Hooks
@@ -159,7 +165,8 @@ type Session struct {
 	logger     *slog.Logger
 	logID      string
 	token      string // changed by RenewID, on the session goroutine
-	renew      func(*http.Request) (string, *http.Cookie, error)
+	renew      func(*Session, *http.Request) (string, *http.Cookie, error)
+	owner      any
 	queryParam string
 	onEnd      func(*Session, error)
 	clock      *atomic.Int64
@@ -236,6 +243,7 @@ func NewSession(parent context.Context, opts Options) *Session {
 		logID:      opts.LogID,
 		token:      opts.Token,
 		renew:      opts.Renew,
+		owner:      opts.Owner,
 		queryParam: opts.QueryParam,
 		onEnd:      opts.OnEnd,
 		clock:      opts.Clock,
@@ -269,6 +277,10 @@ func (s *Session) now() int64 {
 
 // Context is cancelled when the session ends; its cause is the reason.
 func (s *Session) Context() context.Context { return s.ctx }
+
+// Owner is the record that the session's owner gave it in
+// [Options.Owner].
+func (s *Session) Owner() any { return s.owner }
 
 // LogID is the session's identifier for logs and metrics: a keyed hash, never
 // the session ID.

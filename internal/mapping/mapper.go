@@ -165,7 +165,7 @@ type Config struct {
 	// LogID, Token, Predecessor and OnEnd are set by the mapper (OnEnd, if
 	// set here, still runs after the mapper's own bookkeeping); Token only
 	// in ByQuery mode, so that a cookie's value never reaches the app. The
-	// mapper sets Clock, Epoch, QueryParam and Renew too.
+	// mapper sets Clock, Epoch, QueryParam, Renew and Owner too.
 	Session handoff.Options
 
 	// Takeover, if set, is asked (cookie or query mode) about a session
@@ -209,6 +209,7 @@ type Mapper struct {
 	needID   bool // cookie or query mode: sessions carry a minted ID
 	newID    func() (string, error)
 	template handoff.Options
+	userEnd  func(*handoff.Session, error) // the OnEnd of cfg.Session, called after the mapper's
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -383,6 +384,11 @@ func New(cfg Config) (*Mapper, error) {
 	if m.template.Logger == nil {
 		m.template.Logger = cfg.Logger
 	}
+	// One Renew and one OnEnd for all sessions, not two closures each:
+	// they find the session's entry through its Owner.
+	m.userEnd = m.template.OnEnd
+	m.template.Renew = m.renewOwned
+	m.template.OnEnd = m.sessionEnded
 	m.epoch = time.Now()
 	m.template.Clock = &m.clock
 	m.template.Epoch = m.epoch
@@ -712,21 +718,9 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 	opts := m.template
 	opts.LogID = m.logID(key)
 	opts.Token = token
-	opts.Renew = func(r *http.Request) (string, *http.Cookie, error) { return m.renew(e, r) }
+	opts.Owner = e
 	opts.Predecessor = pred
 	opts.Owned = owned
-	userEnd := opts.OnEnd
-	opts.OnEnd = func(s *handoff.Session, reason error) {
-		m.mu.Lock()
-		if e.list != nil && m.table[e.key] == e {
-			m.removeLocked(e)
-		}
-		m.mu.Unlock()
-		m.countEnd(reason)
-		if userEnd != nil {
-			userEnd(s, reason)
-		}
-	}
 	e.sess = handoff.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
@@ -776,6 +770,26 @@ func (m *Mapper) signalExitedLocked() {
 
 // errNoID is RenewID's error in modes whose sessions carry no ID.
 var errNoID = errors.New("continuity: RenewID: sessions keyed only by address, identity or path have no session ID to renew")
+
+// renewOwned is every session's Renew: s's owner is its entry.
+func (m *Mapper) renewOwned(s *handoff.Session, r *http.Request) (string, *http.Cookie, error) {
+	return m.renew(s.Owner().(*entry), r)
+}
+
+// sessionEnded is every session's OnEnd: it takes the session's entry out of the
+// table, counts the end, and calls the application's OnEnd.
+func (m *Mapper) sessionEnded(s *handoff.Session, reason error) {
+	e := s.Owner().(*entry)
+	m.mu.Lock()
+	if e.list != nil && m.table[e.key] == e {
+		m.removeLocked(e)
+	}
+	m.mu.Unlock()
+	m.countEnd(reason)
+	if m.userEnd != nil {
+		m.userEnd(s, reason)
+	}
+}
 
 // renew gives e a new ID for Request.RenewID: the old ID stops reaching
 // it at once. In ByCookie|ByPath the cookie names the browser, so every
