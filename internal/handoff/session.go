@@ -159,29 +159,18 @@ func (b *ByteBudget) take(n int64) bool {
 // that browser. Handlers call [Session.Handle]; the goroutine runs
 // [Session.Run]. At most one request is handled at a time; the rest wait in
 // a bounded queue, in arrival order.
+//
+// There is one per browser, parked sessions included, so its layout is
+// kept small: what every session of an owner shares is in its template.
 type Session struct {
-	app        func(*Handle)
-	noImplicit bool
-	logger     *slog.Logger
-	logID      string
-	token      string // changed by RenewID, on the session goroutine
-	renew      func(*Session, *http.Request) (string, *http.Cookie, error)
-	owner      any
-	queryParam string
-	onEnd      func(*Session, error)
-	clock      *atomic.Int64
-	epoch      time.Time // origin of clock and lastSeen (monotonic)
-	hooks      *Hooks
-	shared     map[any]any
-	created    time.Time
-	depth      int
-	maxQueued  int64
-	budget     *ByteBudget
-	pool       *Pool
-	pred       <-chan struct{}
-	replay     *Replay
-	owned      *Owned
-	leaving    atomic.Bool // hand the session off before its next step
+	*template
+	logID   string
+	token   string // changed by RenewID, on the session goroutine
+	owner   any
+	created time.Time
+	pred    <-chan struct{}
+	owned   *Owned
+	leaving atomic.Bool // hand the session off before its next step
 
 	// j is the session's journal state, made when the flow first asks for
 	// a step token or makes a journaled call (most sessions never do: they
@@ -218,52 +207,90 @@ type Session struct {
 	h Handle
 }
 
+// template is the part of a session that every session made from the same
+// [Template] shares.
+type template struct {
+	app        func(*Handle)
+	noImplicit bool
+	logger     *slog.Logger
+	renew      func(*Session, *http.Request) (string, *http.Cookie, error)
+	queryParam string
+	onEnd      func(*Session, error)
+	clock      *atomic.Int64
+	epoch      time.Time // origin of clock and lastSeen (monotonic)
+	hooks      *Hooks
+	shared     map[any]any
+	depth      int
+	maxQueued  int64
+	budget     *ByteBudget
+	pool       *Pool
+	replay     *Replay
+}
+
+// A Template holds what the sessions of one owner share: every field of
+// [Options] except LogID, Token, Predecessor, Owner and Owned. An owner
+// of many sessions makes one and makes its sessions from it, so that each
+// session holds a pointer to these rather than a copy.
+type Template struct{ t *template }
+
+// NewTemplate returns a template with the shared fields of opts.
+func NewTemplate(opts Options) Template {
+	t := &template{
+		app:        opts.App,
+		noImplicit: opts.NoImplicitFirstNext,
+		logger:     opts.Logger,
+		renew:      opts.Renew,
+		queryParam: opts.QueryParam,
+		onEnd:      opts.OnEnd,
+		clock:      opts.Clock,
+		epoch:      time.Now(),
+		hooks:      opts.Hooks,
+		shared:     opts.Shared,
+		depth:      opts.QueueDepth,
+		maxQueued:  opts.MaxQueuedBytes,
+		budget:     opts.Budget,
+		pool:       opts.Pool,
+		replay:     opts.Replay,
+	}
+	if t.depth <= 0 {
+		t.depth = 16
+	}
+	if t.pool == nil {
+		t.pool = NewPool()
+	}
+	if t.clock != nil {
+		t.epoch = opts.Epoch
+	}
+	return Template{t}
+}
+
 // NewSession returns a session whose context is derived from parent: when
 // parent is cancelled the session ends. The caller must run [Session.Run] on
 // a goroutine it owns.
 func NewSession(parent context.Context, opts Options) *Session {
-	q := opts.QueueDepth
-	if q <= 0 {
-		q = 16
-	}
-	pool := opts.Pool
-	if pool == nil {
-		pool = NewPool()
-	}
+	return NewTemplate(opts).NewSession(parent, opts)
+}
+
+// NewSession returns a session made from t, whose context is derived from
+// parent, as the package's NewSession does. Only the per-session fields of
+// opts are read: LogID, Token, Predecessor, Owner and Owned.
+func (t Template) NewSession(parent context.Context, opts Options) *Session {
 	ctx, cancel := context.WithCancelCause(parent)
 	now := time.Now()
-	epoch := now
-	if opts.Clock != nil {
-		epoch = opts.Epoch
-	}
 	s := &Session{
-		app:        opts.App,
-		noImplicit: opts.NoImplicitFirstNext,
-		logger:     opts.Logger,
-		logID:      opts.LogID,
-		token:      opts.Token,
-		renew:      opts.Renew,
-		owner:      opts.Owner,
-		queryParam: opts.QueryParam,
-		onEnd:      opts.OnEnd,
-		clock:      opts.Clock,
-		epoch:      epoch,
-		hooks:      opts.Hooks,
-		shared:     opts.Shared,
-		created:    now,
-		depth:      q,
-		maxQueued:  opts.MaxQueuedBytes,
-		budget:     opts.Budget,
-		pool:       pool,
-		pred:       opts.Predecessor,
-		replay:     opts.Replay,
-		owned:      opts.Owned,
-		ctx:        ctx,
-		cancel:     cancel,
-		wake:       make(chan struct{}, 1),
+		template: t.t,
+		logID:    opts.LogID,
+		token:    opts.Token,
+		owner:    opts.Owner,
+		created:  now,
+		pred:     opts.Predecessor,
+		owned:    opts.Owned,
+		ctx:      ctx,
+		cancel:   cancel,
+		wake:     make(chan struct{}, 1),
 	}
 	s.h.s = s
-	s.lastSeen.Store(int64(now.Sub(epoch)))
+	s.lastSeen.Store(int64(now.Sub(t.t.epoch)))
 	return s
 }
 

@@ -210,6 +210,7 @@ type Mapper struct {
 	newID    func() (string, error)
 	template handoff.Options
 	userEnd  func(*handoff.Session, error) // the OnEnd of cfg.Session, called after the mapper's
+	tmpl     handoff.Template              // made from template once it is complete
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -396,6 +397,7 @@ func New(cfg Config) (*Mapper, error) {
 	if cfg.Mode&ByQuery != 0 {
 		m.template.QueryParam = cfg.QueryParam
 	}
+	m.tmpl = handoff.NewTemplate(m.template) // the sessions share it
 	m.clock.Store(int64(m.reapInterval()))
 	go m.reap()
 	return m, nil
@@ -721,7 +723,7 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 	opts.Owner = e
 	opts.Predecessor = pred
 	opts.Owned = owned
-	e.sess = handoff.NewSession(m.ctx, opts)
+	e.sess = m.tmpl.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
 	if bounded {
