@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -56,8 +57,9 @@ import (
 //
 // Lock order: the session's mu, then ex.mu. The handler never holds both.
 type exchange struct {
-	w http.ResponseWriter
-	r *http.Request
+	w   http.ResponseWriter
+	r   *http.Request
+	hdr http.Header // w.Header(), taken by the handler
 
 	done   chan struct{} // receives one value on finish or giveBack; none on abandon
 	queueT *time.Timer   // the queue bound
@@ -75,6 +77,9 @@ type exchange struct {
 	wroteHeader bool                                           // the session committed the response head
 	replaying   bool                                           // the response timer bounds a replay
 	holder      *Session                                       // the session replaying for it, if not the one it was handed to
+	status      int                                            // the committed status
+	direct      bool                                           // the head and buf have gone to w: the session writes to w itself
+	buf         []byte                                         // what the session wrote, until it goes to w
 	dl          interface{ SetWriteDeadline(time.Time) error } // sets w's connection write deadline; nil if none
 	dlFound     bool                                           // dl has been looked for
 }
@@ -122,7 +127,7 @@ func NewPool() *Pool {
 
 func (p *Pool) get(w http.ResponseWriter, r *http.Request, t Timeouts) *exchange {
 	ex := p.p.Get().(*exchange)
-	ex.w, ex.r = w, r
+	ex.w, ex.r, ex.hdr = w, r, w.Header()
 	ex.response, ex.write = max(t.Response, 0), max(t.Write, 0)
 	ex.bytes = bodyBytes(r)
 	return ex
@@ -138,9 +143,15 @@ func (p *Pool) put(ex *exchange) {
 	case <-ex.done:
 	default:
 	}
-	ex.w, ex.r = nil, nil
+	ex.w, ex.r, ex.hdr = nil, nil, nil
 	ex.state, ex.outcome, ex.wroteHeader = exQueued, outServed, false
 	ex.replaying, ex.holder = false, nil
+	ex.status, ex.direct = 0, false
+	if cap(ex.buf) > maxBuffered {
+		ex.buf = nil
+	} else {
+		ex.buf = ex.buf[:0]
+	}
 	ex.dl, ex.dlFound = nil, false
 	p.p.Put(ex)
 }
@@ -348,5 +359,70 @@ func deadliner(w http.ResponseWriter) interface{ SetWriteDeadline(time.Time) err
 		default:
 			return nil
 		}
+	}
+}
+
+// maxBuffered is how much of a response the session goroutine keeps in
+// the exchange rather than writing it to the ResponseWriter itself. The
+// handler writes it, head first, once the session has finished the
+// request (see Session.settle): net/http's writing path (its response
+// head alone has a frame of nearly 500 bytes) then runs on the handler's
+// goroutine, whose stack is large anyway, and not on the session's, which
+// would otherwise have to grow from 2 KiB to 4 KiB and keep that while it
+// waits in Next. Responses that pass it, and streams (Flush), are written
+// by the session itself from then on.
+const maxBuffered = 8 << 10
+
+// bufferLocked reports whether n more bytes of the response go to ex.buf.
+// ex.mu must be held.
+func (ex *exchange) bufferLocked(n int) bool {
+	return !ex.direct && len(ex.buf)+n <= maxBuffered
+}
+
+// writeUnlock writes p, or s if p is nil, to w after what is buffered,
+// and unlocks ex.mu, which the caller holds (the unlock is deferred, for
+// a ResponseWriter that panics).
+func (ex *exchange) writeUnlock(p []byte, s string) (int, error) {
+	defer ex.mu.Unlock()
+	if err := ex.spillLocked(); err != nil {
+		return 0, err
+	}
+	if p == nil {
+		return io.WriteString(ex.w, s)
+	}
+	return ex.w.Write(p)
+}
+
+// spillLocked makes the session write to w itself from now on: it sends
+// the committed head and the buffered body, and gives the write that
+// follows its deadline. ex.mu must be held, the state must be taken and
+// the head committed.
+func (ex *exchange) spillLocked() error {
+	ex.armWriteLocked()
+	if ex.direct {
+		return nil
+	}
+	ex.direct = true
+	ex.w.WriteHeader(ex.status)
+	if len(ex.buf) == 0 {
+		return nil
+	}
+	_, err := ex.w.Write(ex.buf)
+	ex.buf = ex.buf[:0]
+	return err
+}
+
+// sendBuffered writes the response the session finished without writing
+// it to w: its head and body. It runs on the handler's goroutine, which
+// owns ex again once the session has finished it.
+func (ex *exchange) sendBuffered() {
+	if !ex.wroteHeader || ex.direct {
+		return
+	}
+	ex.direct = true
+	ex.armWriteLocked()
+	ex.w.WriteHeader(ex.status)
+	if len(ex.buf) > 0 {
+		ex.w.Write(ex.buf)
 	}
 }

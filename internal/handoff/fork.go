@@ -105,6 +105,7 @@ func (s *Session) branchOptions(id uint32, f *family) Options {
 		Token:               s.token,
 		QueryParam:          s.queryParam,
 		Renew:               s.renew,
+		Owner:               s.owner,
 		Hooks:               s.hooks,
 		Shared:              s.shared,
 		Clock:               s.clock,
@@ -153,6 +154,7 @@ func (r *Handle) fork(ex *exchange, step int) {
 	fam.wg.Add(1)
 	go func() {
 		defer fam.wg.Done()
-		b.run(&Handle{s: b, rp: rp}, true)
+		b.h.rp = rp
+		b.run(&b.h, true)
 	}()
 }

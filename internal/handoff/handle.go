@@ -9,7 +9,6 @@ package handoff
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -206,10 +205,12 @@ func (r *Handle) finish(o outcome) {
 	ex.mu.Unlock()
 }
 
-// commitLocked writes the response head. ex.mu must be held and the state
-// must be exTaken.
+// commitLocked fixes the response head: the application's headers go
+// into the response's, and its status is kept for sending (see
+// exchange.spillLocked and Session.settle). ex.mu must be held and the
+// state must be exTaken.
 func (r *Handle) commitLocked(ex *exchange) {
-	h := ex.w.Header()
+	h := ex.hdr
 	if len(r.header) > 0 {
 		r.mergeHeader(h)
 	}
@@ -226,12 +227,15 @@ func (r *Handle) commitLocked(ex *exchange) {
 	if r.capturing {
 		r.s.j.Load().captureHead(status, r.header)
 	}
-	ex.w.WriteHeader(status)
+	ex.status = status
 	ex.wroteHeader = true
 }
 
 // mergeHeader copies the application's response headers over the
-// server's.
+// server's. It is not inlined: its map iterator would sit in
+// commitLocked's frame.
+//
+//go:noinline
 func (r *Handle) mergeHeader(h http.Header) {
 	for k, v := range r.header {
 		if k == "Set-Cookie" {
@@ -282,11 +286,15 @@ func (r *Handle) Write(p []byte) (int, error) {
 		}
 		return 0, err
 	}
-	defer ex.mu.Unlock()
 	if r.capturing {
 		r.s.j.Load().capture(p, "")
 	}
-	return ex.w.Write(p)
+	if ex.bufferLocked(len(p)) {
+		ex.buf = append(ex.buf, p...)
+		ex.mu.Unlock()
+		return len(p), nil
+	}
+	return ex.writeUnlock(p, "")
 }
 
 // WriteString writes s to the response in hand; see [Handle.Write].
@@ -298,16 +306,19 @@ func (r *Handle) WriteString(s string) (int, error) {
 		}
 		return 0, err
 	}
-	defer ex.mu.Unlock()
 	if r.capturing {
 		r.s.j.Load().capture(nil, s)
 	}
-	return io.WriteString(ex.w, s)
+	if ex.bufferLocked(len(s)) {
+		ex.buf = append(ex.buf, s...)
+		ex.mu.Unlock()
+		return len(s), nil
+	}
+	return ex.writeUnlock(nil, s)
 }
 
-// output locks the request in hand for writing, sending the response head
-// first if it is still unsent, and gives the write that follows its
-// deadline. On success the caller must unlock ex.mu.
+// output locks the request in hand for writing, fixing the response head
+// first if it is still open. On success the caller must unlock ex.mu.
 func (r *Handle) output() (*exchange, error) {
 	ex := r.ex
 	if ex == nil {
@@ -324,7 +335,6 @@ func (r *Handle) output() (*exchange, error) {
 	if !ex.wroteHeader {
 		r.commitLocked(ex)
 	}
-	ex.armWriteLocked()
 	return ex, nil
 }
 
@@ -341,6 +351,9 @@ func (r *Handle) Flush() error {
 	}
 	defer ex.mu.Unlock()
 	r.capturing = false // a streamed response is not kept
+	if err := ex.spillLocked(); err != nil {
+		return err
+	}
 	return http.NewResponseController(ex.w).Flush()
 }
 

@@ -32,7 +32,7 @@ func (r *Handle) RenewID() error {
 	case sent:
 		return errRenewHeaderSent
 	}
-	token, cookie, err := r.s.renew(ex.r)
+	token, cookie, err := r.s.renew(r.s, ex.r)
 	if err != nil {
 		return err
 	}

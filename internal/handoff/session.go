@@ -65,11 +65,17 @@ type Options struct {
 	// sets it.
 	QueryParam string
 
-	// Renew, if set, gives the session a new ID for [Handle.RenewID]: it
+	// Renew, if set, gives session s a new ID for [Handle.RenewID]: it
 	// invalidates the old ID and returns the new token (ByQuery mode) or
 	// the cookie to send (cookie modes). r is the request in hand. The
 	// mapper sets it; in modes without an ID it returns an error.
-	Renew func(r *http.Request) (token string, cookie *http.Cookie, err error)
+	Renew func(s *Session, r *http.Request) (token string, cookie *http.Cookie, err error)
+
+	// Owner is the owner's record of the session, which its callbacks
+	// (Renew, OnEnd) find through [Session.Owner], so that they can be
+	// shared by every session rather than made for each. The mapper sets
+	// it; a branch of a forked tab has its root session's.
+	Owner any
 
 	// Hooks, if set, are the lifecycle callbacks; see [Hooks].
 	Hooks *Hooks
@@ -153,28 +159,18 @@ func (b *ByteBudget) take(n int64) bool {
 // that browser. Handlers call [Session.Handle]; the goroutine runs
 // [Session.Run]. At most one request is handled at a time; the rest wait in
 // a bounded queue, in arrival order.
+//
+// There is one per browser, parked sessions included, so its layout is
+// kept small: what every session of an owner shares is in its template.
 type Session struct {
-	app        func(*Handle)
-	noImplicit bool
-	logger     *slog.Logger
-	logID      string
-	token      string // changed by RenewID, on the session goroutine
-	renew      func(*http.Request) (string, *http.Cookie, error)
-	queryParam string
-	onEnd      func(*Session, error)
-	clock      *atomic.Int64
-	epoch      time.Time // origin of clock and lastSeen (monotonic)
-	hooks      *Hooks
-	shared     map[any]any
-	created    time.Time
-	depth      int
-	maxQueued  int64
-	budget     *ByteBudget
-	pool       *Pool
-	pred       <-chan struct{}
-	replay     *Replay
-	owned      *Owned
-	leaving    atomic.Bool // hand the session off before its next step
+	*template
+	logID   string
+	token   string // changed by RenewID, on the session goroutine
+	owner   any
+	created time.Time
+	pred    <-chan struct{}
+	owned   *Owned
+	leaving atomic.Bool // hand the session off before its next step
 
 	// j is the session's journal state, made when the flow first asks for
 	// a step token or makes a journaled call (most sessions never do: they
@@ -187,11 +183,12 @@ type Session struct {
 	cancel context.CancelCauseFunc
 	wake   chan struct{} // holds a token when a request has been queued
 
+	closedA  atomic.Bool  // closed, for Closed without the lock
 	waiting  atomic.Int32 // handlers inside Handle for this session
 	lastSeen atomic.Int64 // nanoseconds since epoch when a handler last left Handle
 
 	mu          sync.Mutex
-	closed      bool          // no more requests are queued
+	closed      bool          // no more requests are queued; also in closedA
 	ending      bool          // end has begun (it runs once)
 	endDone     bool          // end has run
 	replaying   bool          // a replay runs: the flow's cleanups are registered already
@@ -203,52 +200,97 @@ type Session struct {
 	bell        chan struct{} // made by arrived, closed by the next deliver
 	path        string        // of the last request delivered, for admin listings
 	cleanups    []func()
+
+	// h is the handle of the session's first run, allocated with the
+	// session: one object per session rather than two. A replay's run
+	// gets a Handle of its own.
+	h Handle
+}
+
+// template is the part of a session that every session made from the same
+// [Template] shares.
+type template struct {
+	app        func(*Handle)
+	noImplicit bool
+	logger     *slog.Logger
+	renew      func(*Session, *http.Request) (string, *http.Cookie, error)
+	queryParam string
+	onEnd      func(*Session, error)
+	clock      *atomic.Int64
+	epoch      time.Time // origin of clock and lastSeen (monotonic)
+	hooks      *Hooks
+	shared     map[any]any
+	depth      int
+	maxQueued  int64
+	budget     *ByteBudget
+	pool       *Pool
+	replay     *Replay
+}
+
+// A Template holds what the sessions of one owner share: every field of
+// [Options] except LogID, Token, Predecessor, Owner and Owned. An owner
+// of many sessions makes one and makes its sessions from it, so that each
+// session holds a pointer to these rather than a copy.
+type Template struct{ t *template }
+
+// NewTemplate returns a template with the shared fields of opts.
+func NewTemplate(opts Options) Template {
+	t := &template{
+		app:        opts.App,
+		noImplicit: opts.NoImplicitFirstNext,
+		logger:     opts.Logger,
+		renew:      opts.Renew,
+		queryParam: opts.QueryParam,
+		onEnd:      opts.OnEnd,
+		clock:      opts.Clock,
+		epoch:      time.Now(),
+		hooks:      opts.Hooks,
+		shared:     opts.Shared,
+		depth:      opts.QueueDepth,
+		maxQueued:  opts.MaxQueuedBytes,
+		budget:     opts.Budget,
+		pool:       opts.Pool,
+		replay:     opts.Replay,
+	}
+	if t.depth <= 0 {
+		t.depth = 16
+	}
+	if t.pool == nil {
+		t.pool = NewPool()
+	}
+	if t.clock != nil {
+		t.epoch = opts.Epoch
+	}
+	return Template{t}
 }
 
 // NewSession returns a session whose context is derived from parent: when
 // parent is cancelled the session ends. The caller must run [Session.Run] on
 // a goroutine it owns.
 func NewSession(parent context.Context, opts Options) *Session {
-	q := opts.QueueDepth
-	if q <= 0 {
-		q = 16
-	}
-	pool := opts.Pool
-	if pool == nil {
-		pool = NewPool()
-	}
+	return NewTemplate(opts).NewSession(parent, opts)
+}
+
+// NewSession returns a session made from t, whose context is derived from
+// parent, as the package's NewSession does. Only the per-session fields of
+// opts are read: LogID, Token, Predecessor, Owner and Owned.
+func (t Template) NewSession(parent context.Context, opts Options) *Session {
 	ctx, cancel := context.WithCancelCause(parent)
 	now := time.Now()
-	epoch := now
-	if opts.Clock != nil {
-		epoch = opts.Epoch
-	}
 	s := &Session{
-		app:        opts.App,
-		noImplicit: opts.NoImplicitFirstNext,
-		logger:     opts.Logger,
-		logID:      opts.LogID,
-		token:      opts.Token,
-		renew:      opts.Renew,
-		queryParam: opts.QueryParam,
-		onEnd:      opts.OnEnd,
-		clock:      opts.Clock,
-		epoch:      epoch,
-		hooks:      opts.Hooks,
-		shared:     opts.Shared,
-		created:    now,
-		depth:      q,
-		maxQueued:  opts.MaxQueuedBytes,
-		budget:     opts.Budget,
-		pool:       pool,
-		pred:       opts.Predecessor,
-		replay:     opts.Replay,
-		owned:      opts.Owned,
-		ctx:        ctx,
-		cancel:     cancel,
-		wake:       make(chan struct{}, 1),
+		template: t.t,
+		logID:    opts.LogID,
+		token:    opts.Token,
+		owner:    opts.Owner,
+		created:  now,
+		pred:     opts.Predecessor,
+		owned:    opts.Owned,
+		ctx:      ctx,
+		cancel:   cancel,
+		wake:     make(chan struct{}, 1),
 	}
-	s.lastSeen.Store(int64(now.Sub(epoch)))
+	s.h.s = s
+	s.lastSeen.Store(int64(now.Sub(t.t.epoch)))
 	return s
 }
 
@@ -262,6 +304,10 @@ func (s *Session) now() int64 {
 
 // Context is cancelled when the session ends; its cause is the reason.
 func (s *Session) Context() context.Context { return s.ctx }
+
+// Owner is the record that the session's owner gave it in
+// [Options.Owner].
+func (s *Session) Owner() any { return s.owner }
 
 // LogID is the session's identifier for logs and metrics: a keyed hash, never
 // the session ID.
@@ -304,10 +350,10 @@ func (s *Session) Ended() <-chan struct{} {
 }
 
 // Closed reports whether the session has stopped accepting requests.
+// It takes no lock: the mapper asks under its table's lock, on every
+// request.
 func (s *Session) Closed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed || s.ctx.Err() != nil
+	return s.closedA.Load() || s.ctx.Err() != nil
 }
 
 // Value returns the value stored under key by [Session.SetValue], or nil.
@@ -602,6 +648,12 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 // session made.
 func (s *Session) settle(ex *exchange) Outcome {
 	o, wrote, w := ex.outcome, ex.wroteHeader, ex.w
+	if o == outServed || o == outPanic {
+		// What the session wrote goes out; after a panic, so that the
+		// abort below breaks a started response, as if it had been sent
+		// as it was written.
+		ex.sendBuffered()
+	}
 	s.pool.put(ex)
 	switch o {
 	case outRetry:
@@ -634,13 +686,37 @@ func unavailable(w http.ResponseWriter, msg string) {
 // session owns, so that it returns only when nothing of the session is
 // left running.
 func (s *Session) Run() {
+	s.run(s.start(), true)
+}
+
+// start waits for the browser's previous session to end. It and announce
+// are functions of their own so that their locals are not in Run's and
+// run's frames, which stay on the stack under the application for the
+// session's whole life: a goroutine starts with 2 KiB of stack, and one
+// that ever needs more keeps twice as much while it waits in Next.
+//
+//go:noinline
+func (s *Session) start() *Handle {
 	if s.pred != nil {
 		select {
 		case <-s.pred: // the browser's previous session has ended
 		case <-s.ctx.Done():
 		}
 	}
-	s.run(&Handle{s: s}, true)
+	return &s.h
+}
+
+// announce logs a run's start and runs the SessionStart hook. slog is
+// called only when Debug is on: its frame is large (see start).
+//
+//go:noinline
+func (s *Session) announce() {
+	if s.logger != nil && s.logger.Enabled(s.ctx, slog.LevelDebug) {
+		s.logger.Debug("continuity: session start", "session", s.logID)
+	}
+	if h := s.hooks; h != nil && h.SessionStart != nil {
+		s.contain("SessionStart hook", func() { h.SessionStart(s) })
+	}
 }
 
 // run runs the application once. The first run of a session (Run's, or a
@@ -648,12 +724,7 @@ func (s *Session) Run() {
 // them.
 func (s *Session) run(r *Handle, first bool) {
 	if first {
-		if s.logger != nil {
-			s.logger.Debug("continuity: session start", "session", s.logID)
-		}
-		if h := s.hooks; h != nil && h.SessionStart != nil {
-			s.contain("SessionStart hook", func() { h.SessionStart(s) })
-		}
+		s.announce()
 		defer s.waitBranches()
 	}
 	defer s.afterRun(r, first)
@@ -722,6 +793,7 @@ func (s *Session) end(reason error) {
 		return
 	}
 	s.ending, s.closed = true, true
+	s.closedA.Store(true)
 	s.mu.Unlock()
 	s.cancel(reason)
 	if s.logger != nil {

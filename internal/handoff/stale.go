@@ -146,7 +146,7 @@ func (j *journalState) serveCached(ex *exchange) {
 	}
 	ex.armWriteLocked()
 	ex.w.WriteHeader(c.status)
-	ex.wroteHeader = true
+	ex.wroteHeader, ex.direct = true, true // written here, not buffered for settle
 	ex.w.Write(c.body)
 	ex.finishLocked(outServed)
 }
@@ -173,7 +173,7 @@ func writePage(ex *exchange, status int, body string) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		ex.armWriteLocked()
 		ex.w.WriteHeader(status)
-		ex.wroteHeader = true
+		ex.wroteHeader, ex.direct = true, true // written here, not buffered for settle
 		io.WriteString(ex.w, body)
 		ex.finishLocked(outServed)
 		return

@@ -29,6 +29,9 @@ func (r *Handle) Stream() error {
 	}
 	defer ex.mu.Unlock()
 	r.capturing = false // a streamed response is not kept
+	if err := ex.spillLocked(); err != nil {
+		return err
+	}
 	rc := http.NewResponseController(ex.w)
 	if ex.write <= 0 {
 		if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {

@@ -4,13 +4,15 @@ import "github.com/continuity-go/continuity/internal/handoff"
 
 // entry is one session in the table. It sits in exactly one of the
 // mapper's two recency lists while it is in the table.
+//
+// Its layout is kept small, as there is one per session: the key's parts
+// are slices of the key rather than strings of their own.
 type entry struct {
 	key     string // prefix + id
-	prefix  string // the address, identity and path parts of key
-	id      string // the minted ID in key, "" in modes without one
+	idAt    uint32 // where the ID starts in key
+	hits    uint32
 	sess    *handoff.Session
 	touched int64 // the mapper's clock at the last lookup; orders its list
-	hits    uint32
 	list    *lru
 	prev    *entry
 	next    *entry
@@ -25,6 +27,12 @@ type lru struct {
 	head, tail *entry
 	n          int
 }
+
+// prefix is the address, identity and path parts of e's key.
+func (e *entry) prefix() string { return e.key[:e.idAt] }
+
+// id is the minted ID in e's key, "" in modes without one.
+func (e *entry) id() string { return e.key[e.idAt:] }
 
 func (l *lru) pushFront(e *entry) {
 	e.list = l

@@ -165,7 +165,7 @@ type Config struct {
 	// LogID, Token, Predecessor and OnEnd are set by the mapper (OnEnd, if
 	// set here, still runs after the mapper's own bookkeeping); Token only
 	// in ByQuery mode, so that a cookie's value never reaches the app. The
-	// mapper sets Clock, Epoch, QueryParam and Renew too.
+	// mapper sets Clock, Epoch, QueryParam, Renew and Owner too.
 	Session handoff.Options
 
 	// Takeover, if set, is asked (cookie or query mode) about a session
@@ -209,6 +209,8 @@ type Mapper struct {
 	needID   bool // cookie or query mode: sessions carry a minted ID
 	newID    func() (string, error)
 	template handoff.Options
+	userEnd  func(*handoff.Session, error) // the OnEnd of cfg.Session, called after the mapper's
+	tmpl     handoff.Template              // made from template once it is complete
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -383,6 +385,11 @@ func New(cfg Config) (*Mapper, error) {
 	if m.template.Logger == nil {
 		m.template.Logger = cfg.Logger
 	}
+	// One Renew and one OnEnd for all sessions, not two closures each:
+	// they find the session's entry through its Owner.
+	m.userEnd = m.template.OnEnd
+	m.template.Renew = m.renewOwned
+	m.template.OnEnd = m.sessionEnded
 	m.epoch = time.Now()
 	m.template.Clock = &m.clock
 	m.template.Epoch = m.epoch
@@ -390,6 +397,7 @@ func New(cfg Config) (*Mapper, error) {
 	if cfg.Mode&ByQuery != 0 {
 		m.template.QueryParam = cfg.QueryParam
 	}
+	m.tmpl = handoff.NewTemplate(m.template) // the sessions share it
 	m.clock.Store(int64(m.reapInterval()))
 	go m.reap()
 	return m, nil
@@ -708,26 +716,14 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 	if victim != nil {
 		m.removeLocked(victim)
 	}
-	e := &entry{key: key, prefix: prefix, id: id, touched: m.clock.Load(), hits: 1}
+	e := &entry{key: key, idAt: uint32(len(prefix)), touched: m.clock.Load(), hits: 1}
 	opts := m.template
 	opts.LogID = m.logID(key)
 	opts.Token = token
-	opts.Renew = func(r *http.Request) (string, *http.Cookie, error) { return m.renew(e, r) }
+	opts.Owner = e
 	opts.Predecessor = pred
 	opts.Owned = owned
-	userEnd := opts.OnEnd
-	opts.OnEnd = func(s *handoff.Session, reason error) {
-		m.mu.Lock()
-		if e.list != nil && m.table[e.key] == e {
-			m.removeLocked(e)
-		}
-		m.mu.Unlock()
-		m.countEnd(reason)
-		if userEnd != nil {
-			userEnd(s, reason)
-		}
-	}
-	e.sess = handoff.NewSession(m.ctx, opts)
+	e.sess = m.tmpl.NewSession(m.ctx, opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
 	if bounded {
@@ -777,6 +773,26 @@ func (m *Mapper) signalExitedLocked() {
 // errNoID is RenewID's error in modes whose sessions carry no ID.
 var errNoID = errors.New("continuity: RenewID: sessions keyed only by address, identity or path have no session ID to renew")
 
+// renewOwned is every session's Renew: s's owner is its entry.
+func (m *Mapper) renewOwned(s *handoff.Session, r *http.Request) (string, *http.Cookie, error) {
+	return m.renew(s.Owner().(*entry), r)
+}
+
+// sessionEnded is every session's OnEnd: it takes the session's entry out of the
+// table, counts the end, and calls the application's OnEnd.
+func (m *Mapper) sessionEnded(s *handoff.Session, reason error) {
+	e := s.Owner().(*entry)
+	m.mu.Lock()
+	if e.list != nil && m.table[e.key] == e {
+		m.removeLocked(e)
+	}
+	m.mu.Unlock()
+	m.countEnd(reason)
+	if m.userEnd != nil {
+		m.userEnd(s, reason)
+	}
+}
+
 // renew gives e a new ID for Request.RenewID: the old ID stops reaching
 // it at once. In ByCookie|ByPath the cookie names the browser, so every
 // session of the browser moves to the new ID. In ByQuery|ByPath only e
@@ -800,7 +816,7 @@ func (m *Mapper) renew(e *entry, r *http.Request) (string, *http.Cookie, error) 
 	}
 	group := []*entry{e}
 	if m.browsers != nil && m.cfg.Mode&ByCookie != 0 {
-		group = slices.Clone(m.browsers[e.id])
+		group = slices.Clone(m.browsers[e.id()])
 	}
 	for _, x := range group {
 		if m.browsers != nil {
@@ -810,7 +826,7 @@ func (m *Mapper) renew(e *entry, r *http.Request) (string, *http.Cookie, error) 
 			continue // already replaced; its end will find nothing to do
 		}
 		delete(m.table, x.key)
-		x.id, x.key = id, x.prefix+id
+		x.key = x.prefix() + id
 		m.table[x.key] = x
 		if m.browsers != nil {
 			m.browsers[id] = append(m.browsers[id], x)
@@ -909,7 +925,7 @@ func (m *Mapper) removeLocked(e *entry) {
 // forgetBrowserLocked takes e out of its browser's sessions; a browser
 // with none left is forgotten, and its ID with it.
 func (m *Mapper) forgetBrowserLocked(e *entry) {
-	es := m.browsers[e.id]
+	es := m.browsers[e.id()]
 	for i, x := range es {
 		if x == e {
 			es[i] = es[len(es)-1]
@@ -919,10 +935,10 @@ func (m *Mapper) forgetBrowserLocked(e *entry) {
 		}
 	}
 	if len(es) == 0 {
-		delete(m.browsers, e.id)
+		delete(m.browsers, e.id())
 		return
 	}
-	m.browsers[e.id] = es
+	m.browsers[e.id()] = es
 }
 
 // logID is a keyed hash of the session key: stable for the session, useless

@@ -725,7 +725,7 @@ func TestRenewInQueryPathModeMovesOnlyThatSession(t *testing.T) {
 	a, _, err := m.Session(get("/a"))
 	require.NoError(t, err)
 	ea := entryOf(t, m, a)
-	tok, err := securecookie.EncodeMulti(defaultQueryParam, []byte(ea.id), m.codecs...)
+	tok, err := securecookie.EncodeMulti(defaultQueryParam, []byte(ea.id()), m.codecs...)
 	require.NoError(t, err)
 	q := "?sid=" + url.QueryEscape(tok)
 	b, _, err := m.Session(get("/b" + q))
