@@ -180,3 +180,7 @@ func tokens(t *testing.T, body string) []string {
 func TestCallbackParamMatchesTheMachinery(t *testing.T) {
 	assert.Equal(t, handoff.CallbackParam, CallbackParam)
 }
+
+func TestTokenParamMatchesTheMachinery(t *testing.T) {
+	assert.Equal(t, handoff.TokenParam, TokenParam)
+}

@@ -33,7 +33,7 @@ import (
 // SetStalePolicy) has no journal and pays nothing for this.
 
 // TokenParam is the query or form parameter that carries a step token.
-const TokenParam = handoff.TokenParam
+const TokenParam = "k"
 
 // A StalePolicy says what a session does with a stale request: one that
 // carries the step token of an earlier step than the current one (the back
