@@ -42,7 +42,10 @@ const ScopeName = "github.com/continuity-go/continuity"
 // with the session's hashed ID (never the ID), the step's number within
 // the session, the path and the outcome; each step's span links to the
 // previous step's span of the same session, so a flow can be followed
-// from step to step. Its metrics are listed in the README (“Observing a
+// from step to step. A replay (going back under Rewind, a re-show, a
+// takeover's first run) is a continuity.replay span, and a takeover of a
+// shared session a continuity.takeover span, each a child of the step it
+// serves. Its metrics are listed in the README (“Observing a
 // server”): sessions live, created, ended by reason and refused; requests
 // by outcome; requests in sessions and queued; queue wait and step
 // duration; http.server.request.duration; progress meters and watchers;
