@@ -37,6 +37,7 @@ func internalHooks(h *Hooks, t *telemetry) *handoff.Hooks {
 		} else {
 			out.RequestEnd = t.answered
 		}
+		out.Replay = t.replayed
 	}
 	if f := h.BeforeCommit; f != nil {
 		out.BeforeCommit = func(r *handoff.Handle) { f((*request.Request)(r)) }

@@ -2,6 +2,7 @@ package continuity
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"reflect"
@@ -41,7 +42,10 @@ const ScopeName = "github.com/continuity-go/continuity"
 // with the session's hashed ID (never the ID), the step's number within
 // the session, the path and the outcome; each step's span links to the
 // previous step's span of the same session, so a flow can be followed
-// from step to step. Its metrics are listed in the README (“Observing a
+// from step to step. A replay (going back under Rewind, a re-show, a
+// takeover's first run) is a continuity.replay span, and a takeover of a
+// shared session a continuity.takeover span, each a child of the step it
+// serves. Its metrics are listed in the README (“Observing a
 // server”): sessions live, created, ended by reason and refused; requests
 // by outcome; requests in sessions and queued; queue wait and step
 // duration; http.server.request.duration; progress meters and watchers;
@@ -82,6 +86,12 @@ const (
 	keyRefusal   = attribute.Key("continuity.refusal")
 	keyTopic     = attribute.Key("continuity.topic")
 	keyLink      = attribute.Key("continuity.link")
+
+	keyReplaySteps   = attribute.Key("continuity.replay.steps")
+	keyReplayOutcome = attribute.Key("continuity.replay.outcome")
+	keyNode          = attribute.Key("continuity.node")
+	keyLeaseWait     = attribute.Key("continuity.takeover.lease_wait")
+	keyTakeover      = attribute.Key("continuity.takeover.outcome")
 )
 
 // telemetry is a server's instrumentation. A nil *telemetry records
@@ -98,6 +108,7 @@ type telemetry struct {
 	rec      metric.RecordOption // attrs, for the histograms
 
 	reqDur, stepDur, queueWait metric.Float64Histogram
+	replayDur                  metric.Float64Histogram
 	reg                        metric.Registration // the observed metrics' callback; nil until observe
 	closeOnce                  sync.Once
 
@@ -158,6 +169,9 @@ func newTelemetry(o Telemetry) *telemetry {
 	t.queueWait, err = m.Float64Histogram("continuity.queue.wait", metric.WithUnit("s"),
 		metric.WithDescription("Time a request waited for its session to take it."), fine)
 	handle(err)
+	t.replayDur, err = m.Float64Histogram("continuity.replay.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time a replay took to bring a flow back to its live step, by outcome (continuity.replay.outcome)."), fine)
+	handle(err)
 	return t
 }
 
@@ -205,6 +219,7 @@ type step struct {
 	// hasOutcome is set once the outcome is known.
 	hasOutcome bool
 	handed     time.Duration // since start, when last handed to a session
+	takeover   *takeoverCost // a takeover this request made, not yet recorded
 
 	// Since start, when the session took the request and when it was done
 	// with it; 0 until then. Written by the session goroutine.
@@ -268,6 +283,93 @@ func (st *step) handing(sess *handoff.Session) {
 	if st.span != nil {
 		st.span.SetAttributes(keySession.String(sess.LogID()))
 	}
+	st.tookOver(sess.LogID())
+}
+
+// replayed runs when a replay reaches the live step or fails (the Replay
+// hook): a continuity.replay span under the live request's step span,
+// from the replay's start, and its duration.
+func (t *telemetry) replayed(s *handoff.Session, live *http.Request, steps int, took time.Duration, err error) {
+	ctx := context.Background()
+	if live != nil {
+		ctx = live.Context()
+	}
+	outcome := replayOutcome(err)
+	if t.replayDur.Enabled(ctx) {
+		t.replayDur.Record(ctx, took.Seconds(), metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{keyReplayOutcome.String(outcome)}, t.attrs...)...)))
+	}
+	if !t.tracing() || !trace.SpanContextFromContext(ctx).IsValid() {
+		return // replays are shown only within a step's trace
+	}
+	end := time.Now()
+	attrs := make([]attribute.KeyValue, 0, 3+len(t.attrs))
+	attrs = append(attrs, keySession.String(s.LogID()), keyReplaySteps.Int(steps), keyReplayOutcome.String(outcome))
+	attrs = append(attrs, t.attrs...)
+	_, span := t.tracer.Start(ctx, "continuity.replay", trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithTimestamp(end.Add(-took)), trace.WithAttributes(attrs...))
+	if err != nil {
+		span.SetStatus(codes.Error, outcome)
+	}
+	span.End(trace.WithTimestamp(end))
+}
+
+// replayOutcome names how a replay ended.
+func replayOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, handoff.ErrDivergence):
+		return "divergence"
+	case errors.Is(err, handoff.EndReplayTimeout):
+		return "timeout"
+	}
+	return "ended"
+}
+
+// takeoverCost is what a takeover (shared.go) cost the request that made
+// it, kept on its step until the session's log ID is known.
+type takeoverCost struct {
+	start, end time.Time
+	leaseWait  time.Duration
+	steps      int // journal entries loaded
+	node       string
+	err        error
+}
+
+// noteTakeover keeps what a takeover cost on the step of the request
+// that made it (in ctx), for tookOver to record; it does nothing when
+// the step has no span.
+func noteTakeover(ctx context.Context, c takeoverCost) {
+	if st, _ := ctx.Value(stepKey{}).(*step); st != nil && st.span != nil {
+		st.takeover = &c
+	}
+}
+
+// tookOver records the takeover the step's request made, if any, as a
+// continuity.takeover span under the step's span; logID is the session's
+// log ID, empty if no session came of it.
+func (st *step) tookOver(logID string) {
+	c := st.takeover
+	if c == nil {
+		return
+	}
+	st.takeover = nil
+	outcome := "ok"
+	if c.err != nil {
+		outcome = "error"
+	}
+	attrs := []attribute.KeyValue{keyNode.String(c.node), keyReplaySteps.Int(c.steps),
+		keyLeaseWait.Float64(c.leaseWait.Seconds()), keyTakeover.String(outcome)}
+	if logID != "" {
+		attrs = append(attrs, keySession.String(logID))
+	}
+	tr := st.span.TracerProvider().Tracer(ScopeName)
+	_, span := tr.Start(st.ctx, "continuity.takeover", trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithTimestamp(c.start), trace.WithAttributes(attrs...))
+	if c.err != nil {
+		span.SetStatus(codes.Error, c.err.Error())
+	}
+	span.End(trace.WithTimestamp(c.end))
 }
 
 // stepOf returns the step being recorded for the request in h's hand.
@@ -345,6 +447,7 @@ func (t *telemetry) end(st *step) {
 		}
 	}
 	if span := st.span; span != nil {
+		st.tookOver("")
 		if st.hasOutcome {
 			span.SetAttributes(keyOutcome.String(st.outcome.String()))
 		}

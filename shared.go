@@ -68,8 +68,9 @@ func (sh *sharing) own(ctx context.Context, id string) (*handoff.Owned, error) {
 // takeover takes over a session another node ran, if the store knows it:
 // it waits for the session's lease (until a dead node's lapses), then
 // loads the journal the new session replays.
-func (sh *sharing) takeover(ctx context.Context, id string, r *http.Request) (*handoff.Owned, error) {
+func (sh *sharing) takeover(ctx context.Context, id string, r *http.Request) (o *handoff.Owned, err error) {
 	key := journalKey(id)
+	start := time.Now()
 	es, err := sh.l.Load(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errTakeover, err)
@@ -77,9 +78,21 @@ func (sh *sharing) takeover(ctx context.Context, id string, r *http.Request) (*h
 	if len(es) == 0 {
 		return nil, nil // unknown here too: a new session
 	}
+	// A takeover is a span of its own under the request's step (otel.go):
+	// the lease wait and the loads are its cost, the replay comes after.
+	var waited time.Duration
+	defer func() {
+		if r == nil {
+			return
+		}
+		noteTakeover(r.Context(), takeoverCost{start: start, end: time.Now(), leaseWait: waited,
+			steps: len(es), node: sh.node, err: err})
+	}()
 	ctx, cancel := context.WithTimeout(ctx, 2*sh.l.LeaseTTL()+time.Second)
 	defer cancel()
+	asked := time.Now()
 	l, err := sh.l.AcquireLease(ctx, key, sh.node)
+	waited = time.Since(asked)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errTakeover, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Forks. Under the Fork policy a stale request (a page of another tab, or
@@ -147,7 +148,7 @@ func (r *Handle) fork(ex *exchange, step int) {
 		j.tooOld(ex)
 		return
 	}
-	rp := &replayer{entries: entries, mode: modeRewind, target: step, fork: true, ex: ex, base: ex.r}
+	rp := &replayer{entries: entries, mode: modeRewind, target: step, fork: true, ex: ex, base: ex.r, start: time.Now()}
 	b.setReplaying(true)
 	ex.armReplay(j.cfg.Timeout, b)
 	fam := j.fam

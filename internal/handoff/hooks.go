@@ -1,6 +1,10 @@
 package handoff
 
-import "runtime/debug"
+import (
+	"net/http"
+	"runtime/debug"
+	"time"
+)
 
 // Hooks are lifecycle callbacks, each optional (ASP's global.asa events,
 // for sessions and requests). They run on the session goroutine, except
@@ -26,6 +30,15 @@ type Hooks struct {
 	// BeforeCommit runs just before a response's status and headers are
 	// sent: the last moment to change them.
 	BeforeCommit func(r *Handle)
+	// Replay runs once per replay (a rewind, a re-show, a forked tab's
+	// first run, a takeover's first run), when the replayed flow reaches
+	// the live step (err nil) or fails: err wraps ErrDivergence for a
+	// divergence, is EndReplayTimeout when the replay ran out of time, or
+	// is the session's end cause. live is the request the replay serves
+	// (for a takeover, the request that took the session over); steps is
+	// the number of recorded requests replayed, and took the time from
+	// the replay's start.
+	Replay func(s *Session, live *http.Request, steps int, took time.Duration, err error)
 }
 
 // Cleanup registers fn to run when the session ends, however it ends

@@ -101,7 +101,7 @@ func (s *Session) startOwned(r *Handle) {
 		if base == nil {
 			base, _ = http.NewRequestWithContext(s.ctx, http.MethodGet, "/", nil)
 		}
-		r.rp = &replayer{entries: journal.Timeline(o.Resume), mode: modeRewind, fork: true, base: base}
+		r.rp = &replayer{entries: journal.Timeline(o.Resume), mode: modeRewind, fork: true, base: base, start: time.Now()}
 		o.Resume, o.Request = nil, nil // the replayer has them
 	}
 	s.j.Store(j)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/continuity-go/continuity/journal"
 )
@@ -46,16 +47,41 @@ const (
 
 // replayer feeds a successor run the journal.
 type replayer struct {
-	entries []journal.Entry // the timeline up to the target step
-	pos     int             // the next entry
-	mode    replayMode
-	target  int
-	fork    bool          // the run is a new branch's (no rewind to record)
-	ex      *exchange     // the live request, until it is in hand
-	base    *http.Request // the live request, whose headers replayed requests carry
-	stale   StaleReason   // why the page is re-shown
-	live    bool          // the re-shown step's output goes to the live request
-	req     *http.Request // the recorded request in hand
+	entries  []journal.Entry // the timeline up to the target step
+	pos      int             // the next entry
+	mode     replayMode
+	target   int
+	fork     bool          // the run is a new branch's (no rewind to record)
+	ex       *exchange     // the live request, until it is in hand
+	base     *http.Request // the live request, whose headers replayed requests carry
+	stale    StaleReason   // why the page is re-shown
+	live     bool          // the re-shown step's output goes to the live request
+	req      *http.Request // the recorded request in hand
+	start    time.Time     // when the replay began
+	steps    int           // recorded requests replayed so far
+	reported bool          // the Replay hook has run
+}
+
+// errReplayAborted is what the Replay hook is told of a replay whose run
+// ended (a panic) before the live step, with the session still live.
+var errReplayAborted = errors.New("continuity: replay ended before the live step")
+
+// replayed runs the Replay hook for rp, once: at the live step (err nil)
+// or when the replay fails.
+func (s *Session) replayed(rp *replayer, err error) {
+	if rp == nil || rp.reported {
+		return
+	}
+	rp.reported = true
+	h := s.hooks
+	if h == nil || h.Replay == nil {
+		return
+	}
+	var took time.Duration
+	if !rp.start.IsZero() {
+		took = time.Since(rp.start)
+	}
+	s.contain("Replay hook", func() { h.Replay(s, rp.base, rp.steps, took, err) })
 }
 
 // pending reports whether the replayed flow has a request to take.
@@ -104,6 +130,7 @@ func describe(e *journal.Entry) string {
 // successor. The replay bound starts now.
 func (r *Handle) replace(rp *replayer) {
 	j := r.s.j.Load()
+	rp.start = time.Now()
 	rp.ex.armReplay(j.cfg.Timeout, nil)
 	j.successor = &Handle{s: r.s, rp: rp}
 	r.dead = true
@@ -154,6 +181,7 @@ func (s *Session) waitBranches() {
 func (r *Handle) replayNext() error {
 	rp, j, s := r.rp, r.s.j.Load(), r.s
 	if s.ctx.Err() != nil {
+		s.replayed(rp, context.Cause(s.ctx))
 		return ErrSessionClosed
 	}
 	if rp.pos < len(rp.entries) {
@@ -170,12 +198,15 @@ func (r *Handle) replayNext() error {
 			clear(r.header)
 		}
 		if rp.mode == modeReshow && e.Step == rp.target {
+			s.replayed(rp, nil)
 			ex := rp.ex
 			rp.ex, rp.live, r.ex = nil, true, ex
 			ex.endReplay()
 			if h := s.hooks; h != nil && h.RequestStart != nil {
 				s.contain("RequestStart hook", func() { h.RequestStart(r) })
 			}
+		} else {
+			rp.steps++
 		}
 		return nil
 	}
@@ -183,6 +214,7 @@ func (r *Handle) replayNext() error {
 	if rp.mode == modeReshow && ex != nil {
 		return r.diverge("the journal ends at step %d, before the step to show again (%d)", j.step, rp.target)
 	}
+	s.replayed(rp, nil)
 	r.rp = nil
 	s.setReplaying(false)
 	if ex == nil {
@@ -205,6 +237,7 @@ func (r *Handle) diverge(format string, args ...any) error {
 	if s.logger != nil {
 		s.logger.Error("continuity: replay diverged from the journal; ending the session", "session", s.logID, "err", err.Error())
 	}
+	s.replayed(r.rp, err)
 	ex := r.ex
 	if rp := r.rp; rp != nil && rp.ex != nil {
 		ex, rp.ex = rp.ex, nil
@@ -239,6 +272,13 @@ func (r *Handle) divergeReturned() {
 // session); after a panic, it gets a 500.
 func (r *Handle) releaseLive(v any) {
 	rp := r.rp
+	if rp != nil && !rp.reported {
+		err := context.Cause(r.s.ctx)
+		if err == nil {
+			err = errReplayAborted
+		}
+		r.s.replayed(rp, err)
+	}
 	if rp == nil || rp.ex == nil {
 		return
 	}
