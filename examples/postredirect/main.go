@@ -70,10 +70,6 @@ func show(r *continuity.Request, v view) {
 	case continuity.StaleBack:
 		v.Detected = "BACK"
 	}
-	// Keep the page for the back button (continuity's default, no-store,
-	// forbids it): then an older page and its form come back as they
-	// were. A reload still asks the server.
-	r.Header().Set("Cache-Control", "private, no-cache")
 	if err := page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
 		panic(err) // a bug in the template: continuity answers 500 and logs it
 	}

@@ -273,10 +273,6 @@ func show(r *continuity.Request, v view) {
 	if r.StaleReason() == continuity.StaleBack {
 		v.Notice = "That page was out of date, so it was not used: here is where you are."
 	}
-	// Keep the page for the back button (continuity's default, no-store,
-	// forbids it): an older page then comes back as it was, with its
-	// form and token. A reload still asks the server.
-	r.Header().Set("Cache-Control", "private, no-cache")
 	if err := pages.ExecuteTemplate(r, "page", v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
 		panic(err) // a bug in the template: continuity answers 500 and logs it
 	}

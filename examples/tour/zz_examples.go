@@ -1879,10 +1879,6 @@ var generatedExamples = []example{
 			"\tcase continuity.StaleBack:\n" +
 			"\t\tv.Detected = \"BACK\"\n" +
 			"\t}\n" +
-			"\t// Keep the page for the back button (continuity's default, no-store,\n" +
-			"\t// forbids it): then an older page and its form come back as they\n" +
-			"\t// were. A reload still asks the server.\n" +
-			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
 			"\tif err := page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
 			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
 			"\t}\n" +
@@ -3003,10 +2999,6 @@ var generatedExamples = []example{
 			"\tif r.StaleReason() == continuity.StaleBack {\n" +
 			"\t\tv.Notice = \"That page was out of date, so it was not used: here is where you are.\"\n" +
 			"\t}\n" +
-			"\t// Keep the page for the back button (continuity's default, no-store,\n" +
-			"\t// forbids it): an older page then comes back as it was, with its\n" +
-			"\t// form and token. A reload still asks the server.\n" +
-			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
 			"\tif err := pages.ExecuteTemplate(r, \"page\", v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
 			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
 			"\t}\n" +
@@ -3246,10 +3238,11 @@ var generatedExamples = []example{
 			"//   - A reload, or the address typed again: nothing advances; the page of\n" +
 			"//     the current step comes back, with a note.\n" +
 			"//\n" +
-			"// The back button shows an earlier page only if the browser kept it: the\n" +
-			"// pages here say Cache-Control: private, no-cache instead of continuity's\n" +
-			"// no-store, and their forms post to an address of their own (see show and\n" +
-			"// page).\n" +
+			"// The back button shows an earlier page only if the browser kept it:\n" +
+			"// continuity sends pages that carry a step token with Cache-Control:\n" +
+			"// private, no-cache (others get no-store), and the forms here post to an\n" +
+			"// address of their own (see page), since a POST to a page's own address\n" +
+			"// makes the browser drop its kept copy of it.\n" +
 			"//\n" +
 			"// Replay runs the flow again from its start with the recorded inputs, so\n" +
 			"// it must do the same thing given the same input (see \"Rules for\n" +
@@ -3315,14 +3308,6 @@ var generatedExamples = []example{
 			"\tif r.Stale() {\n" +
 			"\t\tv.Notice = \"Nothing was sent from this page's form, so nothing changed: here is where you are.\"\n" +
 			"\t}\n" +
-			"\t// The back button must show the earlier page as it was, with its\n" +
-			"\t// step's token, so that its form can be sent again. continuity's\n" +
-			"\t// default, Cache-Control: no-store, forbids the browser to keep it:\n" +
-			"\t// Chromium then shows \"Confirm Form Resubmission\" for a page that\n" +
-			"\t// answered a POST, and asks the server again for one reached by GET\n" +
-			"\t// (and gets the current step). no-cache lets the browser keep the\n" +
-			"\t// page for its history, while a reload still asks the server.\n" +
-			"\tr.Header().Set(\"Cache-Control\", \"private, no-cache\")\n" +
 			"\tif err := page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {\n" +
 			"\t\tpanic(err) // a bug in the template: continuity answers 500 and logs it\n" +
 			"\t}\n" +
@@ -4776,10 +4761,6 @@ func postredirect_show(r *continuity.Request, v postredirect_view) {
 	case continuity.StaleBack:
 		v.Detected = "BACK"
 	}
-	// Keep the page for the back button (continuity's default, no-store,
-	// forbids it): then an older page and its form come back as they
-	// were. A reload still asks the server.
-	r.Header().Set("Cache-Control", "private, no-cache")
 	if err := postredirect_page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
 		panic(err) // a bug in the template: continuity answers 500 and logs it
 	}
@@ -5657,10 +5638,6 @@ func shop_show(r *continuity.Request, v shop_view) {
 	if r.StaleReason() == continuity.StaleBack {
 		v.Notice = "That page was out of date, so it was not used: here is where you are."
 	}
-	// Keep the page for the back button (continuity's default, no-store,
-	// forbids it): an older page then comes back as it was, with its
-	// form and token. A reload still asks the server.
-	r.Header().Set("Cache-Control", "private, no-cache")
 	if err := shop_pages.ExecuteTemplate(r, "page", v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
 		panic(err) // a bug in the template: continuity answers 500 and logs it
 	}
@@ -5880,14 +5857,6 @@ func wizard_show(r *continuity.Request, v wizard_view) {
 	if r.Stale() {
 		v.Notice = "Nothing was sent from this page's form, so nothing changed: here is where you are."
 	}
-	// The back button must show the earlier page as it was, with its
-	// step's token, so that its form can be sent again. continuity's
-	// default, Cache-Control: no-store, forbids the browser to keep it:
-	// Chromium then shows "Confirm Form Resubmission" for a page that
-	// answered a POST, and asks the server again for one reached by GET
-	// (and gets the current step). no-cache lets the browser keep the
-	// page for its history, while a reload still asks the server.
-	r.Header().Set("Cache-Control", "private, no-cache")
 	if err := wizard_page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
 		panic(err) // a bug in the template: continuity answers 500 and logs it
 	}

@@ -21,10 +21,11 @@
 //   - A reload, or the address typed again: nothing advances; the page of
 //     the current step comes back, with a note.
 //
-// The back button shows an earlier page only if the browser kept it: the
-// pages here say Cache-Control: private, no-cache instead of continuity's
-// no-store, and their forms post to an address of their own (see show and
-// page).
+// The back button shows an earlier page only if the browser kept it:
+// continuity sends pages that carry a step token with Cache-Control:
+// private, no-cache (others get no-store), and the forms here post to an
+// address of their own (see page), since a POST to a page's own address
+// makes the browser drop its kept copy of it.
 //
 // Replay runs the flow again from its start with the recorded inputs, so
 // it must do the same thing given the same input (see "Rules for
@@ -90,14 +91,6 @@ func show(r *continuity.Request, v view) {
 	if r.Stale() {
 		v.Notice = "Nothing was sent from this page's form, so nothing changed: here is where you are."
 	}
-	// The back button must show the earlier page as it was, with its
-	// step's token, so that its form can be sent again. continuity's
-	// default, Cache-Control: no-store, forbids the browser to keep it:
-	// Chromium then shows "Confirm Form Resubmission" for a page that
-	// answered a POST, and asks the server again for one reached by GET
-	// (and gets the current step). no-cache lets the browser keep the
-	// page for its history, while a reload still asks the server.
-	r.Header().Set("Cache-Control", "private, no-cache")
 	if err := page.Execute(r, v); err != nil && !errors.Is(err, continuity.ErrClientGone) {
 		panic(err) // a bug in the template: continuity answers 500 and logs it
 	}
