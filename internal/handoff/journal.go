@@ -100,6 +100,7 @@ type journalState struct {
 	tok       string   // the current step's token, once made
 	cbs       int      // callbacks bound in this step
 	onces     []string // the names of the Onces called in this step
+	versions  []version // the versions this run of the flow has settled on
 
 	policy    StalePolicy
 	policySet bool
