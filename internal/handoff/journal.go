@@ -96,10 +96,10 @@ type journalState struct {
 	bytes      int64
 	barrier    int // the step of the last Barrier; -1: none
 
-	tokenized bool     // the current step's page asked for its token
-	tok       string   // the current step's token, once made
-	cbs       int      // callbacks bound in this step
-	onces     []string // the names of the Onces called in this step
+	tokenized bool      // the current step's page asked for its token
+	tok       string    // the current step's token, once made
+	cbs       int       // callbacks bound in this step
+	onces     []string  // the names of the Onces called in this step
 	versions  []version // the versions this run of the flow has settled on
 
 	policy    StalePolicy
