@@ -253,6 +253,11 @@ func (r *Handle) diverge(format string, args ...any) error {
 	ex := r.ex
 	if rp := r.rp; rp != nil && rp.ex != nil {
 		ex, rp.ex = rp.ex, nil
+	} else if rp != nil && ex == nil {
+		// A takeover's replay: the request that caused it waits in the
+		// queue, and must hear why the session cannot go on, not be
+		// mapped to a new session.
+		ex = s.takeNext(false)
 	}
 	r.ex, r.rp, r.capturing = nil, nil, false
 	if ex != nil {
