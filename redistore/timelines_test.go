@@ -1,0 +1,61 @@
+package redistore_test
+
+import (
+	"fmt"
+	"html"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/continuity-go/continuity"
+	"github.com/continuity-go/continuity/internal/redistest"
+)
+
+// linkFlow counts its steps; each page links to the next with its step
+// token, and going back rewinds.
+func linkFlow(r *continuity.Request) {
+	r.SetStalePolicy(continuity.Rewind)
+	for n := 0; ; n++ {
+		fmt.Fprintf(r, `<p>step %d</p><a id="next" href="%s">next</a>`, n, r.StepURL("/"))
+		r.Next()
+	}
+}
+
+var nextRE = regexp.MustCompile(`<a id="next" href="([^"]+)">`)
+
+// TestTakeoverKeepsTheTimelines: a session that went back (a rewind
+// starts a new timeline, and its tokens name it) is taken over by another
+// node, which must know the timelines too: the current page's link goes
+// on, and an old page's link still rewinds.
+func TestTakeoverKeepsTheTimelines(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	a := e.nodeWith(t, "a", time.Minute, linkFlow, nil)
+	b := e.nodeWith(t, "b", time.Minute, linkFlow, nil)
+	c := browser(t)
+	follow := func(n *ctNode, link string, want int) string {
+		t.Helper()
+		code, body := get(t, c, n.web.URL+link)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, fmt.Sprintf("<p>step %d</p>", want))
+		m := nextRE.FindStringSubmatch(body)
+		require.NotNil(t, m, body)
+		return html.UnescapeString(m[1])
+	}
+	l0 := follow(a, "/", 0)
+	l1 := follow(a, l0, 1)
+	l2 := follow(a, l1, 2)
+	follow(a, l2, 3)
+	l2b := follow(a, l1, 2) // back to step 1's page, and on: a new timeline
+	l3b := follow(a, l2b, 3)
+	require.NoError(t, a.srv.Drain(ctx(t)))
+
+	l4b := follow(b, l3b, 4)
+	follow(b, l1, 2) // an old timeline's page still rewinds
+	code, body := get(t, c, b.web.URL+l4b)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "<p>step 2</p>", "the abandoned step's link shows where the flow is")
+}
