@@ -418,6 +418,13 @@ func (j *journalState) timeline(upTo int) ([]journal.Entry, bool) {
 // naming steps of the flow.
 func (j *journalState) rewound(t int) {
 	j.append(journal.Entry{Kind: journal.Rewind, Step: t})
+	j.restoreRewind(t)
+}
+
+// restoreRewind starts the timeline a rewind to step t started, as
+// rewound does, without journaling it: for a session taken over, whose
+// journal records the rewinds.
+func (j *journalState) restoreRewind(t int) {
 	for i := range j.older {
 		j.older[i].shared = min(j.older[i].shared, t)
 	}

@@ -95,7 +95,11 @@ func (s *Session) startOwned(r *Handle) {
 		j.seq = uint64(len(o.Resume))
 		j.entries = len(o.Resume)
 		for i := range o.Resume {
-			j.bytes += int64(o.Resume[i].Size())
+			e := &o.Resume[i]
+			j.bytes += int64(e.Size())
+			if e.Kind == journal.Rewind {
+				j.restoreRewind(e.Step) // the tokens of its timelines
+			}
 		}
 		base := o.Request
 		if base == nil {
