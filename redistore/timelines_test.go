@@ -3,6 +3,7 @@ package redistore_test
 import (
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"testing"
@@ -58,4 +59,44 @@ func TestTakeoverKeepsTheTimelines(t *testing.T) {
 	code, body := get(t, c, b.web.URL+l4b)
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "<p>step 2</p>", "the abandoned step's link shows where the flow is")
+}
+
+// TestStepsLostByTheStore: the store lost the journal's last appends (as
+// Redis does in a crash with appendfsync everysec; here they are deleted
+// from the stream), and another node takes the session over from what is
+// left. The browser's page is ahead of the journal: it is told so, and
+// goes on from the step the session is at.
+func TestStepsLostByTheStore(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	var logs syncBuffer
+	a := e.nodeWith(t, "a", time.Minute, linkFlow, nil)
+	b := e.nodeWith(t, "b", time.Minute, linkFlow, slog.New(slog.NewTextHandler(&logs, nil)))
+	c := browser(t)
+	page := func(n *ctNode, link string) (int, string) {
+		t.Helper()
+		return get(t, c, n.web.URL+link)
+	}
+	link := "/"
+	for i := 0; i <= 5; i++ {
+		_, body := page(a, link)
+		require.Contains(t, body, fmt.Sprintf("<p>step %d</p>", i))
+		link = html.UnescapeString(nextRE.FindStringSubmatch(body)[1])
+	}
+	require.NoError(t, a.srv.Drain(ctx(t)))
+	raw := e.client()
+	streams, err := raw.Keys(ctx(t), "continuity:journal:*:j").Result()
+	require.NoError(t, err)
+	require.Len(t, streams, 1)
+	require.NoError(t, raw.XDel(ctx(t), streams[0], "0-6", "0-5").Err(), "the inputs of steps 4 and 5 are lost")
+
+	code, body := page(b, link)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, body, "Some of your steps were lost")
+	assert.Contains(t, logs.String(), "ahead of its journal")
+	here := regexp.MustCompile(`<a href="([^"]+)">Go to the page you are at</a>`).FindStringSubmatch(body)
+	require.NotNil(t, here, body)
+	_, body = page(b, html.UnescapeString(here[1]))
+	require.Contains(t, body, "<p>step 3</p>", "the session is at the last step its journal kept")
+	_, body = page(b, html.UnescapeString(nextRE.FindStringSubmatch(body)[1]))
+	assert.Contains(t, body, "<p>step 4</p>", "and goes on from there")
 }
