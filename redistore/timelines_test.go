@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,8 +96,39 @@ func TestStepsLostByTheStore(t *testing.T) {
 	assert.Contains(t, logs.String(), "ahead of its journal")
 	here := regexp.MustCompile(`<a href="([^"]+)">Go to the page you are at</a>`).FindStringSubmatch(body)
 	require.NotNil(t, here, body)
-	_, body = page(b, html.UnescapeString(here[1]))
+	_, body = page(b, strings.TrimPrefix(html.UnescapeString(here[1]), ".")) // a link relative to "/"
 	require.Contains(t, body, "<p>step 3</p>", "the session is at the last step its journal kept")
 	_, body = page(b, html.UnescapeString(nextRE.FindStringSubmatch(body)[1]))
 	assert.Contains(t, body, "<p>step 4</p>", "and goes on from there")
+}
+
+// TestStepsLostAcrossARewind: the lost appends include a rewind, so the
+// browser's page is from a timeline the journal does not know.
+func TestStepsLostAcrossARewind(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	a := e.nodeWith(t, "a", time.Minute, linkFlow, nil)
+	b := e.nodeWith(t, "b", time.Minute, linkFlow, nil)
+	c := browser(t)
+	follow := func(link string, want int) string {
+		t.Helper()
+		_, body := get(t, c, a.web.URL+link)
+		require.Contains(t, body, fmt.Sprintf("<p>step %d</p>", want))
+		return html.UnescapeString(nextRE.FindStringSubmatch(body)[1])
+	}
+	l1 := follow(follow("/", 0), 1)
+	follow(follow(l1, 2), 3)
+	l3b := follow(follow(l1, 2), 3) // back to step 1's page, and on
+	require.NoError(t, a.srv.Drain(ctx(t)))
+	raw := e.client()
+	streams, err := raw.Keys(ctx(t), "continuity:journal:*:j").Result()
+	require.NoError(t, err)
+	require.Len(t, streams, 1)
+	es, err := raw.XRange(ctx(t), streams[0], "-", "+").Result()
+	require.NoError(t, err)
+	require.Len(t, es, 7, "steps 0 to 3, the rewind to step 1, steps 2 and 3")
+	require.NoError(t, raw.XDel(ctx(t), streams[0], "0-5", "0-6", "0-7").Err(), "the rewind and what followed are lost")
+
+	code, body := get(t, c, b.web.URL+l3b)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, body, "Some of your steps were lost")
 }

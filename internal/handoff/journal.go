@@ -436,6 +436,13 @@ func (j *journalState) restoreRewind(t int) {
 	j.gen = j.lastGen
 }
 
+// ahead reports whether t is from a step or timeline the session has not
+// reached. Tokens are signed, so only a session that lost the end of its
+// journal (a store that crashed before persisting it) meets one.
+func (j *journalState) ahead(t stepToken) bool {
+	return t.gen > j.lastGen || (t.gen == j.gen && t.step > j.step)
+}
+
 // history maps a token to a step of the current timeline; false if the
 // page it came from is on no timeline the flow can return to.
 func (j *journalState) history(t stepToken) (int, bool) {
