@@ -39,7 +39,10 @@ const (
 	// before it can be rewound to.
 	Barrier
 	// Rewind marks a return to Step: the entries recorded after it for
-	// later steps belong to an abandoned timeline (see [Timeline]).
+	// later steps belong to an abandoned timeline (see [Timeline]). Value
+	// is the number of the timeline it starts, in decimal; a Rewind to
+	// step -1 (first in a compacted journal) rewinds nothing and only
+	// numbers the timeline the entries after it are on.
 	Rewind
 	// Version records the version of a changed part of the flow that the
 	// session first ran (request.Request.Version): Name, and Value, the

@@ -132,3 +132,37 @@ func TestStepsLostAcrossARewind(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, code)
 	assert.Contains(t, body, "Some of your steps were lost")
 }
+
+// TestTakeoverOfACompactedJournal: a journal at its cap drops its
+// abandoned timelines, rewinds included; the node that takes the session
+// over must still number the current timeline as its tokens do.
+func TestTakeoverOfACompactedJournal(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	small := func(o *continuity.Options) { o.JournalMaxEntries = 8 }
+	a := e.nodeWith(t, "a", time.Minute, linkFlow, nil, small)
+	b := e.nodeWith(t, "b", time.Minute, linkFlow, nil, small)
+	c := browser(t)
+	follow := func(n *ctNode, link string, want int) string {
+		t.Helper()
+		code, body := get(t, c, n.web.URL+link)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Contains(t, body, fmt.Sprintf("<p>step %d</p>", want))
+		return html.UnescapeString(nextRE.FindStringSubmatch(body)[1])
+	}
+	l1 := follow(a, follow(a, "/", 0), 1)
+	follow(a, follow(a, l1, 2), 3)
+	link := follow(a, l1, 2) // back, and on: a second timeline
+	for i := 3; i <= 5; i++ {
+		link = follow(a, link, i) // past the cap of 8 entries: compacted
+	}
+	raw := e.client()
+	streams, err := raw.Keys(ctx(t), "continuity:journal:*:j").Result()
+	require.NoError(t, err)
+	require.Len(t, streams, 1)
+	n, err := raw.XLen(ctx(t), streams[0]).Result()
+	require.NoError(t, err)
+	require.Less(t, n, int64(8), "the journal was compacted")
+	require.NoError(t, a.srv.Drain(ctx(t)))
+
+	follow(b, link, 6)
+}

@@ -350,13 +350,22 @@ func (j *journalState) compact() bool {
 		return false
 	}
 	tl := journal.Timeline(es)
-	if len(tl) == len(es) {
+	kept := len(tl)
+	if j.gen > 0 {
+		kept++ // the numbering
+	}
+	if kept >= len(es) {
 		return false
 	}
 	if err := j.store.Delete(j.s.ctx, j.key); err != nil {
 		return false
 	}
 	j.seq, j.entries, j.bytes = 0, 0, 0
+	if j.gen > 0 {
+		// The Rewinds that numbered the timelines are gone: say which one
+		// the entries are on, for a node that takes the session over.
+		tl = append([]journal.Entry{{Kind: journal.Rewind, Step: -1, Value: strconv.AppendUint(nil, uint64(j.gen), 10)}}, tl...)
+	}
 	for _, e := range tl {
 		if err := j.store.Append(j.s.ctx, j.key, j.seq+1, e); err != nil {
 			j.drop("the store failed while compacting it: " + err.Error())
@@ -417,14 +426,34 @@ func (j *journalState) timeline(upTo int) ([]journal.Entry, bool) {
 // abandoned, and the tokens of the old timeline's later steps stop
 // naming steps of the flow.
 func (j *journalState) rewound(t int) {
-	j.append(journal.Entry{Kind: journal.Rewind, Step: t})
-	j.restoreRewind(t)
+	j.append(journal.Entry{Kind: journal.Rewind, Step: t, Value: strconv.AppendUint(nil, uint64(j.lastGen+1), 10)})
+	j.restoreRewind(t, j.lastGen+1)
 }
 
-// restoreRewind starts the timeline a rewind to step t started, as
-// rewound does, without journaling it: for a session taken over, whose
-// journal records the rewinds.
-func (j *journalState) restoreRewind(t int) {
+// restored numbers the timelines as the journal es did, from its Rewind
+// entries: a session taken over must read its pages' tokens as the node
+// that made them did.
+func (j *journalState) restored(es []journal.Entry) {
+	for i := range es {
+		e := &es[i]
+		if e.Kind != journal.Rewind {
+			continue
+		}
+		gen := j.lastGen + 1
+		if n, err := strconv.ParseUint(string(e.Value), 10, 32); err == nil && uint32(n) > j.lastGen {
+			gen = uint32(n)
+		}
+		if e.Step < 0 { // a compacted journal's numbering
+			j.lastGen, j.gen = gen, gen
+			continue
+		}
+		j.restoreRewind(e.Step, gen)
+	}
+}
+
+// restoreRewind starts timeline gen at step t, as rewound does, without
+// journaling it.
+func (j *journalState) restoreRewind(t int, gen uint32) {
 	for i := range j.older {
 		j.older[i].shared = min(j.older[i].shared, t)
 	}
@@ -432,8 +461,7 @@ func (j *journalState) restoreRewind(t int) {
 	if len(j.older) > maxTimelines {
 		j.older = append(j.older[:0], j.older[1:]...)
 	}
-	j.lastGen++
-	j.gen = j.lastGen
+	j.lastGen, j.gen = gen, gen
 }
 
 // ahead reports whether t is from a step or timeline the session has not

@@ -95,12 +95,9 @@ func (s *Session) startOwned(r *Handle) {
 		j.seq = uint64(len(o.Resume))
 		j.entries = len(o.Resume)
 		for i := range o.Resume {
-			e := &o.Resume[i]
-			j.bytes += int64(e.Size())
-			if e.Kind == journal.Rewind {
-				j.restoreRewind(e.Step) // the tokens of its timelines
-			}
+			j.bytes += int64(o.Resume[i].Size())
 		}
+		j.restored(o.Resume)
 		base := o.Request
 		if base == nil {
 			base, _ = http.NewRequestWithContext(s.ctx, http.MethodGet, "/", nil)
