@@ -245,6 +245,14 @@ func (l *Lease) Release(ctx context.Context) error {
 // no other session (an error says so).
 func (l *Lease) Journal() journal.Store { return l.JournalWith(l.s.durable) }
 
+// DurableJournal is [Lease.Journal] with appends that wait as the store's
+// JournalOptions.DurableFlows says: the journal of a flow that asked for
+// durable steps (request.Request.Durable). It makes *Lease a
+// [journal.DurableLease].
+func (l *Lease) DurableJournal() journal.Store { return l.JournalWith(l.s.durableFlows) }
+
+var _ journal.DurableLease = (*Lease)(nil)
+
 // JournalWith is [Lease.Journal] with appends that wait as d says: a flow
 // that wants each step on disk before it is answered.
 func (l *Lease) JournalWith(d Durability) journal.Store {

@@ -185,6 +185,20 @@ func (r *Request) Barrier() { r.h().Barrier() }
 // detected (see README "Replay rules").
 func (r *Request) Version(name string, max int) int { return r.h().Version(name, max) }
 
+// Durable asks that from now on each step of this flow be persisted
+// before it is answered: with a shared journal (Options.Journal a
+// redistore.JournalStore), each step's input waits until Redis has it on
+// disk (WAITAOF on Redis 7.2+; on an older Redis, only a server with
+// appendfsync always can confirm it), so that a crash of Redis itself
+// loses no step the browser saw answered. Call it first thing in flows
+// that take orders or payments; it costs a disk write per step (see
+// README "Several nodes"). When a step cannot be confirmed persisted
+// (Redis cannot, or not in time), the step goes on all the same and the
+// server logs a warning once per session. Durable reports whether the
+// session's journal can wait: false without a shared journal that
+// supports it.
+func (r *Request) Durable() bool { return r.h().Durable() }
+
 // SetStalePolicy sets this flow's stale policy, overriding the server's
 // (Options.StalePolicy). It also turns the session's journal on: call it
 // first thing in the flow.

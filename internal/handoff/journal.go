@@ -101,6 +101,7 @@ type journalState struct {
 	cbs       int       // callbacks bound in this step
 	onces     []string  // the names of the Onces called in this step
 	versions  []version // the versions this run of the flow has settled on
+	undurable bool      // an append was not confirmed persisted (logged once)
 
 	policy    StalePolicy
 	policySet bool
@@ -337,6 +338,16 @@ func (j *journalState) append(e journal.Entry) {
 		j.drop("the store refused it at its cap")
 	case errors.Is(err, journal.ErrFenced):
 		j.s.fence(err)
+	case errors.Is(err, journal.ErrNotDurable):
+		// Appended, but not confirmed on disk: the flow goes on (the
+		// journal is whole), and the operator hears of it once.
+		j.seq++
+		j.entries++
+		j.bytes += size
+		if l := j.s.logger; l != nil && !j.undurable {
+			j.undurable = true
+			l.Warn("continuity: a durable flow's step could not be confirmed persisted; it goes on (further such steps are not logged)", "session", j.s.logID, "err", err.Error())
+		}
 	default:
 		j.drop("the store failed: " + err.Error())
 	}

@@ -150,3 +150,23 @@ func (s *Session) forgetOwned(j *journalState) {
 	}
 	l.Release(ctx)
 }
+
+// Durable makes the appends of a shared session wait until each entry is
+// persisted, if its store can (a journal.DurableLease). It reports
+// whether it can; request.Request.Durable documents it.
+func (r *Handle) Durable() bool {
+	if r.dead {
+		return false
+	}
+	j := r.journal()
+	s := r.s
+	if s.owned == nil {
+		return false
+	}
+	dl, ok := s.owned.Lease.(journal.DurableLease)
+	if !ok {
+		return false
+	}
+	j.store = dl.DurableJournal()
+	return true
+}
