@@ -41,7 +41,8 @@ for n in 1 2 3; do
 done
 
 LB_ADDR=127.0.0.1:8080 NODE1=127.0.0.1:8081 NODE2=127.0.0.1:8082 NODE3=127.0.0.1:8083 \
-    haproxy -db -f deploy/haproxy.cfg >"$work/haproxy.log" 2>&1 &
+    HAPROXY_SOCK="$work/haproxy.sock" haproxy -db -f deploy/haproxy.cfg >"$work/haproxy.log" 2>&1 &
 pids+=($!)
 echo "HAProxy: http://127.0.0.1:8080/ (Ctrl-C stops everything)"
+echo "Rolling deploy of n1: echo 'set server nodes/n1 state drain' | socat stdio $work/haproxy.sock; then kill -TERM <n1's pid>"
 wait "${pids[-1]}"
