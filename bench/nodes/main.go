@@ -17,7 +17,9 @@
 //	go run ./bench/nodes -mode takeover [-steps 10,100] [-trials 3] [-lease-ttl 2s] [-stop kill,term]
 //
 // -mode throughput runs -clients keep-alive clients (each a browser with
-// its own session) against the counter: through HAProxy with 1, 2 and 3
+// its own session, and a new one every -session-steps steps: a journal
+// keeps 1,000 entries, and a longer session runs on unjournaled) against
+// the counter: through HAProxy with 1, 2 and 3
 // Redis-journaled nodes, and for reference against one node directly
 // (Redis journal, and in memory) and through HAProxy to the in-memory
 // node, in alternating rounds of the same run. It prints requests per
@@ -26,7 +28,7 @@
 // machine's CPUs were (/proc/stat): with every process on the same
 // cores, more nodes add capacity only where cores are idle.
 //
-//	go run ./bench/nodes -mode throughput [-clients 50] [-duration 2s] [-rounds 3]
+//	go run ./bench/nodes -mode throughput [-clients 50] [-session-steps 500] [-duration 2s] [-rounds 3]
 //
 // The default, -mode all, runs both. It needs go, redis-server and
 // haproxy on PATH, runs from anywhere inside the module, and stops every
@@ -67,15 +69,16 @@ import (
 const keysLine = "6f1d0c5e9b7a4d2e8c3f1a0b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e\n"
 
 type config struct {
-	mode     string
-	steps    []int
-	trials   int
-	leaseTTL time.Duration
-	stops    []string
-	clients  int
-	duration time.Duration
-	warmup   time.Duration
-	rounds   int
+	mode       string
+	steps      []int
+	trials     int
+	leaseTTL   time.Duration
+	stops      []string
+	clients    int
+	perSession int
+	duration   time.Duration
+	warmup     time.Duration
+	rounds     int
 }
 
 func main() {
@@ -87,6 +90,7 @@ func main() {
 	flag.DurationVar(&cfg.leaseTTL, "lease-ttl", 2*time.Second, "takeover: the nodes' -lease-ttl (the examples' default is 15s)")
 	flag.StringVar(&stops, "stop", "kill,term", "takeover: how the holding node stops: kill (SIGKILL, a crash) or term (SIGTERM, a drain)")
 	flag.IntVar(&cfg.clients, "clients", 50, "throughput: concurrent keep-alive clients, each a browser with its own session")
+	flag.IntVar(&cfg.perSession, "session-steps", 500, "throughput: steps per session; then the client starts a new one (a journal keeps 1,000 entries)")
 	flag.DurationVar(&cfg.duration, "duration", 2*time.Second, "throughput: measured time per round")
 	flag.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "throughput: unmeasured time before each round")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "throughput: rounds, the targets' order alternating")
@@ -105,6 +109,10 @@ func main() {
 			os.Exit(2)
 		}
 		cfg.stops = append(cfg.stops, s)
+	}
+	if cfg.perSession < 1 || cfg.perSession > 900 {
+		fmt.Fprintf(os.Stderr, "nodes: bad -session-steps %d (1 to 900: a journal holds 1,000 entries)\n", cfg.perSession)
+		os.Exit(2)
 	}
 	if cfg.mode != "takeover" && cfg.mode != "throughput" && cfg.mode != "all" {
 		fmt.Fprintf(os.Stderr, "nodes: bad -mode %q (takeover, throughput or all)\n", cfg.mode)
@@ -723,15 +731,15 @@ func throughput(ctx context.Context, d *deployment, cfg config) error {
 		procs["nodes"] = append(procs["nodes"], n.p)
 	}
 
-	fmt.Printf("\nthroughput: the counter, %d keep-alive clients (each its own session), %d rounds of %v warm-up + %v, targets alternating; %d CPUs\n",
-		cfg.clients, cfg.rounds, cfg.warmup, cfg.duration, runtime.NumCPU())
+	fmt.Printf("\nthroughput: the counter, %d keep-alive clients (each its own session, a new one every %d steps), %d rounds of %v warm-up + %v, targets alternating; %d CPUs\n",
+		cfg.clients, cfg.perSession, cfg.rounds, cfg.warmup, cfg.duration, runtime.NumCPU())
 	for round := range cfg.rounds {
 		order := slices.Clone(targets)
 		if round%2 == 1 {
 			slices.Reverse(order)
 		}
 		for _, t := range order {
-			m, err := t.load(ctx, cfg.clients, cfg.warmup, cfg.duration, procs)
+			m, err := t.load(ctx, cfg.clients, cfg.perSession, cfg.warmup, cfg.duration, procs)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -885,8 +893,9 @@ func procCPU(pid string) (time.Duration, error) {
 }
 
 // load runs n clients, each stepping its own session on t, for warmup
-// and then for d measured.
-func (t *target) load(ctx context.Context, n int, warmup, d time.Duration, procs map[string][]*proc) (measurement, error) {
+// and then for d measured; each session takes perSession steps, then
+// its client starts another.
+func (t *target) load(ctx context.Context, n, perSession int, warmup, d time.Duration, procs map[string][]*proc) (measurement, error) {
 	m := measurement{cpu: map[string]time.Duration{}}
 	for len(t.browsers) < n {
 		c, b, err := newSession(t.addr)
@@ -927,7 +936,7 @@ func (t *target) load(ctx context.Context, n int, warmup, d time.Duration, procs
 			for phase.Load() != stopping {
 				t0 := time.Now()
 				var err error
-				c, err = b.step(t.addr, c)
+				c, err = b.step(t.addr, c, perSession)
 				elapsed := time.Since(t0)
 				if phase.Load() != measuring {
 					continue
@@ -1120,8 +1129,15 @@ func (b *browser) request(host string) []byte {
 
 // step makes one request for b on c (dialling it when nil), checks that
 // the count went up by one (the request reached b's session), and
-// returns the connection to reuse.
-func (b *browser) step(addr string, c *conn) (*conn, error) {
+// returns the connection to reuse. After perSession steps the browser
+// forgets its cookies and starts a new session, as a new visitor would:
+// a journal keeps 1,000 entries, and a session past them is no longer
+// journaled (so would no longer be measured with Redis).
+func (b *browser) step(addr string, c *conn, perSession int) (*conn, error) {
+	if b.count >= perSession {
+		b.cid, b.srv, b.req, b.count = "", "", nil, 0
+	}
+	fresh := b.cid == ""
 	if b.req == nil {
 		b.req = b.request(addr)
 	}
@@ -1144,6 +1160,9 @@ func (b *browser) step(addr string, c *conn) (*conn, error) {
 	}
 	if rep.cid != "" {
 		b.cid, b.req, b.count = rep.cid, nil, rep.count
+		if fresh && rep.count == 1 {
+			return c, nil
+		}
 		return c, errLostSession
 	}
 	want := b.count + 1
