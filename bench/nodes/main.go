@@ -746,8 +746,9 @@ func throughput(ctx context.Context, d *deployment, cfg config) error {
 			t.results = append(t.results, m)
 		}
 	}
-	fmt.Printf("  %-26s %8s %8s %8s %6s   %-31s %5s %6s   %s\n", "target", "req/s", "p50", "p99", "errors",
-		"CPU/req: nodes HAProxy Redis client", "busy", "others", "req/s by round")
+	fmt.Printf("  %-26s %8s %8s %8s %6s   %-38s %5s %6s\n", "", "", "", "", "", "CPU per request answered", "", "")
+	fmt.Printf("  %-26s %8s %8s %8s %6s   %6s %7s %6s %6s %7s   %5s %6s   %s\n", "target", "req/s", "p50", "p99", "errors",
+		"nodes", "HAProxy", "Redis", "client", "sum", "busy", "others", "req/s by round")
 	for _, t := range targets {
 		s := merge(t.results)
 		var byRound []string
@@ -759,15 +760,15 @@ func throughput(ctx context.Context, d *deployment, cfg config) error {
 			ours += c
 		}
 		machine := s.elapsed.Seconds() * float64(s.cpus) / 100 // CPU-seconds per percent
-		fmt.Printf("  %-26s %8.0f %8s %8s %6d   %8s %7s %5s %6s   %4.0f%% %5.0f%%   %s\n", t.name, s.rate(), dur(s.pct(50)), dur(s.pct(99)), s.errors,
-			dur(s.cpuPer("nodes")), dur(s.cpuPer("haproxy")), dur(s.cpuPer("redis")), dur(s.cpuPer("client")),
+		fmt.Printf("  %-26s %8.0f %8s %8s %6d   %6s %7s %6s %6s %7s   %4.0f%% %5.0f%%   %s\n", t.name, s.rate(), dur(s.pct(50)), dur(s.pct(99)), s.errors,
+			dur(s.cpuPer("nodes")), dur(s.cpuPer("haproxy")), dur(s.cpuPer("redis")), dur(s.cpuPer("client")), dur(ours/time.Duration(max(s.requests, 1))),
 			s.busy/machine, max(s.busy-ours.Seconds(), 0)/machine, strings.Join(byRound, " "))
 		if s.firstErr != nil {
 			fmt.Printf("  %-26s first error: %v\n", "", s.firstErr)
 		}
 	}
-	fmt.Println("  (CPU/req: utime+stime of the processes over the measured stretch per request answered: all counter nodes,")
-	fmt.Println("   all HAProxy processes, redis-server, this program; busy: the machine's CPUs, from /proc/stat;")
+	fmt.Println("  (CPU: utime+stime of the processes over the measured stretch per request answered: all counter nodes,")
+	fmt.Println("   all HAProxy processes, redis-server, this program, and their sum; busy: the machine's CPUs, from /proc/stat;")
 	fmt.Println("   others: the part of busy not spent in these processes: the kernel's own work, and any other jobs)")
 	return nil
 }
