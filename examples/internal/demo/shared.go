@@ -48,7 +48,7 @@ func (c *Config) open() error {
 			rdb.Close()
 			return fmt.Errorf("-redis %s: %w", c.Redis, err)
 		}
-		js, err := redistore.NewJournalStore(rdb, redistore.JournalOptions{})
+		js, err := redistore.NewJournalStore(rdb, redistore.JournalOptions{LeaseTTL: c.LeaseTTL})
 		if err != nil {
 			rdb.Close()
 			return err
