@@ -1,12 +1,10 @@
 package redistore_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,24 +60,6 @@ func signupUnsafe(r *continuity.Request) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestDeployWithAChangedFlow: sessions move from nodes running one
 // version of a flow to nodes running the next (a rolling deploy: each
 // node drains, and the browser's next request lands on another). A
@@ -88,7 +68,7 @@ func (b *syncBuffer) String() string {
 // never another session or a wrong state.
 func TestDeployWithAChangedFlow(t *testing.T) {
 	e := newEnv(t, redistest.Options{})
-	var logs syncBuffer
+	var logs redistest.SyncBuffer
 	old := e.nodeWith(t, "old", time.Minute, signupV1, nil)
 	new1 := e.nodeWith(t, "new1", time.Minute, signupV2, nil)
 	new2 := e.nodeWith(t, "new2", time.Minute, signupV2, nil)

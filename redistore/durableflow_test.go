@@ -75,7 +75,7 @@ func TestDurableFlowNotConfirmed(t *testing.T) {
 	if e.hasWAITAOF() {
 		t.Skip("Redis 7.2+ confirms appends with WAITAOF under appendfsync everysec")
 	}
-	var logs syncBuffer
+	var logs redistest.SyncBuffer
 	a := e.nodeWith(t, "a", time.Minute, durableCounter, slog.New(slog.NewTextHandler(&logs, nil)))
 	b := e.nodeWith(t, "b", time.Minute, durableCounter, nil)
 	c := browser(t)

@@ -69,7 +69,7 @@ func TestTakeoverKeepsTheTimelines(t *testing.T) {
 // goes on from the step the session is at.
 func TestStepsLostByTheStore(t *testing.T) {
 	e := newEnv(t, redistest.Options{})
-	var logs syncBuffer
+	var logs redistest.SyncBuffer
 	a := e.nodeWith(t, "a", time.Minute, linkFlow, nil)
 	b := e.nodeWith(t, "b", time.Minute, linkFlow, slog.New(slog.NewTextHandler(&logs, nil)))
 	c := browser(t)
