@@ -106,6 +106,29 @@ func (s *Session) startOwned(r *Handle) {
 		o.Resume, o.Request = nil, nil // the replayer has them
 	}
 	s.j.Store(j)
+	if r.rp != nil {
+		s.awaitQueued()
+	}
+}
+
+// awaitQueued waits until a request is queued for the session, or it
+// ends, without taking it: a takeover replays only once the request that
+// caused it is there, so that a replay that diverges can answer it (the
+// replay's Next takes it as usual at the live step).
+func (s *Session) awaitQueued() {
+	for {
+		s.mu.Lock()
+		n := len(s.queue)
+		s.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		select {
+		case <-s.wake:
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // fence ends a shared session whose lease was lost: another node runs it.

@@ -57,7 +57,7 @@ func (r *Handle) admit(ex *exchange) bool {
 	switch {
 	case j.ahead(t):
 		if l := r.s.logger; l != nil {
-			l.Warn("continuity: a page is ahead of its journal: the journal store lost the session's last steps", "session", r.s.logID, "page_step", t.step, "journal_step", j.step)
+			l.Warn("continuity: a page is ahead of its journal: the journal store lost the session's last steps", "session", r.s.logID, "page_step", t.step, "page_timeline", t.gen, "journal_step", j.step, "journal_timeline", j.gen)
 		}
 		j.answer(ex, http.StatusConflict, "Some of your steps were lost",
 			"The page you used is from a later step than this site has a record of: it lost the record of your last steps (its session store failed). Your session goes on from an earlier step; check what you see there and repeat what is missing.", true)
