@@ -48,3 +48,30 @@ func TestPathSessionsOfOneBrowserWithASharedJournal(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownEndsSessionsThatAreNotShared: with a shared journal,
+// Shutdown hands the shared sessions off and waits for them; the
+// sessions that stay on the node (path mode's) are ended at once, as
+// without a shared journal, not waited for until Shutdown's deadline.
+func TestShutdownEndsSessionsThatAreNotShared(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	store, err := redistore.NewJournalStore(e.client(), redistore.JournalOptions{})
+	require.NoError(t, err)
+	srv, err := continuity.New(func(r *continuity.Request) {
+		for {
+			r.Print("here")
+			r.Next()
+		}
+	}, &continuity.Options{Keys: sharedKeys(t), Journal: store, Node: "a", Mode: continuity.ByCookie | continuity.ByPath})
+	require.NoError(t, err)
+	web := httptest.NewServer(srv)
+	defer web.Close()
+	code, _ := get(t, browser(t), web.URL+"/receive")
+	require.Equal(t, http.StatusOK, code)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	assert.NoError(t, ctx.Err(), "Shutdown waited out its deadline")
+	assert.Zero(t, srv.Metrics().LiveSessions)
+}
