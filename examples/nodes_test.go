@@ -137,8 +137,8 @@ func TestChatAcrossNodes(t *testing.T) {
 	d := newDeployment(t)
 	bin := filepath.Join(build(t, []string{"chat"}), "chat")
 	addrA, addrB, adminB := freeAddr(t), freeAddr(t), freeAddr(t)
-	d.node(t, bin, "a", addrA, "-wait", "20s")
-	d.node(t, bin, "b", addrB, "-wait", "20s", "-admin", adminB)
+	nodeA := d.node(t, bin, "a", addrA, "-wait", "20s")
+	nodeB := d.node(t, bin, "b", addrB, "-wait", "20s", "-admin", adminB)
 	baseA, baseB := "http://"+addrA+"/", "http://"+addrB+"/"
 
 	tr := &http.Transport{}
@@ -222,6 +222,19 @@ func TestChatAcrossNodes(t *testing.T) {
 	resp.Body.Close()
 	assert.Contains(t, string(body), "hello from node A")
 	assert.Contains(t, string(body), "hello from node B")
+
+	// Both nodes shut down on SIGTERM, exit 0, with their sessions (which
+	// stay on their node: the chat keys them by path) ended at once.
+	cancel()
+	tr.CloseIdleConnections()
+	stop(t, nodeA, syscall.SIGTERM)
+	require.NoError(t, nodeB.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-nodeB.exited:
+		require.NoError(t, nodeB.waitErr, "stderr: %s", nodeB.stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("node B still runs 10s after SIGTERM")
+	}
 }
 
 var (
@@ -262,9 +275,11 @@ func TestWizardSurvivesANodeRestart(t *testing.T) {
 		step, _ := wizardPage(t, b.Get("/"))
 		require.Equal(t, "Step 1 of 3", step)
 		restart := func() {
+			old := p.cmd.Process.Pid
 			stop(t, p, syscall.SIGTERM)
 			tr.CloseIdleConnections() // the old process's connections are gone
 			p = d.node(t, bin, "a", addr)
+			require.NotEqual(t, old, p.cmd.Process.Pid)
 		}
 		return b, restart
 	}
