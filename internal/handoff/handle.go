@@ -56,7 +56,7 @@ func (r *Handle) Session() *Session { return r.s }
 // Context returns the session's context. It is cancelled when the session
 // ends (reaped, evicted, shut down, or the application returned); pass it to
 // slow work so that it stops with the session.
-func (r *Handle) Context() context.Context { return r.s.ctx }
+func (r *Handle) Context() context.Context { return r.s.Context() }
 
 // RequestContext returns the context of the HTTP request in hand: it is
 // cancelled when that browser request goes away (the client disconnected,
@@ -67,7 +67,7 @@ func (r *Handle) Context() context.Context { return r.s.ctx }
 // it returns the session's context.
 func (r *Handle) RequestContext() context.Context {
 	if r.ex == nil {
-		return r.s.ctx
+		return r.s.Context()
 	}
 	if r.reqCtx == nil {
 		// No goroutine: the HTTP request's context is the parent, and the
@@ -75,7 +75,7 @@ func (r *Handle) RequestContext() context.Context {
 		// then the session's end reason).
 		ctx, cancel := context.WithCancelCause(r.ex.r.Context())
 		r.reqCtx, r.reqCancel = ctx, cancel
-		sctx := r.s.ctx
+		sctx := r.s.Context()
 		r.reqStop = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
 	}
 	return r.reqCtx
@@ -124,7 +124,7 @@ func (r *Handle) wait() error {
 	}
 	s := r.s
 	for {
-		if s.ctx.Err() != nil {
+		if s.isCancelled() {
 			return ErrSessionClosed
 		}
 		if s.leaving.Load() {
@@ -134,7 +134,7 @@ func (r *Handle) wait() error {
 		if ex := s.takeNext(true); ex != nil {
 			if s.j.Load() == nil || r.admit(ex) {
 				r.accept(ex)
-				if s.owned != nil && s.ctx.Err() != nil {
+				if s.owned != nil && s.isCancelled() {
 					return r.fenced()
 				}
 				return nil
@@ -144,11 +144,7 @@ func (r *Handle) wait() error {
 			}
 			continue // answered by the session itself
 		}
-		select {
-		case <-s.wake:
-		case <-s.ctx.Done():
-			return ErrSessionClosed
-		}
+		<-s.wake // a request, or the session's end (Session.cancel)
 	}
 }
 

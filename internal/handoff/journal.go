@@ -323,9 +323,9 @@ func (j *journalState) append(e journal.Entry) {
 		j.drop("it reached its cap")
 		return
 	}
-	err := j.store.Append(j.s.ctx, j.key, j.seq+1, e)
+	err := j.store.Append(j.s.Context(), j.key, j.seq+1, e)
 	if errors.Is(err, journal.ErrFull) && j.compact() {
-		err = j.store.Append(j.s.ctx, j.key, j.seq+1, e)
+		err = j.store.Append(j.s.Context(), j.key, j.seq+1, e)
 	}
 	switch {
 	case err == nil:
@@ -344,7 +344,7 @@ func (j *journalState) append(e journal.Entry) {
 // compact rewrites the journal as its current timeline, reporting
 // whether that freed anything.
 func (j *journalState) compact() bool {
-	es, err := j.store.Load(j.s.ctx, j.key)
+	es, err := j.store.Load(j.s.Context(), j.key)
 	if err != nil {
 		return false
 	}
@@ -352,12 +352,12 @@ func (j *journalState) compact() bool {
 	if len(tl) == len(es) {
 		return false
 	}
-	if err := j.store.Delete(j.s.ctx, j.key); err != nil {
+	if err := j.store.Delete(j.s.Context(), j.key); err != nil {
 		return false
 	}
 	j.seq, j.entries, j.bytes = 0, 0, 0
 	for _, e := range tl {
-		if err := j.store.Append(j.s.ctx, j.key, j.seq+1, e); err != nil {
+		if err := j.store.Append(j.s.Context(), j.key, j.seq+1, e); err != nil {
 			j.drop("the store failed while compacting it: " + err.Error())
 			return false
 		}
@@ -394,7 +394,7 @@ func (j *journalState) timeline(upTo int) ([]journal.Entry, bool) {
 	if !j.replayable {
 		return nil, false
 	}
-	es, err := j.store.Load(j.s.ctx, j.key)
+	es, err := j.store.Load(j.s.Context(), j.key)
 	if err != nil {
 		if l := j.s.logger; l != nil {
 			l.Error("continuity: cannot load the session journal", "session", j.s.logID, "err", err)

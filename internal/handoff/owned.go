@@ -99,7 +99,7 @@ func (s *Session) startOwned(r *Handle) {
 		}
 		base := o.Request
 		if base == nil {
-			base, _ = http.NewRequestWithContext(s.ctx, http.MethodGet, "/", nil)
+			base, _ = http.NewRequestWithContext(s.Context(), http.MethodGet, "/", nil)
 		}
 		r.rp = &replayer{entries: journal.Timeline(o.Resume), mode: modeRewind, fork: true, base: base, start: time.Now()}
 		o.Resume, o.Request = nil, nil // the replayer has them
@@ -136,7 +136,7 @@ const leaseTimeout = 5 * time.Second
 // (returned, idle, evicted, diverged) deletes it. The lease is released
 // unless it was lost.
 func (s *Session) forgetOwned(j *journalState) {
-	cause := context.Cause(s.ctx)
+	cause := s.causeOf()
 	ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
 	defer cancel()
 	l := s.owned.Lease
