@@ -149,3 +149,37 @@ func TestParentCancellationEndsAParkedSession(t *testing.T) {
 		assert.ErrorIs(t, context.Cause(s.Context()), EndShutdown)
 	})
 }
+
+// Each request in hand gets a RequestContext of its own, cancelled when
+// the request is finished; one made for an earlier request does not leak
+// into the next, and the session's end reaches the one in hand.
+func TestRequestContextIsPerRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctxs := make(chan context.Context, 3)
+		hold := make(chan struct{})
+		s := NewSession(context.Background(), Options{App: func(r *Handle) {
+			for {
+				ctxs <- r.RequestContext()
+				<-hold
+				r.Next()
+			}
+		}})
+		go s.Run()
+		go serveOnce(s, getReq("/"))
+		first := <-ctxs
+		require.NoError(t, first.Err())
+		hold <- struct{}{}
+		synctest.Wait()
+		assert.ErrorIs(t, first.Err(), context.Canceled, "finished with its request")
+		assert.NoError(t, s.Context().Err())
+		go serveOnce(s, getReq("/"))
+		second := <-ctxs
+		assert.NotSame(t, first, second)
+		assert.NoError(t, second.Err(), "the request in hand's")
+		s.Close(EndIdle)
+		synctest.Wait()
+		assert.ErrorIs(t, context.Cause(second), EndIdle)
+		close(hold)
+		synctest.Wait()
+	})
+}

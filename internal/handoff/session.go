@@ -181,13 +181,14 @@ type Session struct {
 
 	// The session's context is made when first asked for, and few
 	// sessions are asked: until then the session is cancelled by setting
-	// its cause (in more) and the cancelled flag, and a session goroutine
-	// waiting in Next or for its predecessor learns of it through wake,
-	// the one channel it waits on. (A context of its own, registered with
-	// a cancellable parent, its Done channel and the parked select's
-	// second waiter cost every parked session some 300 bytes.)
-	cx   atomic.Pointer[sessionContext] // the context, once made
-	wake chan struct{}                  // holds a token when a request has been queued, or the session cancelled
+	// its cause (in more) and the cancelled flag. A session goroutine
+	// waiting in Next waits on wakeup alone (see park), which a request
+	// or the session's cancellation signals. (A context of its own,
+	// registered with a cancellable parent, its Done channel, a wake
+	// channel and the parked select's second waiter cost every parked
+	// session some 400 bytes.)
+	cx     atomic.Pointer[sessionContext] // the context, once made
+	wakeup sync.Cond                      // on mu: a request was queued, or the session cancelled
 
 	leaving   atomic.Bool  // hand the session off before its next step
 	closedA   atomic.Bool  // closed, for Closed without the lock
@@ -298,16 +299,16 @@ func (t Template) NewSession(parent context.Context, opts Options) *Session {
 		created:  now,
 		pred:     opts.Predecessor,
 		owned:    opts.Owned,
-		wake:     make(chan struct{}, 1),
 	}
 	s.h.s = s
+	s.wakeup.L = &s.mu
 	s.lastSeen.Store(now)
 	if parent != context.Background() {
 		ctx, cancel := context.WithCancelCause(parent)
 		s.cx.Store(&sessionContext{ctx, cancel})
 		if parent.Done() != nil {
-			// The parent's end must reach a session goroutine parked on
-			// wake: through cancel.
+			// The parent's end must reach a session goroutine parked in
+			// Next: through cancel.
 			context.AfterFunc(ctx, func() { s.cancel(context.Cause(ctx)) })
 		}
 	}
@@ -353,15 +354,24 @@ func (s *Session) cancel(reason error) {
 	}
 	s.moreLocked().cause = reason
 	s.cancelled.Store(true)
+	s.wakeup.Broadcast()
 	s.mu.Unlock()
 	// A context made after the unlock is made cancelled (see Context).
 	if cx := s.cx.Load(); cx != nil {
 		cx.cancel(reason)
 	}
-	select {
-	case s.wake <- struct{}{}:
-	default: // it has a wake-up pending already
+}
+
+// park waits until a request is queued or the session is cancelled,
+// returning at once if either is so. The session goroutine calls it in
+// Next, after takeNext found nothing: a parked session costs no channel
+// and one waiter.
+func (s *Session) park() {
+	s.mu.Lock()
+	for len(s.queue) == 0 && !s.cancelled.Load() {
+		s.wakeup.Wait()
 	}
+	s.mu.Unlock()
 }
 
 // isCancelled reports whether the session has been cancelled: by cancel,
@@ -528,11 +538,9 @@ func (s *Session) deliver(ex *exchange, queue time.Duration) (queueArmed bool, e
 	if queueArmed, err = s.enqueue(ex, queue); err != nil {
 		return false, err
 	}
-	// Wake the session once the lock is free for it to take the request.
-	select {
-	case s.wake <- struct{}{}:
-	default: // it has a wake-up pending already
-	}
+	// Wake the session (if it waits in park) once the lock is free for
+	// it to take the request.
+	s.wakeup.Broadcast()
 	return queueArmed, nil
 }
 
@@ -822,13 +830,11 @@ func (s *Session) Run() {
 //go:noinline
 func (s *Session) start() *Handle {
 	if s.pred != nil {
-	wait:
-		for !s.isCancelled() {
-			select {
-			case <-s.pred: // the browser's previous session has ended
-				break wait
-			case <-s.wake: // cancelled, or a request came (wait takes it)
-			}
+		// Few sessions wait for a predecessor: this one pays for its
+		// context, to wait on two channels.
+		select {
+		case <-s.pred: // the browser's previous session has ended
+		case <-s.Context().Done():
 		}
 	}
 	return &s.h
