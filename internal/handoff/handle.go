@@ -30,10 +30,10 @@ type Handle struct {
 	header     http.Header // response headers, committed on the first write
 	status     int
 	cbs        callbacks
-	committing bool     // the BeforeCommit hook is running
-	dead       bool     // a replay replaced this run: it must end
-	capturing  bool     // the response in hand is being kept for a double submit
-	seen       uint8    // requests taken, up to 2: whether the first is in hand
+	committing bool       // the BeforeCommit hook is running
+	dead       bool       // a replay replaced this run: it must end
+	capturing  bool       // the response in hand is being kept for a double submit
+	seen       uint8      // requests taken, up to 2: whether the first is in hand
 	htmlType   *[1]string // the default Content-Type header value
 
 	// rp, while the flow is being replayed, feeds it the journal.
