@@ -155,7 +155,7 @@ func (r *Handle) wait() error {
 			}
 			continue // answered by the session itself
 		}
-		s.park()
+		// Cancelled or leaving: the loop's first checks say which.
 	}
 }
 

@@ -182,8 +182,8 @@ type Session struct {
 	// The session's context is made when first asked for, and few
 	// sessions are asked: until then the session is cancelled by setting
 	// its cause (in more) and the cancelled flag. A session goroutine
-	// waiting in Next waits on wakeup alone (see park), which a request
-	// or the session's cancellation signals. (A context of its own,
+	// waiting in Next waits on wakeup alone (see takeNext), which a
+	// request or the session's cancellation signals. (A context of its own,
 	// registered with a cancellable parent, its Done channel, a wake
 	// channel and the parked select's second waiter cost every parked
 	// session some 400 bytes.)
@@ -362,17 +362,6 @@ func (s *Session) cancel(reason error) {
 	}
 }
 
-// park waits until a request is queued or the session is cancelled,
-// returning at once if either is so. The session goroutine calls it in
-// Next, after takeNext found nothing: a parked session costs no channel
-// and one waiter.
-func (s *Session) park() {
-	s.mu.Lock()
-	for len(s.queue) == 0 && !s.cancelled.Load() {
-		s.wakeup.Wait()
-	}
-	s.mu.Unlock()
-}
 
 // isCancelled reports whether the session has been cancelled: by cancel,
 // or by its parent (whose end reaches cancel a moment later, through an
@@ -538,8 +527,7 @@ func (s *Session) deliver(ex *exchange, queue time.Duration) (queueArmed bool, e
 	if queueArmed, err = s.enqueue(ex, queue); err != nil {
 		return false, err
 	}
-	// Wake the session (if it waits in park) once the lock is free for
-	// it to take the request.
+	// Wake the session if it waits in takeNext.
 	s.wakeup.Broadcast()
 	return queueArmed, nil
 }
@@ -600,21 +588,37 @@ func (s *Session) removeLocked(i int) *exchange {
 	return ex
 }
 
-// takeNext takes the oldest live request off the queue, or returns nil
-// when none waits; then, if willWait, the session is idle until it takes
-// one. The response bound starts at the take (see exchange.take).
+// takeNext takes the oldest live request off the queue. When none waits
+// it returns nil or, if willWait, the session is idle and takeNext waits
+// on wakeup, which a request or the session's cancellation signals; it
+// returns nil when the session was cancelled or is leaving meanwhile (the
+// caller sees which). The response bound starts at the take (see
+// exchange.take).
+//
+// The session goroutine parks here, in Next: a parked session costs no
+// channel of its own and one waiter.
 func (s *Session) takeNext(willWait bool) *exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.queue) > 0 {
-		if ex := s.removeLocked(0); ex.take() {
-			s.idle = false
-			return ex
+	for {
+		for len(s.queue) > 0 {
+			if ex := s.removeLocked(0); ex.take() {
+				s.idle = false
+				return ex
+			}
+			// Abandoned by its handler, which is taking it off the queue.
 		}
-		// Abandoned by its handler, which is taking it off the queue.
+		s.idle = willWait
+		// HandOff sets leaving before it looks at idle: one of the two
+		// sees the other.
+		if !willWait || s.cancelled.Load() || s.leaving.Load() {
+			return nil
+		}
+		s.wakeup.Wait()
+		if s.cancelled.Load() || s.leaving.Load() {
+			return nil
+		}
 	}
-	s.idle = willWait
-	return nil
 }
 
 // unqueue takes ex off the queue if it is still there, reporting whether
