@@ -362,7 +362,6 @@ func (s *Session) cancel(reason error) {
 	}
 }
 
-
 // isCancelled reports whether the session has been cancelled: by cancel,
 // or by its parent (whose end reaches cancel a moment later, through an
 // AfterFunc).
