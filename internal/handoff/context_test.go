@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,4 +183,12 @@ func TestRequestContextIsPerRequest(t *testing.T) {
 		close(hold)
 		synctest.Wait()
 	})
+}
+
+// A parked session is mostly its Session (with its first run's Handle),
+// its goroutine and its stack: keep the Session within the allocator's
+// 320-byte size class, which the context made on demand, the rarely used
+// part and the wait on a sync.Cond brought it down to (from 416).
+func TestSessionKeepsItsSizeClass(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(Session{}), uintptr(320))
 }
