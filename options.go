@@ -223,7 +223,8 @@ type Options struct {
 	// the cookie of a session that another node ran (it died, or
 	// drained) is served by taking the session over: acquiring its
 	// lease, replaying its journal, and answering the request as its next
-	// step. See "Several nodes" in the README.
+	// step. Sessions keyed by path ([ByPath]) stay on their node. See
+	// "Several nodes" in the README.
 	Journal journal.Store
 	// Node names this server in the leases of a shared Journal (for
 	// operators: who holds a session). Default: the host name and process

@@ -95,7 +95,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.handOff() {
 		// Shared sessions go on elsewhere: each ends after its current
 		// step, keeping its journal and releasing its lease.
-		s.waitSessions(ctx)
+		s.waitHandedOff(ctx)
 	}
 	// Sessions first: handlers waiting on them are then released at once,
 	// so http.Server.Shutdown does not wait out its deadline on them.

@@ -75,7 +75,8 @@ var countRE = regexp.MustCompile(`<span id="count">(\d+)</span>`)
 // TestCounterSurvivesANodeKilledBehindHAProxy: three nodes of the counter
 // behind HAProxy (deploy/haproxy.cfg) on one redis-server; the node that
 // serves a browser at step 5 is SIGKILLed; the browser's next request
-// lands on another node, which shows step 6.
+// lands on another node, which shows step 6 once the dead node's lease
+// (2s here) has lapsed.
 func TestCounterSurvivesANodeKilledBehindHAProxy(t *testing.T) {
 	haproxy := haproxyBinary(t)
 	rs := redistest.Start(t, redistest.Options{})
@@ -88,7 +89,7 @@ func TestCounterSurvivesANodeKilledBehindHAProxy(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		addr := freeAddr(t)
 		name := fmt.Sprintf("n%d", i)
-		nodes[name] = startProc(t, nil, filepath.Join(bin, "counter"), "-addr", addr, "-redis", rs.URL(), "-node", name, "-keys-file", keys)
+		nodes[name] = startProc(t, nil, filepath.Join(bin, "counter"), "-addr", addr, "-redis", rs.URL(), "-node", name, "-keys-file", keys, "-lease-ttl", "2s")
 		env = append(env, fmt.Sprintf("NODE%d=%s", i, addr))
 		waitListening(t, addr)
 	}

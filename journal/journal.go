@@ -39,8 +39,15 @@ const (
 	// before it can be rewound to.
 	Barrier
 	// Rewind marks a return to Step: the entries recorded after it for
-	// later steps belong to an abandoned timeline (see [Timeline]).
+	// later steps belong to an abandoned timeline (see [Timeline]). Value
+	// is the number of the timeline it starts, in decimal; a Rewind to
+	// step -1 (first in a compacted journal) rewinds nothing and only
+	// numbers the timeline the entries after it are on.
 	Rewind
+	// Version records the version of a changed part of the flow that the
+	// session first ran (request.Request.Version): Name, and Value, the
+	// version in decimal.
+	Version
 )
 
 // String names the kind as the divergence messages show it.
@@ -54,6 +61,8 @@ func (k Kind) String() string {
 		return "barrier"
 	case Rewind:
 		return "rewind"
+	case Version:
+		return "version"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -65,11 +74,11 @@ func (k Kind) String() string {
 type Entry struct {
 	Kind Kind
 	// Step is the step the entry belongs to: for an Input, the index of
-	// the request (0 for the request that started the flow); for Once
-	// and Barrier, the step during which the flow made the call; for
+	// the request (0 for the request that started the flow); for Once,
+	// Barrier and Version, the step during which the flow made the call; for
 	// Rewind, the step returned to.
 	Step int
-	// Name is a Once's name.
+	// Name is a Once's or a Version's name.
 	Name string
 	// Method, Path and Query (the raw query string) are an Input's
 	// request line.
@@ -77,7 +86,8 @@ type Entry struct {
 	// Form is an Input's body form values (url-encoded or multipart;
 	// uploaded files are not recorded).
 	Form url.Values
-	// Value is a Once's result, JSON-encoded.
+	// Value is a Once's result, JSON-encoded, or a Version's number in
+	// decimal.
 	Value []byte
 	// Err is the text of the error a Once's function returned, if any.
 	Err string

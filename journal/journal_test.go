@@ -143,6 +143,7 @@ func TestTimeline(t *testing.T) {
 	assert.Equal(t, []string{"input0a", "once0x", "input1b", "once1y", "input2C", "input3D"}, steps(journal.Timeline(j[:8])))
 	assert.Empty(t, journal.Timeline(nil))
 	assert.Equal(t, "once", journal.Once.String())
+	assert.Equal(t, "version", journal.Version.String())
 	assert.Equal(t, "kind(9)", journal.Kind(9).String())
 }
 

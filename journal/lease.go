@@ -25,6 +25,22 @@ type Lease interface {
 	Release(ctx context.Context) error
 }
 
+// ErrNotDurable is wrapped by the error of an append to a durable journal
+// ([DurableLease]) that could not be confirmed persisted: the entry WAS
+// appended (the next append takes the next sequence number), but the
+// store could not confirm that it is on disk. The error says why.
+var ErrNotDurable = errors.New("journal: append not confirmed durable")
+
+// A DurableLease is a Lease whose journal can also wait, append by
+// append, until each entry is persisted: for the flows that ask for it
+// (request.Request.Durable).
+type DurableLease interface {
+	Lease
+	// DurableJournal is Journal with appends that return once the entry
+	// is persisted, or with an error wrapping ErrNotDurable.
+	DurableJournal() Store
+}
+
 // A Leaser is a Store shared by several processes, whose sessions are
 // written by one lease holder at a time. continuity uses one to take a
 // session over from a process that died or is draining: it acquires the

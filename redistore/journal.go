@@ -43,7 +43,7 @@ var (
 	// next sequence number), but Redis did not confirm that it was
 	// persisted as the [Durability] asked, within its Timeout, or cannot
 	// (a Redis before 7.2 has no WAITAOF). The error says which.
-	ErrNotDurable = errors.New("redistore: append not confirmed durable")
+	ErrNotDurable = journal.ErrNotDurable
 )
 
 // JournalOptions configure a [JournalStore]. The zero value is the
@@ -74,6 +74,10 @@ type JournalOptions struct {
 	// leases' [Lease.Journal], waits for. Default: nothing beyond Redis's
 	// reply (see [Durability]). [Lease.JournalWith] chooses per flow.
 	Durable Durability
+	// DurableFlows is what the appends of a flow that asks for durable
+	// steps (request.Request.Durable) wait for, through
+	// [Lease.DurableJournal]. Default: Durability{Local: true}.
+	DurableFlows Durability
 }
 
 // Durability is what an append waits for, after Redis accepted it and
@@ -134,6 +138,9 @@ type JournalStore struct {
 	leaseTTL   time.Duration
 	poll       time.Duration
 	durable    Durability
+	// durableFlows: what the journals of flows that ask for durable steps
+	// wait for.
+	durableFlows Durability
 
 	origin string        // with calls, names each append for go-redis's retries
 	calls  atomic.Uint64 // appends made
@@ -158,6 +165,10 @@ func NewJournalStore(c redis.UniversalClient, o JournalOptions) (*JournalStore, 
 		poll:       o.AcquirePoll,
 		durable:    o.Durable,
 		origin:     rand.Text(),
+	}
+	s.durableFlows = o.DurableFlows
+	if s.durableFlows == (Durability{}) {
+		s.durableFlows = Durability{Local: true}
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix

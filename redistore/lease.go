@@ -131,11 +131,7 @@ func (s *JournalStore) Acquire(ctx context.Context, session, node string) (*Leas
 			return nil, err
 		}
 		last = &held
-		wait := s.poll
-		if held.TTL > 0 {
-			wait = min(wait, held.TTL)
-		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(leaseWait(s.poll, held.TTL))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -143,6 +139,14 @@ func (s *JournalStore) Acquire(ctx context.Context, session, node string) (*Leas
 			return nil, fmt.Errorf("%w: session %q by %s: %w", ErrHeld, session, held, ctx.Err())
 		}
 	}
+}
+
+// leaseWait is how long Acquire waits before it looks again at a lease
+// held with left to go: until just past its end, or poll if sooner.
+// Redis reports what is left in whole milliseconds, so under one it says
+// 0: one millisecond more, not a whole poll.
+func leaseWait(poll, left time.Duration) time.Duration {
+	return min(poll, left+time.Millisecond)
 }
 
 // TryAcquire is [JournalStore.Acquire] without the wait: it returns an
@@ -244,6 +248,14 @@ func (l *Lease) Release(ctx context.Context) error {
 // (else [ErrFenced]); appends wait as the store's Durable says. It serves
 // no other session (an error says so).
 func (l *Lease) Journal() journal.Store { return l.JournalWith(l.s.durable) }
+
+// DurableJournal is [Lease.Journal] with appends that wait as the store's
+// JournalOptions.DurableFlows says: the journal of a flow that asked for
+// durable steps (request.Request.Durable). It makes *Lease a
+// [journal.DurableLease].
+func (l *Lease) DurableJournal() journal.Store { return l.JournalWith(l.s.durableFlows) }
+
+var _ journal.DurableLease = (*Lease)(nil)
 
 // JournalWith is [Lease.Journal] with appends that wait as d says: a flow
 // that wants each step on disk before it is answered.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -45,12 +46,22 @@ type ctNode struct {
 }
 
 func (e *env) node(t *testing.T, name string, leaseTTL time.Duration) *ctNode {
+	return e.nodeWith(t, name, leaseTTL, counterFlow, nil)
+}
+
+// nodeWith is a node that runs flow, logging to logger (nil: the
+// default), with its options changed by opts.
+func (e *env) nodeWith(t *testing.T, name string, leaseTTL time.Duration, flow func(*continuity.Request), logger *slog.Logger, opts ...func(*continuity.Options)) *ctNode {
 	opt, err := redis.ParseURL(e.srv.URL())
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	store, err := redistore.NewJournalStore(rdb, redistore.JournalOptions{LeaseTTL: leaseTTL, AcquirePoll: 20 * time.Millisecond})
 	require.NoError(t, err)
-	srv, err := continuity.New(counterFlow, &continuity.Options{Keys: sharedKeys(t), Journal: store, Node: name})
+	o := &continuity.Options{Keys: sharedKeys(t), Journal: store, Node: name, Logger: logger}
+	for _, f := range opts {
+		f(o)
+	}
+	srv, err := continuity.New(flow, o)
 	require.NoError(t, err)
 	n := &ctNode{srv: srv, rdb: rdb, web: httptest.NewServer(srv)}
 	t.Cleanup(n.stop)

@@ -29,8 +29,8 @@ import (
 // that changes) goes through [Once], [Request.Now] or [Request.Random],
 // which record their result the first time and return it on replay.
 //
-// A flow that never asks for a step token (nor calls Once, Barrier or
-// SetStalePolicy) has no journal and pays nothing for this.
+// A flow that never asks for a step token (nor calls Once, Barrier,
+// Version or SetStalePolicy) has no journal and pays nothing for this.
 
 // TokenParam is the query or form parameter that carries a step token.
 const TokenParam = "k"
@@ -157,6 +157,47 @@ func (r *Request) IsReplaying() bool { return r.h().IsReplaying() }
 // journaled call: a replay that reaches a different Barrier, or none,
 // diverges (and then Barrier ends the goroutine).
 func (r *Request) Barrier() { r.h().Barrier() }
+
+// Version returns the version of a changed part of the flow that this
+// session runs, for changing a flow while sessions recorded by its old
+// code are still replayed: after a deploy (on another node, or this one
+// restarted), or by the back button. Name the change and give the newest
+// version the code knows; branch on the result:
+//
+//	if r.Version("ask-phone", 1) >= 1 {
+//		// the new step: only sessions that reach here on the new code
+//	}
+//
+// A session's first call of a name settles its version for the rest of
+// the session: a session that reaches the call live gets max, and the
+// journal records it; a replay gets the recorded version, or 0 if the
+// session was recorded by code from before the change (which never
+// asked). So a session recorded by the old code stays on the old path,
+// also after its replay, as it goes on live. A replay that finds a
+// recorded version above max (the deploy was rolled back) diverges, and
+// Version ends the goroutine.
+//
+// Version calls are matched by name, not by place: a call can move, and
+// can be removed once no session recorded before it remains. Version
+// turns the session's journal on. It does not make a change safe by
+// itself: code that differs between versions must be behind it, and a
+// change of the steps' order that no journaled call notices cannot be
+// detected (see README "Replay rules").
+func (r *Request) Version(name string, max int) int { return r.h().Version(name, max) }
+
+// Durable asks that from now on each step of this flow be persisted
+// before it is answered: with a shared journal (Options.Journal a
+// redistore.JournalStore), each step's input waits until Redis has it on
+// disk (WAITAOF on Redis 7.2+; on an older Redis, only a server with
+// appendfsync always can confirm it), so that a crash of Redis itself
+// loses no step the browser saw answered. Call it first thing in flows
+// that take orders or payments; it costs a disk write per step (see
+// README "Several nodes"). When a step cannot be confirmed persisted
+// (Redis cannot, or not in time), the step goes on all the same and the
+// server logs a warning once per session. Durable reports whether the
+// session's journal can wait: false without a shared journal that
+// supports it.
+func (r *Request) Durable() bool { return r.h().Durable() }
 
 // SetStalePolicy sets this flow's stale policy, overriding the server's
 // (Options.StalePolicy). It also turns the session's journal on: call it

@@ -5,10 +5,15 @@
 // (GET receive?since=ID) or a Server-Sent Events stream (GET events) until
 // anyone posts.
 //
-//	go run ./examples/chat [-wait 25s] [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]
+//	go run ./examples/chat [-wait 25s] [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000] [-redis URL -node NAME -keys-file PATH]
 //
 // -wait bounds a long poll that has no message to answer with; keep it
 // under the server's 30s queue timeout.
+//
+// With -redis, the room is in Redis (see newTopic): every chat process
+// over the same Redis is a node of one chat, so a message posted on one
+// node reaches the receivers of every node, with the same id everywhere.
+// Without it the room lives in this process.
 //
 // The paths, one session each per browser:
 //
@@ -37,6 +42,7 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,6 +56,8 @@ import (
 	"github.com/continuity-go/continuity"
 	"github.com/continuity-go/continuity/examples/internal/demo"
 	"github.com/continuity-go/continuity/internal/jsonstr"
+	"github.com/continuity-go/continuity/redistore"
+	"github.com/continuity-go/continuity/request"
 )
 
 // Limits and defaults.
@@ -77,10 +85,23 @@ type room struct {
 	topic *continuity.Topic[message]
 }
 
-// newRoom returns a room whose long polls wait up to wait; it keeps the
-// last 1,024 messages.
+// newRoom returns a room in this process whose long polls wait up to
+// wait; it keeps the last 1,024 messages.
 func newRoom(wait time.Duration) *room {
 	return &room{wait: wait, topic: continuity.NewTopic[message](0)}
+}
+
+// newTopic returns the room's messages for the flags: in this process, or
+// with -redis a topic in Redis that every node of the deployment shares.
+// Reads stay local (each node keeps the last 1,024 messages it received);
+// a publish goes through Redis, which numbers it, and an interrupt wakes
+// the waiters of every node. Its owner closes it.
+func newTopic(c demo.Config) (*continuity.Topic[message], error) {
+	rdb := c.RedisClient()
+	if rdb == nil {
+		return continuity.NewTopic[message](0), nil
+	}
+	return redistore.NewTopic(rdb, "chat", 0, messageCodec, redistore.TopicOptions{})
 }
 
 // app is the application. Each session serves one path for one browser,
@@ -132,7 +153,11 @@ func (c *room) send(r *continuity.Request) {
 			textError(r, http.StatusBadRequest, "400 bad request: "+err.Error())
 			continue
 		}
-		id := c.topic.Publish(m)
+		id, err := c.topic.PublishContext(r.RequestContext(), m)
+		if err != nil && id == 0 { // only a topic in Redis fails: Redis is down
+			textError(r, http.StatusServiceUnavailable, "503 service unavailable: the message was not sent; try again")
+			continue
+		}
 		if strings.Contains(r.RequestHeader("Accept"), "application/json") {
 			r.Header().Set("Content-Type", "application/json")
 			r.Printf(`{"id":%d}`, id)
@@ -313,6 +338,25 @@ func displayable(what, s string, multiline bool) error {
 		}
 	}
 	return nil
+}
+
+// messageCodec carries a message between nodes as its JSON object; a
+// node checks what it receives as if it had been posted to it.
+var messageCodec = request.Codec[message]{
+	Encode: func(m message) ([]byte, error) {
+		return append([]byte{'{'}, m.json...), nil
+	},
+	Decode: func(b []byte) (message, error) {
+		var m struct {
+			Name    string    `json:"name"`
+			Message string    `json:"message"`
+			Time    time.Time `json:"time"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return message{}, err
+		}
+		return newMessage(m.Name, m.Message, m.Time)
+	},
 }
 
 // appendJSON appends ev as a JSON object.
@@ -546,9 +590,16 @@ form{display:flex;gap:.5em;flex-wrap:wrap}
 func main() {
 	wait := defaultWait
 	demo.Main(func(c demo.Config) (demo.Server, error) {
-		room := newRoom(wait)
-		srv, err := continuity.New(room.app, sessionPerPath(c.Options()))
+		topic, err := newTopic(c)
 		if err != nil {
+			return nil, err
+		}
+		room := &room{wait: wait, topic: topic}
+		o := sessionPerPath(c.Options())
+		o.Hooks.ServerStop = func() { topic.Close() } // after the last session
+		srv, err := continuity.New(room.app, o)
+		if err != nil {
+			topic.Close()
 			return nil, err
 		}
 		// Its waiting receivers show on -admin: the

@@ -15,6 +15,8 @@ import (
 	"github.com/continuity-go/continuity/examples/internal/demo"
 	"github.com/continuity-go/continuity/internal/jsonstr"
 	"github.com/continuity-go/continuity/progress"
+	"github.com/continuity-go/continuity/redistore"
+	"github.com/continuity-go/continuity/request"
 	"html/template"
 	"io"
 	"maps"
@@ -438,9 +440,16 @@ var generatedExamples = []example{
 		main: func(demoMain mainFunc) {
 			wait := chat_defaultWait
 			demoMain(func(c demo.Config) (demo.Server, error) {
-				room := chat_newRoom(wait)
-				srv, err := continuity.New(room.app, chat_sessionPerPath(c.Options()))
+				topic, err := chat_newTopic(c)
 				if err != nil {
+					return nil, err
+				}
+				room := &chat_room{wait: wait, topic: topic}
+				o := chat_sessionPerPath(c.Options())
+				o.Hooks.ServerStop = func() { topic.Close() } // after the last session
+				srv, err := continuity.New(room.app, o)
+				if err != nil {
+					topic.Close()
 					return nil, err
 				}
 				// Its waiting receivers show on -admin: the
@@ -456,10 +465,15 @@ var generatedExamples = []example{
 			"// (GET receive?since=ID) or a Server-Sent Events stream (GET events) until\n" +
 			"// anyone posts.\n" +
 			"//\n" +
-			"//\tgo run ./examples/chat [-wait 25s] [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000]\n" +
+			"//\tgo run ./examples/chat [-wait 25s] [-addr localhost:8080 | -fcgi unix:PATH | -fcgi tcp:HOST:PORT] [-docroot DIR] [-idle 20m] [-max-sessions 10000] [-redis URL -node NAME -keys-file PATH]\n" +
 			"//\n" +
 			"// -wait bounds a long poll that has no message to answer with; keep it\n" +
 			"// under the server's 30s queue timeout.\n" +
+			"//\n" +
+			"// With -redis, the room is in Redis (see newTopic): every chat process\n" +
+			"// over the same Redis is a node of one chat, so a message posted on one\n" +
+			"// node reaches the receivers of every node, with the same id everywhere.\n" +
+			"// Without it the room lives in this process.\n" +
 			"//\n" +
 			"// The paths, one session each per browser:\n" +
 			"//\n" +
@@ -488,6 +502,7 @@ var generatedExamples = []example{
 			"\n" +
 			"import (\n" +
 			"\t\"crypto/rand\"\n" +
+			"\t\"encoding/json\"\n" +
 			"\t\"errors\"\n" +
 			"\t\"flag\"\n" +
 			"\t\"fmt\"\n" +
@@ -501,6 +516,8 @@ var generatedExamples = []example{
 			"\t\"github.com/continuity-go/continuity\"\n" +
 			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
 			"\t\"github.com/continuity-go/continuity/internal/jsonstr\"\n" +
+			"\t\"github.com/continuity-go/continuity/redistore\"\n" +
+			"\t\"github.com/continuity-go/continuity/request\"\n" +
 			")\n" +
 			"\n" +
 			"// Limits and defaults.\n" +
@@ -528,10 +545,23 @@ var generatedExamples = []example{
 			"\ttopic *continuity.Topic[message]\n" +
 			"}\n" +
 			"\n" +
-			"// newRoom returns a room whose long polls wait up to wait; it keeps the\n" +
-			"// last 1,024 messages.\n" +
+			"// newRoom returns a room in this process whose long polls wait up to\n" +
+			"// wait; it keeps the last 1,024 messages.\n" +
 			"func newRoom(wait time.Duration) *room {\n" +
 			"\treturn &room{wait: wait, topic: continuity.NewTopic[message](0)}\n" +
+			"}\n" +
+			"\n" +
+			"// newTopic returns the room's messages for the flags: in this process, or\n" +
+			"// with -redis a topic in Redis that every node of the deployment shares.\n" +
+			"// Reads stay local (each node keeps the last 1,024 messages it received);\n" +
+			"// a publish goes through Redis, which numbers it, and an interrupt wakes\n" +
+			"// the waiters of every node. Its owner closes it.\n" +
+			"func newTopic(c demo.Config) (*continuity.Topic[message], error) {\n" +
+			"\trdb := c.RedisClient()\n" +
+			"\tif rdb == nil {\n" +
+			"\t\treturn continuity.NewTopic[message](0), nil\n" +
+			"\t}\n" +
+			"\treturn redistore.NewTopic(rdb, \"chat\", 0, messageCodec, redistore.TopicOptions{})\n" +
 			"}\n" +
 			"\n" +
 			"// app is the application. Each session serves one path for one browser,\n" +
@@ -583,7 +613,11 @@ var generatedExamples = []example{
 			"\t\t\ttextError(r, http.StatusBadRequest, \"400 bad request: \"+err.Error())\n" +
 			"\t\t\tcontinue\n" +
 			"\t\t}\n" +
-			"\t\tid := c.topic.Publish(m)\n" +
+			"\t\tid, err := c.topic.PublishContext(r.RequestContext(), m)\n" +
+			"\t\tif err != nil && id == 0 { // only a topic in Redis fails: Redis is down\n" +
+			"\t\t\ttextError(r, http.StatusServiceUnavailable, \"503 service unavailable: the message was not sent; try again\")\n" +
+			"\t\t\tcontinue\n" +
+			"\t\t}\n" +
 			"\t\tif strings.Contains(r.RequestHeader(\"Accept\"), \"application/json\") {\n" +
 			"\t\t\tr.Header().Set(\"Content-Type\", \"application/json\")\n" +
 			"\t\t\tr.Printf(`{\"id\":%d}`, id)\n" +
@@ -764,6 +798,25 @@ var generatedExamples = []example{
 			"\t\t}\n" +
 			"\t}\n" +
 			"\treturn nil\n" +
+			"}\n" +
+			"\n" +
+			"// messageCodec carries a message between nodes as its JSON object; a\n" +
+			"// node checks what it receives as if it had been posted to it.\n" +
+			"var messageCodec = request.Codec[message]{\n" +
+			"\tEncode: func(m message) ([]byte, error) {\n" +
+			"\t\treturn append([]byte{'{'}, m.json...), nil\n" +
+			"\t},\n" +
+			"\tDecode: func(b []byte) (message, error) {\n" +
+			"\t\tvar m struct {\n" +
+			"\t\t\tName    string    `json:\"name\"`\n" +
+			"\t\t\tMessage string    `json:\"message\"`\n" +
+			"\t\t\tTime    time.Time `json:\"time\"`\n" +
+			"\t\t}\n" +
+			"\t\tif err := json.Unmarshal(b, &m); err != nil {\n" +
+			"\t\t\treturn message{}, err\n" +
+			"\t\t}\n" +
+			"\t\treturn newMessage(m.Name, m.Message, m.Time)\n" +
+			"\t},\n" +
 			"}\n" +
 			"\n" +
 			"// appendJSON appends ev as a JSON object.\n" +
@@ -997,9 +1050,16 @@ var generatedExamples = []example{
 			"func main() {\n" +
 			"\twait := defaultWait\n" +
 			"\tdemo.Main(func(c demo.Config) (demo.Server, error) {\n" +
-			"\t\troom := newRoom(wait)\n" +
-			"\t\tsrv, err := continuity.New(room.app, sessionPerPath(c.Options()))\n" +
+			"\t\ttopic, err := newTopic(c)\n" +
 			"\t\tif err != nil {\n" +
+			"\t\t\treturn nil, err\n" +
+			"\t\t}\n" +
+			"\t\troom := &room{wait: wait, topic: topic}\n" +
+			"\t\to := sessionPerPath(c.Options())\n" +
+			"\t\to.Hooks.ServerStop = func() { topic.Close() } // after the last session\n" +
+			"\t\tsrv, err := continuity.New(room.app, o)\n" +
+			"\t\tif err != nil {\n" +
+			"\t\t\ttopic.Close()\n" +
 			"\t\t\treturn nil, err\n" +
 			"\t\t}\n" +
 			"\t\t// Its waiting receivers show on -admin: the\n" +
@@ -3701,10 +3761,23 @@ type chat_room struct {
 	topic *continuity.Topic[chat_message]
 }
 
-// newRoom returns a room whose long polls wait up to wait; it keeps the
-// last 1,024 messages.
+// newRoom returns a room in this process whose long polls wait up to
+// wait; it keeps the last 1,024 messages.
 func chat_newRoom(wait time.Duration) *chat_room {
 	return &chat_room{wait: wait, topic: continuity.NewTopic[chat_message](0)}
+}
+
+// newTopic returns the room's messages for the flags: in this process, or
+// with -redis a topic in Redis that every node of the deployment shares.
+// Reads stay local (each node keeps the last 1,024 messages it received);
+// a publish goes through Redis, which numbers it, and an interrupt wakes
+// the waiters of every node. Its owner closes it.
+func chat_newTopic(c demo.Config) (*continuity.Topic[chat_message], error) {
+	rdb := c.RedisClient()
+	if rdb == nil {
+		return continuity.NewTopic[chat_message](0), nil
+	}
+	return redistore.NewTopic(rdb, "chat", 0, chat_messageCodec, redistore.TopicOptions{})
 }
 
 // app is the application. Each session serves one path for one browser,
@@ -3756,7 +3829,11 @@ func (c *chat_room) send(r *continuity.Request) {
 			chat_textError(r, http.StatusBadRequest, "400 bad request: "+err.Error())
 			continue
 		}
-		id := c.topic.Publish(m)
+		id, err := c.topic.PublishContext(r.RequestContext(), m)
+		if err != nil && id == 0 { // only a topic in Redis fails: Redis is down
+			chat_textError(r, http.StatusServiceUnavailable, "503 service unavailable: the message was not sent; try again")
+			continue
+		}
 		if strings.Contains(r.RequestHeader("Accept"), "application/json") {
 			r.Header().Set("Content-Type", "application/json")
 			r.Printf(`{"id":%d}`, id)
@@ -3937,6 +4014,25 @@ func chat_displayable(what, s string, multiline bool) error {
 		}
 	}
 	return nil
+}
+
+// messageCodec carries a message between nodes as its JSON object; a
+// node checks what it receives as if it had been posted to it.
+var chat_messageCodec = request.Codec[chat_message]{
+	Encode: func(m chat_message) ([]byte, error) {
+		return append([]byte{'{'}, m.json...), nil
+	},
+	Decode: func(b []byte) (chat_message, error) {
+		var m struct {
+			Name    string    `json:"name"`
+			Message string    `json:"message"`
+			Time    time.Time `json:"time"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return chat_message{}, err
+		}
+		return chat_newMessage(m.Name, m.Message, m.Time)
+	},
 }
 
 // appendJSON appends ev as a JSON object.

@@ -96,10 +96,12 @@ type journalState struct {
 	bytes      int64
 	barrier    int // the step of the last Barrier; -1: none
 
-	tokenized bool     // the current step's page asked for its token
-	tok       string   // the current step's token, once made
-	cbs       int      // callbacks bound in this step
-	onces     []string // the names of the Onces called in this step
+	tokenized bool      // the current step's page asked for its token
+	tok       string    // the current step's token, once made
+	cbs       int       // callbacks bound in this step
+	onces     []string  // the names of the Onces called in this step
+	versions  []version // the versions this run of the flow has settled on
+	undurable bool      // an append was not confirmed persisted (logged once)
 
 	policy    StalePolicy
 	policySet bool
@@ -336,6 +338,16 @@ func (j *journalState) append(e journal.Entry) {
 		j.drop("the store refused it at its cap")
 	case errors.Is(err, journal.ErrFenced):
 		j.s.fence(err)
+	case errors.Is(err, journal.ErrNotDurable):
+		// Appended, but not confirmed on disk: the flow goes on (the
+		// journal is whole), and the operator hears of it once.
+		j.seq++
+		j.entries++
+		j.bytes += size
+		if l := j.s.logger; l != nil && !j.undurable {
+			j.undurable = true
+			l.Warn("continuity: a durable flow's step could not be confirmed persisted; it goes on (further such steps are not logged)", "session", j.s.logID, "err", err.Error())
+		}
 	default:
 		j.drop("the store failed: " + err.Error())
 	}
@@ -349,13 +361,22 @@ func (j *journalState) compact() bool {
 		return false
 	}
 	tl := journal.Timeline(es)
-	if len(tl) == len(es) {
+	kept := len(tl)
+	if j.gen > 0 {
+		kept++ // the numbering
+	}
+	if kept >= len(es) {
 		return false
 	}
 	if err := j.store.Delete(j.s.Context(), j.key); err != nil {
 		return false
 	}
 	j.seq, j.entries, j.bytes = 0, 0, 0
+	if j.gen > 0 {
+		// The Rewinds that numbered the timelines are gone: say which one
+		// the entries are on, for a node that takes the session over.
+		tl = append([]journal.Entry{{Kind: journal.Rewind, Step: -1, Value: strconv.AppendUint(nil, uint64(j.gen), 10)}}, tl...)
+	}
 	for _, e := range tl {
 		if err := j.store.Append(j.s.Context(), j.key, j.seq+1, e); err != nil {
 			j.drop("the store failed while compacting it: " + err.Error())
@@ -416,7 +437,34 @@ func (j *journalState) timeline(upTo int) ([]journal.Entry, bool) {
 // abandoned, and the tokens of the old timeline's later steps stop
 // naming steps of the flow.
 func (j *journalState) rewound(t int) {
-	j.append(journal.Entry{Kind: journal.Rewind, Step: t})
+	j.append(journal.Entry{Kind: journal.Rewind, Step: t, Value: strconv.AppendUint(nil, uint64(j.lastGen+1), 10)})
+	j.restoreRewind(t, j.lastGen+1)
+}
+
+// restored numbers the timelines as the journal es did, from its Rewind
+// entries: a session taken over must read its pages' tokens as the node
+// that made them did.
+func (j *journalState) restored(es []journal.Entry) {
+	for i := range es {
+		e := &es[i]
+		if e.Kind != journal.Rewind {
+			continue
+		}
+		gen := j.lastGen + 1
+		if n, err := strconv.ParseUint(string(e.Value), 10, 32); err == nil && uint32(n) > j.lastGen {
+			gen = uint32(n)
+		}
+		if e.Step < 0 { // a compacted journal's numbering
+			j.lastGen, j.gen = gen, gen
+			continue
+		}
+		j.restoreRewind(e.Step, gen)
+	}
+}
+
+// restoreRewind starts timeline gen at step t, as rewound does, without
+// journaling it.
+func (j *journalState) restoreRewind(t int, gen uint32) {
 	for i := range j.older {
 		j.older[i].shared = min(j.older[i].shared, t)
 	}
@@ -424,8 +472,14 @@ func (j *journalState) rewound(t int) {
 	if len(j.older) > maxTimelines {
 		j.older = append(j.older[:0], j.older[1:]...)
 	}
-	j.lastGen++
-	j.gen = j.lastGen
+	j.lastGen, j.gen = gen, gen
+}
+
+// ahead reports whether t is from a step or timeline the session has not
+// reached. Tokens are signed, so only a session that lost the end of its
+// journal (a store that crashed before persisting it) meets one.
+func (j *journalState) ahead(t stepToken) bool {
+	return t.gen > j.lastGen || (t.gen == j.gen && t.step > j.step)
 }
 
 // history maps a token to a step of the current timeline; false if the

@@ -97,6 +97,7 @@ func (s *Session) startOwned(r *Handle) {
 		for i := range o.Resume {
 			j.bytes += int64(o.Resume[i].Size())
 		}
+		j.restored(o.Resume)
 		base := o.Request
 		if base == nil {
 			base, _ = http.NewRequestWithContext(s.Context(), http.MethodGet, "/", nil)
@@ -105,6 +106,29 @@ func (s *Session) startOwned(r *Handle) {
 		o.Resume, o.Request = nil, nil // the replayer has them
 	}
 	s.j.Store(j)
+	if r.rp != nil {
+		s.awaitQueued()
+	}
+}
+
+// awaitQueued waits until a request is queued for the session, or it
+// ends, without taking it: a takeover replays only once the request that
+// caused it is there, so that a replay that diverges can answer it (the
+// replay's Next takes it as usual at the live step).
+func (s *Session) awaitQueued() {
+	for {
+		s.mu.Lock()
+		n := len(s.queue)
+		s.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		select {
+		case <-s.wake:
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // fence ends a shared session whose lease was lost: another node runs it.
@@ -148,4 +172,24 @@ func (s *Session) forgetOwned(j *journalState) {
 		j.store.Delete(ctx, j.key)
 	}
 	l.Release(ctx)
+}
+
+// Durable makes the appends of a shared session wait until each entry is
+// persisted, if its store can (a journal.DurableLease). It reports
+// whether it can; request.Request.Durable documents it.
+func (r *Handle) Durable() bool {
+	if r.dead {
+		return false
+	}
+	j := r.journal()
+	s := r.s
+	if s.owned == nil {
+		return false
+	}
+	dl, ok := s.owned.Lease.(journal.DurableLease)
+	if !ok {
+		return false
+	}
+	j.store = dl.DurableJournal()
+	return true
 }

@@ -84,6 +84,16 @@ func (s *Session) replayed(rp *replayer, err error) {
 	s.contain("Replay hook", func() { h.Replay(s, rp.base, rp.steps, took, err) })
 }
 
+// skipVersions moves past the Version entries at the replay's position
+// (the Version calls find theirs by name, wherever they are) and reports
+// whether an entry is left for the flow's next journaled call.
+func (rp *replayer) skipVersions() bool {
+	for rp.pos < len(rp.entries) && rp.entries[rp.pos].Kind == journal.Version {
+		rp.pos++
+	}
+	return rp.pos < len(rp.entries)
+}
+
 // pending reports whether the replayed flow has a request to take.
 func (rp *replayer) pending() bool { return rp.pos < len(rp.entries) || rp.ex != nil }
 
@@ -147,6 +157,7 @@ func (s *Session) handOver(r *Handle, v any, first bool) {
 	next := j.successor
 	j.successor = nil
 	j.step, j.barrier = -1, -1
+	j.versions = nil
 	j.newStep()
 	done := j.runsDone
 	if done == nil {
@@ -184,7 +195,7 @@ func (r *Handle) replayNext() error {
 		s.replayed(rp, s.causeOf())
 		return ErrSessionClosed
 	}
-	if rp.pos < len(rp.entries) {
+	if rp.skipVersions() {
 		e := &rp.entries[rp.pos]
 		if e.Kind != journal.Input || e.Step != j.step+1 {
 			return r.diverge("at step %d the flow called Next, but the journal has %s", j.step, describe(e))
@@ -215,6 +226,7 @@ func (r *Handle) replayNext() error {
 		return r.diverge("the journal ends at step %d, before the step to show again (%d)", j.step, rp.target)
 	}
 	s.replayed(rp, nil)
+	j.settleRecorded(rp.entries)
 	r.rp = nil
 	s.setReplaying(false)
 	if ex == nil {
@@ -241,6 +253,11 @@ func (r *Handle) diverge(format string, args ...any) error {
 	ex := r.ex
 	if rp := r.rp; rp != nil && rp.ex != nil {
 		ex, rp.ex = rp.ex, nil
+	} else if rp != nil && ex == nil {
+		// A takeover's replay: the request that caused it waits in the
+		// queue, and must hear why the session cannot go on, not be
+		// mapped to a new session.
+		ex = s.takeNext(false)
 	}
 	r.ex, r.rp, r.capturing = nil, nil, false
 	if ex != nil {
@@ -261,7 +278,7 @@ func (r *Handle) Diverge(format string, args ...any) error { return r.diverge(fo
 func (r *Handle) divergeReturned() {
 	j := r.s.j.Load()
 	next := "the live request"
-	if rp := r.rp; rp.pos < len(rp.entries) {
+	if rp := r.rp; rp.skipVersions() {
 		next = describe(&rp.entries[rp.pos])
 	}
 	r.diverge("the flow returned at step %d, but the journal goes on with %s", j.step, next)
@@ -326,7 +343,7 @@ func (r *Handle) Once(name string, fn func(ctx context.Context, key string) ([]b
 	j := r.journal()
 	key := j.onceKey(name)
 	if rp := r.rp; rp != nil {
-		if rp.pos >= len(rp.entries) {
+		if !rp.skipVersions() {
 			return nil, r.diverge("at step %d the flow called Once(%q), which the journal does not have", j.step, name)
 		}
 		e := &rp.entries[rp.pos]
@@ -371,7 +388,7 @@ func (r *Handle) Barrier() {
 	}
 	j := r.journal()
 	if rp := r.rp; rp != nil {
-		if rp.pos >= len(rp.entries) {
+		if !rp.skipVersions() {
 			r.diverge("at step %d the flow called Barrier, which the journal does not have", j.step)
 			runtime.Goexit()
 		}

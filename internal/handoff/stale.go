@@ -18,6 +18,9 @@ import (
 //     otherwise (a reload, a bookmark, a link from elsewhere) the current
 //     page is shown again, and nothing advances.
 //   - A token that does not verify (forged, or another session's): 403.
+//   - A token of a step or timeline the session has not reached: its
+//     journal lost its last steps (a shared store that crashed): 409,
+//     saying so, with a link to the step the session is at.
 //   - The current step's token: the next input. A view link to it shows
 //     the page again.
 //   - The previous step's token with the very input that led to the
@@ -52,6 +55,12 @@ func (r *Handle) admit(ex *exchange) bool {
 	}
 	step, ok := j.history(t)
 	switch {
+	case j.ahead(t):
+		if l := r.s.logger; l != nil {
+			l.Warn("continuity: a page is ahead of its journal: the journal store lost the session's last steps", "session", r.s.logID, "page_step", t.step, "page_timeline", t.gen, "journal_step", j.step, "journal_timeline", j.gen)
+		}
+		j.answer(ex, http.StatusConflict, "Some of your steps were lost",
+			"The page you used is from a later step than this site has a record of: it lost the record of your last steps (its session store failed). Your session goes on from an earlier step; check what you see there and repeat what is missing.", true)
 	case !ok:
 		r.reshow(ex, StaleBack)
 	case t.view:

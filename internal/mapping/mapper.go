@@ -176,9 +176,9 @@ type Config struct {
 	// request. At most one takeover of an ID runs at a time. See
 	// takeover.go.
 	Takeover func(ctx context.Context, id string, r *http.Request) (*handoff.Owned, error)
-	// Own, if set, makes every new session with an ID shared: it returns
-	// the session's lease and journal key, or an error that refuses the
-	// request.
+	// Own, if set, makes every new session with an ID shared (cookie or
+	// query mode, as for Takeover): it returns the session's lease and
+	// journal key, or an error that refuses the request.
 	Own func(ctx context.Context, id string) (*handoff.Owned, error)
 
 	// Admit, if set, is asked before a request starts a new session; an
@@ -482,7 +482,10 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 	if m.cfg.Mode&ByQuery == 0 {
 		token = "" // the cookie's value never reaches the app
 	}
-	if owned == nil && id != "" && m.cfg.Own != nil {
+	// In path mode the ID names the browser, not the session: its
+	// sessions (one per path) would all ask for one lease. They are not
+	// taken over either, so they stay this node's.
+	if owned == nil && id != "" && m.cfg.Own != nil && m.cfg.Mode&ByPath == 0 {
 		if owned, err = m.cfg.Own(r.Context(), id); err != nil {
 			return nil, nil, err
 		}

@@ -1,7 +1,7 @@
 // Package demo runs the example programs. It holds what every example
 // shares, so that each examples/NAME/main.go ends in a short main that
 // calls [Main]: the flags (-addr, -fcgi, -docroot, -idle, -max-sessions,
-// -admin, and -redis, -node, -keys-file for several nodes), listening
+// -admin, and -redis, -node, -keys-file, -lease-ttl for several nodes), listening
 // over HTTP or FastCGI, printing where, the admin pages (metrics for
 // Prometheus and the sessions page) on -admin, a graceful shutdown on
 // SIGINT or SIGTERM, and a log that summarises storms.
@@ -58,6 +58,10 @@ type Config struct {
 	Redis    string // -redis: URL of the Redis for journals, leases and meters; "" keeps them in memory
 	Node     string // -node: this process's name in session leases
 	KeysFile string // -keys-file: the signing keys, hex, one per line; "" makes random ones
+	// LeaseTTL (-lease-ttl) is the session leases' TTL in Redis: how long
+	// the sessions of a node that died wait before another node takes
+	// them over. 0 is redistore's default (15s).
+	LeaseTTL time.Duration
 
 	shared *shared // what Run opened for the three above
 }
@@ -293,6 +297,7 @@ func parse(name string, args []string, stderr io.Writer, flags ...func(*flag.Fla
 	fs.StringVar(&c.Redis, "redis", "", "keep session journals, leases and progress meters in the Redis at `URL` (redis://127.0.0.1:6379/0), so that several nodes serve one site; default: in memory")
 	fs.StringVar(&c.Node, "node", "", "this node's `name` in session leases (default host:pid)")
 	fs.StringVar(&c.KeysFile, "keys-file", "", "read the signing keys from `path` (hex, one per line; the first signs, all verify); default: random per process")
+	fs.Func("lease-ttl", "with -redis: how long a session lease lasts unless renewed, so the `duration` the sessions of a node that died wait before another node takes them over (default 15s)", PositiveDuration(&c.LeaseTTL, false))
 	fs.Func("admin", "serve the admin pages (/metrics for Prometheus, the sessions page at /) on `127.0.0.1:PORT`; a bare PORT is on loopback (default off)", func(s string) error {
 		addr, err := adminAddr(s)
 		c.Admin = addr

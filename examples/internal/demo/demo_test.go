@@ -131,6 +131,9 @@ func TestFlags(t *testing.T) {
 			Config{Addr: "localhost:8080", FCGI: "unix:/run/app.sock", IdleTimeout: 20 * time.Minute, MaxSessions: 10000}},
 		{[]string{"-fcgi=tcp:127.0.0.1:9000"},
 			Config{Addr: "localhost:8080", FCGI: "tcp:127.0.0.1:9000", IdleTimeout: 20 * time.Minute, MaxSessions: 10000}},
+		{[]string{"-redis", "redis://127.0.0.1:6390/0", "-node", "n1", "-keys-file", "/etc/keys", "-lease-ttl", "3s"},
+			Config{Addr: "localhost:8080", IdleTimeout: 20 * time.Minute, MaxSessions: 10000,
+				Redis: "redis://127.0.0.1:6390/0", Node: "n1", KeysFile: "/etc/keys", LeaseTTL: 3 * time.Second}},
 	}
 	for _, tt := range tests {
 		c, err := parse("demo", tt.args, io.Discard)
@@ -155,6 +158,9 @@ func TestBadFlags(t *testing.T) {
 		{"-fcgi", "unix:"},
 		{"-fcgi", "tcp:9000"},
 		{"-fcgi", "udp:127.0.0.1:9000"},
+		{"-lease-ttl", "0"},
+		{"-lease-ttl", "-1s"},
+		{"-lease-ttl", "soon"},
 	} {
 		var stderr bytes.Buffer
 		err := Run(context.Background(), "demo", args, io.Discard, &stderr, build)

@@ -18,6 +18,7 @@ import (
 // Redis stores that make this process one node of a deployment.
 type shared struct {
 	keys    []continuity.Key
+	redis   redis.UniversalClient
 	journal journal.Store
 	meters  progress.Store
 	close   func() error
@@ -48,7 +49,7 @@ func (c *Config) open() error {
 			rdb.Close()
 			return fmt.Errorf("-redis %s: %w", c.Redis, err)
 		}
-		js, err := redistore.NewJournalStore(rdb, redistore.JournalOptions{})
+		js, err := redistore.NewJournalStore(rdb, redistore.JournalOptions{LeaseTTL: c.LeaseTTL})
 		if err != nil {
 			rdb.Close()
 			return err
@@ -58,11 +59,23 @@ func (c *Config) open() error {
 			rdb.Close()
 			return err
 		}
-		sh.journal, sh.meters = js, ps
+		sh.redis, sh.journal, sh.meters = rdb, js, ps
 		sh.close = func() error { return errors.Join(ps.Close(), rdb.Close()) }
 	}
 	c.shared = sh
 	return nil
+}
+
+// RedisClient returns the client that -redis opened, for an example's
+// own shared state (the chat's topic): close what is made on it in the
+// server's ServerStop hook, since Run closes the client once the server
+// has shut down. It is nil without -redis, and in a Config that Run did
+// not make.
+func (c Config) RedisClient() redis.UniversalClient {
+	if c.shared == nil {
+		return nil
+	}
+	return c.shared.redis
 }
 
 // apply puts what open made into o.
