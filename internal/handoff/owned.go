@@ -116,18 +116,10 @@ func (s *Session) startOwned(r *Handle) {
 // caused it is there, so that a replay that diverges can answer it (the
 // replay's Next takes it as usual at the live step).
 func (s *Session) awaitQueued() {
-	for {
-		s.mu.Lock()
-		n := len(s.queue)
-		s.mu.Unlock()
-		if n > 0 {
-			return
-		}
-		select {
-		case <-s.wake:
-		case <-s.ctx.Done():
-			return
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) == 0 && !s.cancelled.Load() {
+		s.wakeup.Wait() // a request, or the session's end (Session.cancel)
 	}
 }
 
