@@ -69,7 +69,7 @@ func (f *family) add(parent *Session) (*Session, error) {
 	}
 	f.last++
 	id := f.last
-	b := NewSession(f.root.ctx, f.root.branchOptions(id, f))
+	b := NewSession(f.root.Context(), f.root.branchOptions(id, f))
 	b.j.Store(b.newJournal(parent.j.Load(), id))
 	if f.branches == nil {
 		f.branches = make(map[uint32]*Session)

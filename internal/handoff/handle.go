@@ -30,20 +30,27 @@ type Handle struct {
 	header     http.Header // response headers, committed on the first write
 	status     int
 	cbs        callbacks
-	committing bool     // the BeforeCommit hook is running
-	dead       bool     // a replay replaced this run: it must end
-	capturing  bool     // the response in hand is being kept for a double submit
-	seen       uint8    // requests taken, up to 2: whether the first is in hand
-	htmlType   []string // the default Content-Type header value
+	committing bool       // the BeforeCommit hook is running
+	dead       bool       // a replay replaced this run: it must end
+	capturing  bool       // the response in hand is being kept for a double submit
+	seen       uint8      // requests taken, up to 2: whether the first is in hand
+	htmlType   *[1]string // the default Content-Type header value
 
 	// rp, while the flow is being replayed, feeds it the journal.
 	rp *replayer
 
-	// The context of the request in hand, made by RequestContext on first
-	// use and cancelled when the request is finished.
-	reqCtx    context.Context
-	reqCancel context.CancelCauseFunc
-	reqStop   func() bool // stops the session-end hook
+	// req holds the context of the request in hand, made by
+	// RequestContext on first use and cancelled when the request is
+	// finished; few flows ask, so it is kept out of the Handle.
+	req *requestContext
+}
+
+// requestContext is a [Handle.RequestContext] and what ends it; a handle
+// reuses it from one request to the next.
+type requestContext struct {
+	ctx    context.Context // nil when none is made for the request in hand
+	cancel context.CancelCauseFunc
+	stop   func() bool // stops the session-end hook
 }
 
 // Compile-time check: a Handle can be handed to anything that writes an
@@ -56,7 +63,7 @@ func (r *Handle) Session() *Session { return r.s }
 // Context returns the session's context. It is cancelled when the session
 // ends (reaped, evicted, shut down, or the application returned); pass it to
 // slow work so that it stops with the session.
-func (r *Handle) Context() context.Context { return r.s.ctx }
+func (r *Handle) Context() context.Context { return r.s.Context() }
 
 // RequestContext returns the context of the HTTP request in hand: it is
 // cancelled when that browser request goes away (the client disconnected,
@@ -67,18 +74,22 @@ func (r *Handle) Context() context.Context { return r.s.ctx }
 // it returns the session's context.
 func (r *Handle) RequestContext() context.Context {
 	if r.ex == nil {
-		return r.s.ctx
+		return r.s.Context()
 	}
-	if r.reqCtx == nil {
+	if r.req == nil {
+		r.req = new(requestContext)
+	}
+	rc := r.req
+	if rc.ctx == nil {
 		// No goroutine: the HTTP request's context is the parent, and the
 		// session's end reaches it through an AfterFunc hook (the cause is
 		// then the session's end reason).
 		ctx, cancel := context.WithCancelCause(r.ex.r.Context())
-		r.reqCtx, r.reqCancel = ctx, cancel
-		sctx := r.s.ctx
-		r.reqStop = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
+		rc.ctx, rc.cancel = ctx, cancel
+		sctx := r.s.Context()
+		rc.stop = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
 	}
-	return r.reqCtx
+	return rc.ctx
 }
 
 // SessionToken is the signed session token when the server carries sessions
@@ -124,7 +135,7 @@ func (r *Handle) wait() error {
 	}
 	s := r.s
 	for {
-		if s.ctx.Err() != nil {
+		if s.isCancelled() {
 			return ErrSessionClosed
 		}
 		if s.leaving.Load() {
@@ -134,7 +145,7 @@ func (r *Handle) wait() error {
 		if ex := s.takeNext(true); ex != nil {
 			if s.j.Load() == nil || r.admit(ex) {
 				r.accept(ex)
-				if s.owned != nil && s.ctx.Err() != nil {
+				if s.owned != nil && s.isCancelled() {
 					return r.fenced()
 				}
 				return nil
@@ -144,11 +155,7 @@ func (r *Handle) wait() error {
 			}
 			continue // answered by the session itself
 		}
-		select {
-		case <-s.wake:
-		case <-s.ctx.Done():
-			return ErrSessionClosed
-		}
+		// Cancelled or leaving: the loop's first checks say which.
 	}
 }
 
@@ -188,10 +195,10 @@ func (r *Handle) finish(o outcome) {
 		r.s.contain("RequestEnd hook", func() { h.RequestEnd(r) })
 	}
 	r.ex = nil
-	if r.reqCancel != nil {
-		r.reqStop()
-		r.reqCancel(nil)
-		r.reqCtx, r.reqCancel, r.reqStop = nil, nil, nil
+	if rc := r.req; rc != nil && rc.ctx != nil {
+		rc.stop()
+		rc.cancel(nil)
+		*rc = requestContext{}
 	}
 	if o == outServed {
 		r.lockOut(ex)
@@ -216,9 +223,9 @@ func (r *Handle) commitLocked(ex *exchange) {
 	}
 	if _, ok := h["Content-Type"]; !ok {
 		if r.htmlType == nil {
-			r.htmlType = []string{"text/html; charset=utf-8"}
+			r.htmlType = &[1]string{"text/html; charset=utf-8"}
 		}
-		h["Content-Type"] = r.htmlType // one per session, not per response
+		h["Content-Type"] = r.htmlType[:] // one per session, not per response
 	}
 	status := r.status
 	if status == 0 {

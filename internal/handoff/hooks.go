@@ -59,7 +59,8 @@ func (s *Session) Cleanup(fn func()) {
 	if s.replaying {
 		return
 	}
-	s.cleanups = append(s.cleanups, fn)
+	m := s.moreLocked()
+	m.cleanups = append(m.cleanups, fn)
 }
 
 // Cleanup registers fn to run when the session ends; see [Session.Cleanup].
@@ -68,8 +69,10 @@ func (r *Handle) Cleanup(fn func()) { r.s.Cleanup(fn) }
 // runCleanups runs the registered cleanups, last first.
 func (s *Session) runCleanups() {
 	s.mu.Lock()
-	fns := s.cleanups
-	s.cleanups = nil
+	var fns []func()
+	if s.more != nil {
+		fns, s.more.cleanups = s.more.cleanups, nil
+	}
 	s.mu.Unlock()
 	for i := len(fns) - 1; i >= 0; i-- {
 		s.contain("cleanup", fns[i])

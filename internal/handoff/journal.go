@@ -325,9 +325,9 @@ func (j *journalState) append(e journal.Entry) {
 		j.drop("it reached its cap")
 		return
 	}
-	err := j.store.Append(j.s.ctx, j.key, j.seq+1, e)
+	err := j.store.Append(j.s.Context(), j.key, j.seq+1, e)
 	if errors.Is(err, journal.ErrFull) && j.compact() {
-		err = j.store.Append(j.s.ctx, j.key, j.seq+1, e)
+		err = j.store.Append(j.s.Context(), j.key, j.seq+1, e)
 	}
 	switch {
 	case err == nil:
@@ -356,7 +356,7 @@ func (j *journalState) append(e journal.Entry) {
 // compact rewrites the journal as its current timeline, reporting
 // whether that freed anything.
 func (j *journalState) compact() bool {
-	es, err := j.store.Load(j.s.ctx, j.key)
+	es, err := j.store.Load(j.s.Context(), j.key)
 	if err != nil {
 		return false
 	}
@@ -368,7 +368,7 @@ func (j *journalState) compact() bool {
 	if kept >= len(es) {
 		return false
 	}
-	if err := j.store.Delete(j.s.ctx, j.key); err != nil {
+	if err := j.store.Delete(j.s.Context(), j.key); err != nil {
 		return false
 	}
 	j.seq, j.entries, j.bytes = 0, 0, 0
@@ -378,7 +378,7 @@ func (j *journalState) compact() bool {
 		tl = append([]journal.Entry{{Kind: journal.Rewind, Step: -1, Value: strconv.AppendUint(nil, uint64(j.gen), 10)}}, tl...)
 	}
 	for _, e := range tl {
-		if err := j.store.Append(j.s.ctx, j.key, j.seq+1, e); err != nil {
+		if err := j.store.Append(j.s.Context(), j.key, j.seq+1, e); err != nil {
 			j.drop("the store failed while compacting it: " + err.Error())
 			return false
 		}
@@ -415,7 +415,7 @@ func (j *journalState) timeline(upTo int) ([]journal.Entry, bool) {
 	if !j.replayable {
 		return nil, false
 	}
-	es, err := j.store.Load(j.s.ctx, j.key)
+	es, err := j.store.Load(j.s.Context(), j.key)
 	if err != nil {
 		if l := j.s.logger; l != nil {
 			l.Error("continuity: cannot load the session journal", "session", j.s.logID, "err", err)

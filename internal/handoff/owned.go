@@ -100,7 +100,7 @@ func (s *Session) startOwned(r *Handle) {
 		j.restored(o.Resume)
 		base := o.Request
 		if base == nil {
-			base, _ = http.NewRequestWithContext(s.ctx, http.MethodGet, "/", nil)
+			base, _ = http.NewRequestWithContext(s.Context(), http.MethodGet, "/", nil)
 		}
 		r.rp = &replayer{entries: journal.Timeline(o.Resume), mode: modeRewind, fork: true, base: base, start: time.Now()}
 		o.Resume, o.Request = nil, nil // the replayer has them
@@ -116,18 +116,10 @@ func (s *Session) startOwned(r *Handle) {
 // caused it is there, so that a replay that diverges can answer it (the
 // replay's Next takes it as usual at the live step).
 func (s *Session) awaitQueued() {
-	for {
-		s.mu.Lock()
-		n := len(s.queue)
-		s.mu.Unlock()
-		if n > 0 {
-			return
-		}
-		select {
-		case <-s.wake:
-		case <-s.ctx.Done():
-			return
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.queue) == 0 && !s.cancelled.Load() {
+		s.wakeup.Wait() // a request, or the session's end (Session.cancel)
 	}
 }
 
@@ -160,7 +152,7 @@ const leaseTimeout = 5 * time.Second
 // (returned, idle, evicted, diverged) deletes it. The lease is released
 // unless it was lost.
 func (s *Session) forgetOwned(j *journalState) {
-	cause := context.Cause(s.ctx)
+	cause := s.causeOf()
 	ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
 	defer cancel()
 	l := s.owned.Lease

@@ -191,8 +191,8 @@ func (s *Session) waitBranches() {
 // live requests.
 func (r *Handle) replayNext() error {
 	rp, j, s := r.rp, r.s.j.Load(), r.s
-	if s.ctx.Err() != nil {
-		s.replayed(rp, context.Cause(s.ctx))
+	if s.isCancelled() {
+		s.replayed(rp, s.causeOf())
 		return ErrSessionClosed
 	}
 	if rp.skipVersions() {
@@ -290,7 +290,7 @@ func (r *Handle) divergeReturned() {
 func (r *Handle) releaseLive(v any) {
 	rp := r.rp
 	if rp != nil && !rp.reported {
-		err := context.Cause(r.s.ctx)
+		err := r.s.causeOf()
 		if err == nil {
 			err = errReplayAborted
 		}
@@ -356,7 +356,7 @@ func (r *Handle) Once(name string, fn func(ctx context.Context, key string) ([]b
 		}
 		return e.Value, nil
 	}
-	v, err := fn(r.s.ctx, key)
+	v, err := fn(r.s.Context(), key)
 	e := journal.Entry{Kind: journal.Once, Step: j.step, Name: name, Value: v}
 	if err != nil {
 		e.Value, e.Err = nil, err.Error()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,10 +168,9 @@ type Session struct {
 	logID   string
 	token   string // changed by RenewID, on the session goroutine
 	owner   any
-	created time.Time
+	created int64 // nanoseconds since epoch, on the monotonic clock
 	pred    <-chan struct{}
 	owned   *Owned
-	leaving atomic.Bool // hand the session off before its next step
 
 	// j is the session's journal state, made when the flow first asks for
 	// a step token or makes a journaled call (most sessions never do: they
@@ -179,27 +179,33 @@ type Session struct {
 	// a forked tab's requests.
 	j atomic.Pointer[journalState]
 
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	wake   chan struct{} // holds a token when a request has been queued
+	// The session's context is made when first asked for, and few
+	// sessions are asked: until then the session is cancelled by setting
+	// its cause (in more) and the cancelled flag. A session goroutine
+	// waiting in Next waits on wakeup alone (see takeNext), which a
+	// request or the session's cancellation signals. (A context of its own,
+	// registered with a cancellable parent, its Done channel, a wake
+	// channel and the parked select's second waiter cost every parked
+	// session some 400 bytes.)
+	cx     atomic.Pointer[sessionContext] // the context, once made
+	wakeup sync.Cond                      // on mu: a request was queued, or the session cancelled
 
-	closedA  atomic.Bool  // closed, for Closed without the lock
-	waiting  atomic.Int32 // handlers inside Handle for this session
-	lastSeen atomic.Int64 // nanoseconds since epoch when a handler last left Handle
+	leaving   atomic.Bool  // hand the session off before its next step
+	closedA   atomic.Bool  // closed, for Closed without the lock
+	cancelled atomic.Bool  // more.cause is set
+	waiting   atomic.Int32 // handlers inside Handle for this session
+	lastSeen  atomic.Int64 // nanoseconds since epoch when a handler last left Handle
 
 	mu          sync.Mutex
-	closed      bool          // no more requests are queued; also in closedA
-	ending      bool          // end has begun (it runs once)
-	endDone     bool          // end has run
-	replaying   bool          // a replay runs: the flow's cleanups are registered already
-	ended       chan struct{} // made by Ended, closed when end has run
-	idle        bool          // the session goroutine waits in Next for a request
-	queue       []*exchange   // waiting requests, oldest first; only queued ones
-	queuedBytes int64         // what their bodies hold
-	values      map[any]any
-	bell        chan struct{} // made by arrived, closed by the next deliver
-	path        string        // of the last request delivered, for admin listings
-	cleanups    []func()
+	closed      bool         // no more requests are queued; also in closedA
+	ending      bool         // end has begun (it runs once)
+	endDone     bool         // end has run
+	replaying   bool         // a replay runs: the flow's cleanups are registered already
+	idle        bool         // the session goroutine waits in Next for a request
+	queue       []*exchange  // waiting requests, oldest first; only queued ones
+	queuedBytes int64        // what their bodies hold
+	path        string       // of the last request delivered, for admin listings
+	more        *sessionMore // what few sessions use, made on first use
 
 	// h is the handle of the session's first run, allocated with the
 	// session: one object per session rather than two. A replay's run
@@ -267,6 +273,10 @@ func NewTemplate(opts Options) Template {
 // NewSession returns a session whose context is derived from parent: when
 // parent is cancelled the session ends. The caller must run [Session.Run] on
 // a goroutine it owns.
+//
+// An owner of many sessions should pass [context.Background] and close its
+// sessions itself: any other parent costs each session a context of its
+// own from the start (see [Template.NewSession]).
 func NewSession(parent context.Context, opts Options) *Session {
 	return NewTemplate(opts).NewSession(parent, opts)
 }
@@ -274,9 +284,13 @@ func NewSession(parent context.Context, opts Options) *Session {
 // NewSession returns a session made from t, whose context is derived from
 // parent, as the package's NewSession does. Only the per-session fields of
 // opts are read: LogID, Token, Predecessor, Owner and Owned.
+//
+// With parent [context.Background] the session's context is made only
+// when first asked for; any other parent (one that can be cancelled, or
+// carries values) gives the session its context at once, derived from
+// parent, and the parent's end ends the session.
 func (t Template) NewSession(parent context.Context, opts Options) *Session {
-	ctx, cancel := context.WithCancelCause(parent)
-	now := time.Now()
+	now := int64(time.Since(t.t.epoch))
 	s := &Session{
 		template: t.t,
 		logID:    opts.LogID,
@@ -285,13 +299,93 @@ func (t Template) NewSession(parent context.Context, opts Options) *Session {
 		created:  now,
 		pred:     opts.Predecessor,
 		owned:    opts.Owned,
-		ctx:      ctx,
-		cancel:   cancel,
-		wake:     make(chan struct{}, 1),
 	}
 	s.h.s = s
-	s.lastSeen.Store(int64(now.Sub(t.t.epoch)))
+	s.wakeup.L = &s.mu
+	s.lastSeen.Store(now)
+	if parent != context.Background() {
+		ctx, cancel := context.WithCancelCause(parent)
+		s.cx.Store(&sessionContext{ctx, cancel})
+		if parent.Done() != nil {
+			// The parent's end must reach a session goroutine parked in
+			// Next: through cancel.
+			context.AfterFunc(ctx, func() { s.cancel(context.Cause(ctx)) })
+		}
+	}
 	return s
+}
+
+// sessionMore holds the parts of a session that few sessions use, under
+// the session's mu: kept out of Session, they would cost every parked
+// session their room.
+type sessionMore struct {
+	cause    error         // why the session was cancelled
+	ended    chan struct{} // made by Ended, closed when end has run
+	values   map[any]any
+	bell     chan struct{} // made by Arrived, closed by the next deliver
+	cleanups []func()
+}
+
+// moreLocked returns s.more, making it if need be. s.mu must be held.
+func (s *Session) moreLocked() *sessionMore {
+	if s.more == nil {
+		s.more = new(sessionMore)
+	}
+	return s.more
+}
+
+// sessionContext is a session's context, made on demand.
+type sessionContext struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+// cancel cancels the session with reason (context.Canceled if nil) unless
+// it was cancelled already, and wakes its goroutine if it waits in Next or
+// for its predecessor. The first reason stays, as with a context.
+func (s *Session) cancel(reason error) {
+	if reason == nil {
+		reason = context.Canceled
+	}
+	s.mu.Lock()
+	if s.cancelled.Load() {
+		s.mu.Unlock()
+		return
+	}
+	s.moreLocked().cause = reason
+	s.cancelled.Store(true)
+	s.wakeup.Broadcast()
+	s.mu.Unlock()
+	// A context made after the unlock is made cancelled (see Context).
+	if cx := s.cx.Load(); cx != nil {
+		cx.cancel(reason)
+	}
+}
+
+// isCancelled reports whether the session has been cancelled: by cancel,
+// or by its parent (whose end reaches cancel a moment later, through an
+// AfterFunc).
+func (s *Session) isCancelled() bool {
+	if s.cancelled.Load() {
+		return true
+	}
+	cx := s.cx.Load()
+	return cx != nil && cx.ctx.Err() != nil
+}
+
+// causeOf is why the session was cancelled, or nil: its context's cause,
+// if the context has been made and cancelled, so that the session and its
+// context never disagree.
+func (s *Session) causeOf() error {
+	if cx := s.cx.Load(); cx != nil && cx.ctx.Err() != nil {
+		return context.Cause(cx.ctx)
+	}
+	if !s.cancelled.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.more.cause
 }
 
 // now is the time in nanoseconds since s.epoch, on the monotonic clock.
@@ -302,8 +396,25 @@ func (s *Session) now() int64 {
 	return int64(time.Since(s.epoch))
 }
 
-// Context is cancelled when the session ends; its cause is the reason.
-func (s *Session) Context() context.Context { return s.ctx }
+// Context is cancelled when the session ends; its cause is the reason. It
+// is made on the first call (made after the session ended, it is cancelled
+// already, with the same cause).
+func (s *Session) Context() context.Context {
+	if cx := s.cx.Load(); cx != nil {
+		return cx.ctx
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cx := s.cx.Load(); cx != nil {
+		return cx.ctx
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	if s.cancelled.Load() {
+		cancel(s.more.cause)
+	}
+	s.cx.Store(&sessionContext{ctx, cancel})
+	return ctx
+}
 
 // Owner is the record that the session's owner gave it in
 // [Options.Owner].
@@ -314,7 +425,7 @@ func (s *Session) Owner() any { return s.owner }
 func (s *Session) LogID() string { return s.logID }
 
 // Created is when the session was created.
-func (s *Session) Created() time.Time { return s.created }
+func (s *Session) Created() time.Time { return s.epoch.Add(time.Duration(s.created)) }
 
 // LastSeen is when a request for the session last completed (or when it was
 // created).
@@ -340,20 +451,21 @@ func (s *Session) Close(reason error) { s.cancel(reason) }
 func (s *Session) Ended() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended == nil {
-		s.ended = make(chan struct{})
+	m := s.moreLocked()
+	if m.ended == nil {
+		m.ended = make(chan struct{})
 		if s.endDone {
-			close(s.ended)
+			close(m.ended)
 		}
 	}
-	return s.ended
+	return m.ended
 }
 
 // Closed reports whether the session has stopped accepting requests.
 // It takes no lock: the mapper asks under its table's lock, on every
 // request.
 func (s *Session) Closed() bool {
-	return s.closedA.Load() || s.ctx.Err() != nil
+	return s.closedA.Load() || s.isCancelled()
 }
 
 // Value returns the value stored under key by [Session.SetValue], or nil.
@@ -362,8 +474,10 @@ func (s *Session) Closed() bool {
 func (s *Session) Value(key any) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.values[key]; ok {
-		return v
+	if s.more != nil {
+		if v, ok := s.more.values[key]; ok {
+			return v
+		}
 	}
 	return s.shared[key]
 }
@@ -374,14 +488,15 @@ func (s *Session) Value(key any) any {
 func (s *Session) ValueOrSet(key any, make func() any) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.values[key]; ok {
+	m := s.moreLocked()
+	if v, ok := m.values[key]; ok {
 		return v
 	}
 	v := make()
-	if s.values == nil {
-		s.values = map[any]any{}
+	if m.values == nil {
+		m.values = map[any]any{}
 	}
-	s.values[key] = v
+	m.values[key] = v
 	return v
 }
 
@@ -391,13 +506,16 @@ func (s *Session) SetValue(key, v any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v == nil {
-		delete(s.values, key)
+		if s.more != nil {
+			delete(s.more.values, key)
+		}
 		return
 	}
-	if s.values == nil {
-		s.values = make(map[any]any)
+	m := s.moreLocked()
+	if m.values == nil {
+		m.values = make(map[any]any)
 	}
-	s.values[key] = v
+	m.values[key] = v
 }
 
 // deliver queues ex without blocking, within the session's bounds, and
@@ -408,11 +526,8 @@ func (s *Session) deliver(ex *exchange, queue time.Duration) (queueArmed bool, e
 	if queueArmed, err = s.enqueue(ex, queue); err != nil {
 		return false, err
 	}
-	// Wake the session once the lock is free for it to take the request.
-	select {
-	case s.wake <- struct{}{}:
-	default: // it has a wake-up pending already
-	}
+	// Wake the session if it waits in takeNext.
+	s.wakeup.Broadcast()
 	return queueArmed, nil
 }
 
@@ -443,11 +558,15 @@ func (s *Session) enqueue(ex *exchange, queue time.Duration) (queueArmed bool, e
 		ex.queueT.Reset(queue)
 		ex.queueArmed, queueArmed = true, true
 	}
-	s.path = ex.r.URL.Path
+	if p := ex.r.URL.Path; p != s.path {
+		// A copy: the path may be a slice of the request line, query
+		// included, which a parked session would otherwise keep.
+		s.path = strings.Clone(p)
+	}
 	s.queue = append(s.queue, ex)
-	if s.bell != nil {
-		close(s.bell)
-		s.bell = nil
+	if m := s.more; m != nil && m.bell != nil {
+		close(m.bell)
+		m.bell = nil
 	}
 	return queueArmed, nil
 }
@@ -468,21 +587,37 @@ func (s *Session) removeLocked(i int) *exchange {
 	return ex
 }
 
-// takeNext takes the oldest live request off the queue, or returns nil
-// when none waits; then, if willWait, the session is idle until it takes
-// one. The response bound starts at the take (see exchange.take).
+// takeNext takes the oldest live request off the queue. When none waits
+// it returns nil or, if willWait, the session is idle and takeNext waits
+// on wakeup, which a request or the session's cancellation signals; it
+// returns nil when the session was cancelled or is leaving meanwhile (the
+// caller sees which). The response bound starts at the take (see
+// exchange.take).
+//
+// The session goroutine parks here, in Next: a parked session costs no
+// channel of its own and one waiter.
 func (s *Session) takeNext(willWait bool) *exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.queue) > 0 {
-		if ex := s.removeLocked(0); ex.take() {
-			s.idle = false
-			return ex
+	for {
+		for len(s.queue) > 0 {
+			if ex := s.removeLocked(0); ex.take() {
+				s.idle = false
+				return ex
+			}
+			// Abandoned by its handler, which is taking it off the queue.
 		}
-		// Abandoned by its handler, which is taking it off the queue.
+		s.idle = willWait
+		// HandOff sets leaving before it looks at idle: one of the two
+		// sees the other.
+		if !willWait || s.cancelled.Load() || s.leaving.Load() {
+			return nil
+		}
+		s.wakeup.Wait()
+		if s.cancelled.Load() || s.leaving.Load() {
+			return nil
+		}
 	}
-	s.idle = willWait
-	return nil
 }
 
 // unqueue takes ex off the queue if it is still there, reporting whether
@@ -698,9 +833,11 @@ func (s *Session) Run() {
 //go:noinline
 func (s *Session) start() *Handle {
 	if s.pred != nil {
+		// Few sessions wait for a predecessor: this one pays for its
+		// context, to wait on two channels.
 		select {
 		case <-s.pred: // the browser's previous session has ended
-		case <-s.ctx.Done():
+		case <-s.Context().Done():
 		}
 	}
 	return &s.h
@@ -711,7 +848,7 @@ func (s *Session) start() *Handle {
 //
 //go:noinline
 func (s *Session) announce() {
-	if s.logger != nil && s.logger.Enabled(s.ctx, slog.LevelDebug) {
+	if s.logger != nil && s.logger.Enabled(context.Background(), slog.LevelDebug) {
 		s.logger.Debug("continuity: session start", "session", s.logID)
 	}
 	if h := s.hooks; h != nil && h.SessionStart != nil {
@@ -748,7 +885,7 @@ func (s *Session) afterRun(r *Handle, first bool) {
 		s.handOver(r, v, first)
 		return
 	}
-	if v == nil && r.rp != nil && s.ctx.Err() == nil {
+	if v == nil && r.rp != nil && !s.isCancelled() {
 		r.divergeReturned()
 	}
 	r.releaseLive(v)
@@ -756,9 +893,7 @@ func (s *Session) afterRun(r *Handle, first bool) {
 	switch {
 	case v == nil:
 		r.finish(outServed)
-		if err := s.ctx.Err(); err != nil {
-			reason = context.Cause(s.ctx)
-		} else {
+		if reason = s.causeOf(); reason == nil {
 			reason = EndReturned
 		}
 	case v == http.ErrAbortHandler:
@@ -805,8 +940,8 @@ func (s *Session) end(reason error) {
 	}
 	s.mu.Lock()
 	s.endDone = true
-	if s.ended != nil {
-		close(s.ended)
+	if m := s.more; m != nil && m.ended != nil {
+		close(m.ended)
 	}
 	s.mu.Unlock()
 	if s.onEnd != nil {

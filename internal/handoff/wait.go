@@ -51,10 +51,11 @@ func (r *Handle) Arrived() <-chan struct{} {
 	if len(s.queue) > 0 {
 		return closedChan
 	}
-	if s.bell == nil {
-		s.bell = make(chan struct{})
+	m := s.moreLocked()
+	if m.bell == nil {
+		m.bell = make(chan struct{})
 	}
-	return s.bell
+	return m.bell
 }
 
 // TryNext is [Handle.Next] that never blocks: it sends the response in
@@ -78,7 +79,7 @@ func (r *Handle) TryNext() bool {
 		if r.dead {
 			runtime.Goexit()
 		}
-		if s.ctx.Err() != nil {
+		if s.isCancelled() {
 			return false
 		}
 		ex := s.takeNext(false)

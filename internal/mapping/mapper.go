@@ -212,8 +212,6 @@ type Mapper struct {
 	userEnd  func(*handoff.Session, error) // the OnEnd of cfg.Session, called after the mapper's
 	tmpl     handoff.Template              // made from template once it is complete
 
-	ctx    context.Context
-	cancel context.CancelCauseFunc
 	stop   chan struct{}
 	reaped chan struct{}
 	// exited is closed, once the mapper is closed, by whoever sees the
@@ -353,7 +351,6 @@ func New(cfg Config) (*Mapper, error) {
 	idKey := make([]byte, 32)
 	rand.Read(idKey)
 
-	ctx, cancel := context.WithCancelCause(context.Background())
 	m := &Mapper{
 		cfg:      cfg,
 		codecs:   codecs,
@@ -368,8 +365,6 @@ func New(cfg Config) (*Mapper, error) {
 		needID:   cfg.Mode&(ByCookie|ByQuery) != 0,
 		newID:    cfg.NewID,
 		template: cfg.Session,
-		ctx:      ctx,
-		cancel:   cancel,
 		stop:     make(chan struct{}),
 		reaped:   make(chan struct{}),
 		exited:   make(chan struct{}),
@@ -726,7 +721,9 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 	opts.Owner = e
 	opts.Predecessor = pred
 	opts.Owned = owned
-	e.sess = m.tmpl.NewSession(m.ctx, opts)
+	// The parent is never cancelled: Close ends the sessions itself, which
+	// spares each a context of its own (see handoff.Template.NewSession).
+	e.sess = m.tmpl.NewSession(context.Background(), opts)
 	m.table[key] = e
 	m.probation.pushFront(e)
 	if bounded {
@@ -1014,10 +1011,23 @@ func (m *Mapper) Close(ctx context.Context) error {
 	first := !m.closed
 	m.closed = true
 	m.signalExitedLocked()
+	var live []*handoff.Session
+	if first {
+		// Every session not yet closed is in the table: whoever takes one
+		// out (the reaper, eviction, a session's end, a new session under
+		// a closed one's key) closes it or finds it closed, and none is
+		// added once closed is set.
+		live = make([]*handoff.Session, 0, len(m.table))
+		for _, e := range m.table {
+			live = append(live, e.sess)
+		}
+	}
 	m.mu.Unlock()
 	if first {
 		close(m.stop)
-		m.cancel(handoff.EndShutdown)
+		for _, s := range live {
+			s.Close(handoff.EndShutdown)
+		}
 	}
 	<-m.reaped
 	select {
