@@ -14,8 +14,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +39,7 @@ import (
 	"time"
 
 	"github.com/continuity-go/continuity"
+	"github.com/continuity-go/continuity/bench/internal/proc"
 )
 
 func main() {
@@ -82,7 +81,7 @@ type result struct {
 }
 
 func run(n, runs int, chat string) error {
-	limit, err := raiseFileLimit()
+	limit, err := proc.RaiseFileLimit()
 	if err != nil {
 		return err
 	}
@@ -138,7 +137,7 @@ func once(chat string, n int) (result, error) {
 	if err != nil {
 		return res, err
 	}
-	defer srv.stop()
+	defer srv.Stop(20 * time.Second) // SIGTERM: graceful
 
 	// Dial gently: a burst of n SYNs overflows the listen backlog.
 	dials := make(chan struct{}, 256)
@@ -160,7 +159,7 @@ func once(chat string, n int) (result, error) {
 		return res, err
 	}
 	time.Sleep(200 * time.Millisecond)
-	rss0, err := srv.rss()
+	rss0, err := srv.RSS()
 	if err != nil {
 		return res, err
 	}
@@ -211,11 +210,11 @@ func once(chat string, n int) (result, error) {
 	for sent.Load()+bad.Load() < int64(n) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := srv.waitIdle(30 * time.Second); err != nil {
+	if err := waitIdle(srv, 30*time.Second); err != nil {
 		return res, err
 	}
 	res.setup = time.Since(setup)
-	rss1, err := srv.rss()
+	rss1, err := srv.RSS()
 	if err != nil {
 		return res, err
 	}
@@ -258,99 +257,37 @@ func get(c *http.Client, url string) ([]byte, error) {
 	return b, err
 }
 
-// server is a running chat process.
-type server struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
 // serverCmd is the command that runs the server under test.
 var serverCmd = func(n int) *exec.Cmd { return nil }
 
-func startServer(chat string, n int) (*server, string, error) {
+// startServer starts the server under test: the chat at chat, or what
+// serverCmd returns.
+func startServer(chat string, n int) (*proc.Process, string, error) {
 	cmd := serverCmd(n)
 	if cmd == nil {
 		cmd = exec.Command(chat, "-addr", "127.0.0.1:0", "-wait", "5m", "-idle", "30m",
 			"-max-sessions", strconv.Itoa(n+100))
 	}
 	// Its log (a line per session at shutdown) is kept for errors only.
-	cmd.Stderr = &tail{max: 4 << 10}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	s := &server{cmd: cmd, exited: make(chan struct{})}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	go func() { io.Copy(io.Discard, out); cmd.Wait(); close(s.exited) }()
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if err != nil || !ok {
-		s.stop()
-		return nil, "", fmt.Errorf("chat server said %q: %v\n%s", line, err, cmd.Stderr)
-	}
-	return s, strings.TrimSuffix(url, "/"), nil
-}
-
-// stop shuts the server down (SIGTERM: graceful) and waits for it.
-func (s *server) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
-// rss is the server's resident set size in bytes.
-func (s *server) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range bytes.Lines(b) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(string(rest)), "kB")), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
-}
-
-// cpuTicks is the server's user+system CPU time in clock ticks.
-func (s *server) cpuTicks() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the parenthesised command name; utime and stime are
-	// the 14th and 15th fields of the line.
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	return u + st, errors.Join(err1, err2)
+	log := &tail{max: 4 << 10}
+	cmd.Stderr = log
+	return proc.StartListening(cmd, "chat server", log.String)
 }
 
 // waitIdle waits until the server has used at most one clock tick of CPU
 // in each of three 100ms windows in a row.
-func (s *server) waitIdle(limit time.Duration) error {
+func waitIdle(srv *proc.Process, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	prev, err := s.cpuTicks()
+	prev, err := srv.CPU()
 	quiet := 0
 	for err == nil && quiet < 3 {
 		if time.Now().After(deadline) {
 			return errors.New("the server never went quiet")
 		}
 		time.Sleep(100 * time.Millisecond)
-		var now int64
-		now, err = s.cpuTicks()
-		if now-prev <= 1 {
+		var now time.Duration
+		now, err = srv.CPU()
+		if now-prev <= time.Second/proc.ClockTicks {
 			quiet++
 		} else {
 			quiet = 0
@@ -358,19 +295,6 @@ func (s *server) waitIdle(limit time.Duration) error {
 		prev = now
 	}
 	return err
-}
-
-// raiseFileLimit raises the soft open-file limit to the hard one.
-func raiseFileLimit() (uint64, error) {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0, err
-	}
-	l.Cur = l.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0, err
-	}
-	return l.Cur, nil
 }
 
 // withWrote counts, in n, the requests made with the returned context once

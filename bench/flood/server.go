@@ -1,25 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/continuity-go/continuity/bench/internal/proc"
 )
 
 // server is a running example process.
 type server struct {
-	cmd    *exec.Cmd
-	log    *logWatch
-	exited chan struct{}
+	*proc.Process
+	log *logWatch
 }
 
 // startServer runs bin with args (which set -addr) and returns it and the
@@ -29,50 +25,16 @@ func startServer(bin string, args []string) (*server, string, error) {
 	lw := newLogWatch()
 	cmd.Stderr = lw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
+	p, url, err := proc.StartListening(cmd, bin, lw.tailString)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", err
-	}
-	s := &server{cmd: cmd, log: lw, exited: make(chan struct{})}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	go func() { io.Copy(io.Discard, out); cmd.Wait(); close(s.exited) }()
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
-	if err != nil || !ok {
-		s.stop()
-		return nil, "", fmt.Errorf("%s said %q: %v\n%s", bin, line, err, lw.tailString())
-	}
-	return s, strings.TrimSuffix(url, "/"), nil
+	return &server{Process: p, log: lw}, url, nil
 }
 
 // stop shuts the server down (SIGTERM: graceful, which flushes its log
 // summaries) and waits for it.
-func (s *server) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
-// rss is the server's resident set size in bytes.
-func (s *server) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range bytes.Lines(b) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(string(rest)), "kB")), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
-}
+func (s *server) stop() { s.Stop(20 * time.Second) }
 
 // rssWatch samples a server's RSS until stopped.
 type rssWatch struct {
@@ -107,7 +69,7 @@ func watchRSS(s *server, every time.Duration) *rssWatch {
 }
 
 func (w *rssWatch) sample(s *server) {
-	v, err := s.rss()
+	v, err := s.RSS()
 	if err != nil {
 		return
 	}

@@ -35,17 +35,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/continuity-go/continuity"
+	"github.com/continuity-go/continuity/bench/internal/proc"
 	"github.com/continuity-go/continuity/progress"
 )
 
 const serverEnv = "PROGRESSWATCH_SERVER"
 
 func main() {
-	raiseFileLimit()
+	proc.RaiseFileLimit() // at worst, fewer watchers can connect
 	if v := os.Getenv(serverEnv); v != "" {
 		if p := os.Getenv("PROGRESSWATCH_CPUPROFILE"); p != "" {
 			f, err := os.Create(p)
@@ -73,14 +73,6 @@ func main() {
 	if err := drive(*watchers, *mode, *updates, *dialers); err != nil {
 		fmt.Fprintln(os.Stderr, "progresswatch:", err)
 		os.Exit(1)
-	}
-}
-
-func raiseFileLimit() {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 	}
 }
 
@@ -177,17 +169,8 @@ type stats struct {
 
 // rss is the resident set size from /proc, or 0.
 func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	n, _ := proc.RSS(os.Getpid())
+	return uint64(n)
 }
 
 // --- driver (parent process) ---
