@@ -37,7 +37,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -53,8 +52,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/continuity-go/continuity/bench/internal/load"
+	"github.com/continuity-go/continuity/bench/internal/proc"
 )
 
 func main() {
@@ -128,7 +129,7 @@ func (cfg *config) run() error {
 		}
 		cfg.profile = abs
 	}
-	if _, err := raiseFileLimit(); err != nil {
+	if _, err := proc.RaiseFileLimit(); err != nil {
 		return err
 	}
 	if cfg.sessions > 0 {
@@ -203,91 +204,57 @@ func report(mode string, n int, servers []*server, results [][]measurement) {
 		sums[i] = sum
 		var byRound []string
 		for _, m := range results[i] {
-			byRound = append(byRound, fmt.Sprintf("%.0f", m.rate()))
+			byRound = append(byRound, fmt.Sprintf("%.0f", m.Rate()))
 		}
-		fmt.Printf("  %-12s %10.0f %9s %9s %9s %7d   %s\n", s.kind, sum.rate(), dur(sum.pct(50)), dur(sum.pct(99)),
-			dur(sum.cpuPer()), sum.errors, strings.Join(byRound, " "))
-		if sum.firstErr != nil {
-			fmt.Printf("  %-12s first error: %v\n", "", sum.firstErr)
+		fmt.Printf("  %-12s %10.0f %9s %9s %9s %7d   %s\n", s.kind, sum.Rate(), load.Dur(sum.Pct(50)), load.Dur(sum.Pct(99)),
+			load.Dur(sum.cpuPer()), sum.Errors, strings.Join(byRound, " "))
+		if sum.FirstErr != nil {
+			fmt.Printf("  %-12s first error: %v\n", "", sum.FirstErr)
 		}
 	}
 	if len(servers) == 2 && servers[0].kind == "continuity" && servers[1].kind == "bare" {
 		c, b := sums[0], sums[1]
-		fmt.Printf("  %-12s %9.2f× %8.2f× %8.2f× %8.2f×\n", "cont./bare", c.rate()/b.rate(),
-			ratio(c.pct(50), b.pct(50)), ratio(c.pct(99), b.pct(99)), ratio(c.cpuPer(), b.cpuPer()))
+		fmt.Printf("  %-12s %9.2f× %8.2f× %8.2f× %8.2f×\n", "cont./bare", c.Rate()/b.Rate(),
+			ratio(c.Pct(50), b.Pct(50)), ratio(c.Pct(99), b.Pct(99)), ratio(c.cpuPer(), b.cpuPer()))
 	}
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
-// dur prints a duration with three significant digits.
-func dur(d time.Duration) string {
-	switch {
-	case d < time.Microsecond:
-		return fmt.Sprintf("%dns", d)
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.3gµs", float64(d)/1e3)
-	case d < time.Second:
-		return fmt.Sprintf("%.3gms", float64(d)/1e6)
-	}
-	return fmt.Sprintf("%.3gs", d.Seconds())
-}
-
 // A measurement is one measured stretch of load on one server.
 type measurement struct {
-	requests int
-	errors   int
-	firstErr error
-	elapsed  time.Duration
-	cpu      time.Duration   // the server's CPU time
-	lat      []time.Duration // sorted
-	gcCPU    float64         // seconds of the server's CPU spent in GC (runtime estimate)
-	totalCPU float64         // seconds of the server's CPU (runtime estimate)
+	load.Stats
+	cpu      time.Duration // the server's CPU time
+	gcCPU    float64       // seconds of the server's CPU spent in GC (runtime estimate)
+	totalCPU float64       // seconds of the server's CPU (runtime estimate)
 }
-
-func (m measurement) rate() float64 { return float64(m.requests) / m.elapsed.Seconds() }
 
 func (m measurement) cpuPer() time.Duration {
-	if m.requests == 0 {
+	if m.Requests == 0 {
 		return 0
 	}
-	return m.cpu / time.Duration(m.requests)
-}
-
-func (m measurement) pct(p float64) time.Duration {
-	if len(m.lat) == 0 {
-		return 0
-	}
-	i := int(float64(len(m.lat))*p/100+0.5) - 1
-	return m.lat[min(max(i, 0), len(m.lat)-1)]
+	return m.cpu / time.Duration(m.Requests)
 }
 
 func merge(ms []measurement) measurement {
 	var sum measurement
 	for _, m := range ms {
-		sum.requests += m.requests
-		sum.errors += m.errors
-		if sum.firstErr == nil {
-			sum.firstErr = m.firstErr
-		}
-		sum.elapsed += m.elapsed
+		sum.Add(m.Stats)
 		sum.cpu += m.cpu
-		sum.lat = append(sum.lat, m.lat...)
 		sum.gcCPU += m.gcCPU
 		sum.totalCPU += m.totalCPU
 	}
-	slices.Sort(sum.lat)
 	return sum
 }
 
 // A server is a child process serving one kind.
 type server struct {
 	kind     string
-	cmd      *exec.Cmd
+	p        *proc.Process
 	stdin    io.WriteCloser
 	addr     string // the counter
 	debug    string // stats, GC and profiles
-	browsers []browser
+	browsers []load.Browser
 }
 
 // start runs this program again as a server of kind, and waits until it
@@ -307,32 +274,20 @@ func start(kind string, maxSessions int, profileRates bool) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
+	p, line, err := proc.StartLine(cmd, 30*time.Second)
+	if p == nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &server{kind: kind, cmd: cmd, stdin: stdin}
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(out).ReadString('\n')
-		line <- l
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case l := <-line:
-		f := strings.Fields(l)
-		if len(f) != 2 {
-			s.stop()
-			return nil, fmt.Errorf("%s server did not start (said %q)", kind, l)
-		}
-		s.addr, s.debug = f[0], f[1]
-	case <-time.After(30 * time.Second):
+	s := &server{kind: kind, p: p, stdin: stdin}
+	f := strings.Fields(line)
+	if err != nil || len(f) != 2 {
 		s.stop()
-		return nil, fmt.Errorf("%s server did not start in 30s", kind)
+		if err != nil {
+			return nil, fmt.Errorf("%s server did not start: %w", kind, err)
+		}
+		return nil, fmt.Errorf("%s server did not start (said %q)", kind, line)
 	}
+	s.addr, s.debug = f[0], f[1]
 	return s, nil
 }
 
@@ -340,51 +295,7 @@ func start(kind string, maxSessions int, profileRates bool) (*server, error) {
 // it has not within a few seconds.
 func (s *server) stop() {
 	s.stdin.Close()
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// cpu is the server's CPU time so far (user and system), from /proc.
-func (s *server) cpu() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces; the fields after it may not.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	const clockTicks = 100 // USER_HZ: /proc counts in hundredths of a second
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
-}
-
-// rss is the server's resident set size, from /proc.
-func (s *server) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc/PID/status")
+	s.p.WaitOrKill(5 * time.Second)
 }
 
 var debugClient = &http.Client{Timeout: 2 * time.Minute}
@@ -442,21 +353,21 @@ func (s *server) stopProfiles(prefix string) error {
 }
 
 // prime makes sure the server has n browsers with sessions, creating the
-// missing ones from a few clients at once.
+// missing ones from a few keep-alive clients at once.
 func (s *server) prime(n int) error {
 	have := len(s.browsers)
 	if have >= n {
 		return nil
 	}
-	s.browsers = append(s.browsers, make([]browser, n-have)...)
+	s.browsers = append(s.browsers, make([]load.Browser, n-have)...)
 	var next atomic.Int64
 	next.Store(int64(have))
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
-	req := request(s.addr, "", false)
+	cl := load.NewClient(s.addr, agent, true, 0)
 	for w := range errs {
 		wg.Go(func() {
-			var c *conn
+			var c *load.Conn
 			defer func() {
 				if c != nil {
 					c.Close()
@@ -468,7 +379,7 @@ func (s *server) prime(n int) error {
 					return
 				}
 				var err error
-				c, s.browsers[i], err = newSession(s.addr, c, req)
+				c, s.browsers[i], err = cl.NewSession(c)
 				if err != nil {
 					errs[w] = err
 					return
@@ -480,6 +391,9 @@ func (s *server) prime(n int) error {
 	return errors.Join(errs...)
 }
 
+// agent is the load generator's User-Agent.
+const agent = "bench-counter"
+
 // load runs n clients, each stepping its own session, for warmup and then
 // for d measured. With prof set, the measured stretch is profiled into
 // files starting with prof.
@@ -488,58 +402,8 @@ func (s *server) load(n int, keepAlive bool, warmup, d time.Duration, prof strin
 	if err := s.prime(n); err != nil {
 		return m, fmt.Errorf("%s: starting sessions: %w", s.kind, err)
 	}
-	const (
-		warming = iota
-		measuring
-		stopping
-	)
-	var phase atomic.Int32
-	type clientResult struct {
-		lat      []time.Duration
-		errors   int
-		firstErr error
-	}
-	res := make([]clientResult, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			b := &s.browsers[i]
-			r := &res[i]
-			r.lat = make([]time.Duration, 0, 4096)
-			var c *conn
-			defer func() {
-				if c != nil {
-					c.Close()
-				}
-			}()
-			failures := 0
-			for {
-				p := phase.Load()
-				if p == stopping {
-					return
-				}
-				t0 := time.Now()
-				var err error
-				c, err = b.step(s.addr, c, keepAlive)
-				elapsed := time.Since(t0)
-				if phase.Load() != measuring {
-					continue
-				}
-				if err != nil {
-					r.errors++
-					if r.firstErr == nil {
-						r.firstErr = err
-					}
-					if failures++; failures > 100 {
-						return // the server is gone; the error says why
-					}
-					continue
-				}
-				failures = 0
-				r.lat = append(r.lat, elapsed)
-			}
-		})
-	}
+	run := load.Start(load.NewClient(s.addr, agent, keepAlive, 0), s.browsers[:n])
+	defer run.Close()
 	time.Sleep(warmup)
 	st0, err := s.stats()
 	if err != nil {
@@ -550,20 +414,18 @@ func (s *server) load(n int, keepAlive bool, warmup, d time.Duration, prof strin
 			return m, err
 		}
 	}
-	cpu0, err := s.cpu()
+	cpu0, err := s.p.CPU()
 	if err != nil {
 		return m, err
 	}
-	t0 := time.Now()
-	phase.Store(measuring)
+	run.Measure()
 	time.Sleep(d)
-	phase.Store(stopping)
-	m.elapsed = time.Since(t0)
-	cpu1, err := s.cpu()
+	run.Stop()
+	cpu1, err := s.p.CPU()
 	if err != nil {
 		return m, err
 	}
-	wg.Wait()
+	m.Stats = run.Wait()
 	if prof != "" {
 		if err := s.stopProfiles(prof); err != nil {
 			return m, err
@@ -575,28 +437,5 @@ func (s *server) load(n int, keepAlive bool, warmup, d time.Duration, prof strin
 	}
 	m.cpu = cpu1 - cpu0
 	m.gcCPU, m.totalCPU = st1.GCCPU-st0.GCCPU, st1.TotalCPU-st0.TotalCPU
-	for _, r := range res {
-		m.requests += len(r.lat)
-		m.lat = append(m.lat, r.lat...)
-		m.errors += r.errors
-		if m.firstErr == nil {
-			m.firstErr = r.firstErr
-		}
-	}
-	slices.Sort(m.lat)
 	return m, nil
-}
-
-// raiseFileLimit raises the open-file limit to the hard limit (the
-// servers inherit it): 500 clients need 500 descriptors in each process.
-func raiseFileLimit() (uint64, error) {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0, err
-	}
-	l.Cur = l.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0, err
-	}
-	return l.Cur, nil
 }

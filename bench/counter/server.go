@@ -275,12 +275,3 @@ func debugMux(live func() int) http.Handler {
 	})
 	return mux
 }
-
-// atoiPrefix parses the decimal digits at the start of b.
-func atoiPrefix(b []byte) (int, bool) {
-	n, i := 0, 0
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		n = n*10 + int(b[i]-'0')
-	}
-	return n, i > 0
-}

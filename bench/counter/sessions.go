@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/continuity-go/continuity/bench/internal/load"
 )
 
 // runSessions parks cfg.sessions sessions in a fresh server of each kind,
@@ -49,7 +51,7 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 		return 0, err
 	}
 	time.Sleep(200 * time.Millisecond)
-	rss0, err := s.rss()
+	rss0, err := s.p.RSS()
 	if err != nil {
 		return 0, err
 	}
@@ -68,14 +70,14 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 			return 0, err
 		}
 	}
-	cpu0, err := s.cpu()
+	cpu0, err := s.p.CPU()
 	if err != nil {
 		return 0, err
 	}
 	t0 := time.Now()
 	created, errs, firstErr := createSessions(s.addr, n, cfg.creators, keepAlive)
 	elapsed := time.Since(t0)
-	cpu1, err := s.cpu()
+	cpu1, err := s.p.CPU()
 	if err != nil {
 		return 0, err
 	}
@@ -84,7 +86,7 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 			return 0, err
 		}
 	}
-	rssRaw, err := s.rss()
+	rssRaw, err := s.p.RSS()
 	if err != nil {
 		return 0, err
 	}
@@ -96,7 +98,7 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 		return 0, err
 	}
 	time.Sleep(500 * time.Millisecond)
-	rssSettled, err := s.rss()
+	rssSettled, err := s.p.RSS()
 	if err != nil {
 		return 0, err
 	}
@@ -106,7 +108,7 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 	}
 	rate := float64(created) / elapsed.Seconds()
 	per := func(a, b int64) string { return fmt.Sprintf("%.0f B", float64(a-b)/float64(n)) }
-	fmt.Printf("  %-11s %10.0f %9s %9d %10s %10s %10s %10s %10s\n", kind, rate, dur((cpu1-cpu0)/time.Duration(max(created, 1))),
+	fmt.Printf("  %-11s %10.0f %9s %9d %10s %10s %10s %10s %10s\n", kind, rate, load.Dur((cpu1-cpu0)/time.Duration(max(created, 1))),
 		errs, per(rssRaw, rss0), per(rssSettled, rss0),
 		per(int64(st1.HeapInuse), int64(st0.HeapInuse)), per(int64(st1.HeapAlloc), int64(st0.HeapAlloc)),
 		per(int64(st1.StackInuse), int64(st0.StackInuse)))
@@ -129,9 +131,9 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 			share = m.gcCPU / m.totalCPU
 		}
 		fmt.Printf("  %-11s step with %d parked, %d keep-alive clients: %.0f req/s, p50 %s, p99 %s, CPU/req %s, GC %.1f%% of CPU, %d errors\n",
-			"", n, cfg.stepClients, m.rate(), dur(m.pct(50)), dur(m.pct(99)), dur(m.cpuPer()), 100*share, m.errors)
-		if m.firstErr != nil {
-			fmt.Printf("  %-11s first error: %v\n", "", m.firstErr)
+			"", n, cfg.stepClients, m.Rate(), load.Dur(m.Pct(50)), load.Dur(m.Pct(99)), load.Dur(m.cpuPer()), 100*share, m.Errors)
+		if m.FirstErr != nil {
+			fmt.Printf("  %-11s first error: %v\n", "", m.FirstErr)
 		}
 	}
 	return rate, nil
@@ -145,7 +147,7 @@ func mb(b int64) float64 { return float64(b) / 1e6 }
 func createSessions(addr string, n, workers int, keepAlive bool) (created, failed int, firstErr error) {
 	var next, ok, bad atomic.Int64
 	var once sync.Once
-	req := request(addr, "", !keepAlive)
+	cl := load.NewClient(addr, agent, keepAlive, 0)
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(10 * time.Second)
@@ -162,7 +164,7 @@ func createSessions(addr string, n, workers int, keepAlive bool) (created, faile
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			var c *conn
+			var c *load.Conn
 			defer func() {
 				if c != nil {
 					c.Close()
@@ -171,11 +173,7 @@ func createSessions(addr string, n, workers int, keepAlive bool) (created, faile
 			failures := 0
 			for next.Add(1) <= int64(n) {
 				var err error
-				c, _, err = newSession(addr, c, req)
-				if !keepAlive && c != nil {
-					c.Close()
-					c = nil
-				}
+				c, _, err = cl.NewSession(c)
 				if err != nil {
 					bad.Add(1)
 					once.Do(func() { firstErr = err })

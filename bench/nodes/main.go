@@ -36,7 +36,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -46,7 +45,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -58,11 +56,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/continuity-go/continuity/bench/internal/load"
+	"github.com/continuity-go/continuity/bench/internal/proc"
 )
 
 // keysLine is the deployment's one signing key, shared by every node.
@@ -190,12 +190,10 @@ func moduleRoot() (string, error) {
 
 // ---- processes
 
-// A proc is a started process, its output in a log file.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{} // closed once it has exited
+// A child is a started process, its output in a log file.
+type child struct {
+	*proc.Process
+	name, log string
 }
 
 // A deployment is the processes of one run, all stopped by stopAll.
@@ -203,12 +201,12 @@ type deployment struct {
 	root, dir, counter, keys string
 
 	mu    sync.Mutex
-	procs []*proc
+	procs []*child
 }
 
 // start starts name (a label for logs and errors) as bin args, with env
 // added to this process's environment.
-func (d *deployment) start(name string, env []string, bin string, args ...string) (*proc, error) {
+func (d *deployment) start(name string, env []string, bin string, args ...string) (*child, error) {
 	log, err := os.Create(filepath.Join(d.dir, name+".log"))
 	if err != nil {
 		return nil, err
@@ -217,46 +215,19 @@ func (d *deployment) start(name string, env []string, bin string, args ...string
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	pp, err := proc.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, log: log.Name(), done: make(chan struct{})}
-	go func() { cmd.Wait(); close(p.done) }()
+	p := &child{Process: pp, name: name, log: log.Name()}
 	d.mu.Lock()
 	d.procs = append(d.procs, p)
 	d.mu.Unlock()
 	return p, nil
 }
 
-// exited reports whether p has exited.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // stop ends p: SIGTERM, then SIGKILL if it is still there after 10s.
-func (p *proc) stop() {
-	if p.exited() {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// kill ends p at once, as a crash would, and waits until it is gone.
-func (p *proc) kill() {
-	p.cmd.Process.Kill()
-	<-p.done
-}
+func (p *child) stop() { p.Stop(10 * time.Second) }
 
 // stopAll stops every process of the deployment, the last started first.
 func (d *deployment) stopAll() {
@@ -273,7 +244,7 @@ func (d *deployment) stopAll() {
 func (d *deployment) forget() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.procs = slices.DeleteFunc(d.procs, (*proc).exited)
+	d.procs = slices.DeleteFunc(d.procs, (*child).Exited)
 }
 
 // freeAddr is a loopback address with a port free a moment ago.
@@ -287,7 +258,7 @@ func freeAddr() (string, error) {
 }
 
 // waitListening waits until something accepts connections on addr.
-func waitListening(ctx context.Context, p *proc, addr string) error {
+func waitListening(ctx context.Context, p *child, addr string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -295,7 +266,7 @@ func waitListening(ctx context.Context, p *proc, addr string) error {
 			c.Close()
 			return nil
 		}
-		if p.exited() {
+		if p.Exited() {
 			return fmt.Errorf("%s exited (see %s)", p.name, p.log)
 		}
 		if time.Now().After(deadline) {
@@ -321,7 +292,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // startRedis starts a redis-server as deploy/run.sh does (append-only
 // file, appendfsync everysec) and returns a client of it.
-func (d *deployment) startRedis(ctx context.Context) (*proc, string, *redis.Client, error) {
+func (d *deployment) startRedis(ctx context.Context) (*child, string, *redis.Client, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", nil, err
@@ -342,7 +313,7 @@ func (d *deployment) startRedis(ctx context.Context) (*proc, string, *redis.Clie
 		if err == nil {
 			break
 		}
-		if ctx.Err() != nil || p.exited() {
+		if ctx.Err() != nil || p.Exited() {
 			rdb.Close()
 			return nil, "", nil, fmt.Errorf("redis: %w", err)
 		}
@@ -355,7 +326,7 @@ func (d *deployment) startRedis(ctx context.Context) (*proc, string, *redis.Clie
 type node struct {
 	name, addr string
 	args       []string
-	p          *proc
+	p          *child
 }
 
 // startNode starts a counter node on a free port; with redisURL it is a
@@ -392,7 +363,7 @@ var serverLine = regexp.MustCompile(`^\s*server\s+n(\d)\s`)
 
 // startHAProxy starts HAProxy with deploy/haproxy.cfg in front of nodes,
 // keeping only the config's first len(nodes) server lines.
-func (d *deployment) startHAProxy(ctx context.Context, name string, nodes ...*node) (*proc, string, error) {
+func (d *deployment) startHAProxy(ctx context.Context, name string, nodes ...*node) (*child, string, error) {
 	cfg, err := os.ReadFile(filepath.Join(d.root, "deploy", "haproxy.cfg"))
 	if err != nil {
 		return nil, "", err
@@ -596,7 +567,7 @@ func takeoverTrial(ctx context.Context, d *deployment, rdb *redis.Client, lb str
 		if t.leaseLeft, err = rdb.PTTL(ctx, key).Result(); err != nil {
 			return t, err
 		}
-		holder.p.kill()
+		holder.p.Kill()
 	} else {
 		holder.p.stop()
 		if v, err := rdb.Get(ctx, key).Result(); !errors.Is(err, redis.Nil) {
@@ -673,7 +644,7 @@ func wantCount(ctx context.Context, c *http.Client, u string, n int) error {
 type target struct {
 	name     string
 	addr     string
-	browsers []browser
+	browsers []load.Browser
 	results  []measurement
 }
 
@@ -695,7 +666,7 @@ func throughput(ctx context.Context, d *deployment, cfg config) error {
 	if err != nil {
 		return err
 	}
-	var lbs []*proc
+	var lbs []*child
 	lb := func(name string, ns ...*node) (string, error) {
 		p, addr, err := d.startHAProxy(ctx, name, ns...)
 		if p != nil {
@@ -726,7 +697,7 @@ func throughput(ctx context.Context, d *deployment, cfg config) error {
 	if err := sleep(ctx, time.Second); err != nil {
 		return err
 	}
-	procs := map[string][]*proc{"redis": {redisProc}, "haproxy": lbs}
+	procs := map[string][]*child{"redis": {redisProc}, "haproxy": lbs}
 	for _, n := range append(nodes, mem) {
 		procs["nodes"] = append(procs["nodes"], n.p)
 	}
@@ -753,18 +724,18 @@ func throughput(ctx context.Context, d *deployment, cfg config) error {
 		s := merge(t.results)
 		var byRound []string
 		for _, m := range t.results {
-			byRound = append(byRound, fmt.Sprintf("%.0f", m.rate()))
+			byRound = append(byRound, fmt.Sprintf("%.0f", m.Rate()))
 		}
 		var ours time.Duration
 		for _, c := range s.cpu {
 			ours += c
 		}
-		machine := s.elapsed.Seconds() * float64(s.cpus) / 100 // CPU-seconds per percent
-		fmt.Printf("  %-26s %8.0f %8s %8s %6d   %6s %7s %6s %6s %7s   %4.0f%% %5.0f%%   %s\n", t.name, s.rate(), dur(s.pct(50)), dur(s.pct(99)), s.errors,
-			dur(s.cpuPer("nodes")), dur(s.cpuPer("haproxy")), dur(s.cpuPer("redis")), dur(s.cpuPer("client")), dur(ours/time.Duration(max(s.requests, 1))),
+		machine := s.Elapsed.Seconds() * float64(s.cpus) / 100 // CPU-seconds per percent
+		fmt.Printf("  %-26s %8.0f %8s %8s %6d   %6s %7s %6s %6s %7s   %4.0f%% %5.0f%%   %s\n", t.name, s.Rate(), dur(s.Pct(50)), dur(s.Pct(99)), s.Errors,
+			dur(s.cpuPer("nodes")), dur(s.cpuPer("haproxy")), dur(s.cpuPer("redis")), dur(s.cpuPer("client")), dur(ours/time.Duration(max(s.Requests, 1))),
 			s.busy/machine, max(s.busy-ours.Seconds(), 0)/machine, strings.Join(byRound, " "))
-		if s.firstErr != nil {
-			fmt.Printf("  %-26s first error: %v\n", "", s.firstErr)
+		if s.FirstErr != nil {
+			fmt.Printf("  %-26s first error: %v\n", "", s.FirstErr)
 		}
 	}
 	fmt.Println("  (CPU: utime+stime of the processes over the measured stretch per request answered: all counter nodes,")
@@ -775,50 +746,29 @@ func throughput(ctx context.Context, d *deployment, cfg config) error {
 
 // A measurement is one measured stretch of load on one target.
 type measurement struct {
-	requests int
-	errors   int
-	firstErr error
-	elapsed  time.Duration
-	cpu      map[string]time.Duration // by group: nodes, haproxy, redis, client
-	busy     float64                  // CPU-seconds the machine was busy
-	cpus     int
-	lat      []time.Duration // sorted
+	load.Stats
+	cpu  map[string]time.Duration // by group: nodes, haproxy, redis, client
+	busy float64                  // CPU-seconds the machine was busy
+	cpus int
 }
-
-func (m measurement) rate() float64 { return float64(m.requests) / m.elapsed.Seconds() }
 
 func (m measurement) cpuPer(group string) time.Duration {
-	if m.requests == 0 {
+	if m.Requests == 0 {
 		return 0
 	}
-	return m.cpu[group] / time.Duration(m.requests)
-}
-
-func (m measurement) pct(p float64) time.Duration {
-	if len(m.lat) == 0 {
-		return 0
-	}
-	i := int(float64(len(m.lat))*p/100+0.5) - 1
-	return m.lat[min(max(i, 0), len(m.lat)-1)]
+	return m.cpu[group] / time.Duration(m.Requests)
 }
 
 func merge(ms []measurement) measurement {
 	sum := measurement{cpu: map[string]time.Duration{}}
 	for _, m := range ms {
-		sum.requests += m.requests
-		sum.errors += m.errors
-		if sum.firstErr == nil {
-			sum.firstErr = m.firstErr
-		}
-		sum.elapsed += m.elapsed
+		sum.Add(m.Stats)
 		for g, c := range m.cpu {
 			sum.cpu[g] += c
 		}
 		sum.busy += m.busy
 		sum.cpus = m.cpus
-		sum.lat = append(sum.lat, m.lat...)
 	}
-	slices.Sort(sum.lat)
 	return sum
 }
 
@@ -829,20 +779,18 @@ type cpuSample struct {
 	cpus        int
 }
 
-const clockTicks = 100 // USER_HZ: /proc counts in hundredths of a second
-
-func sampleCPU(procs map[string][]*proc) (cpuSample, error) {
+func sampleCPU(procs map[string][]*child) (cpuSample, error) {
 	s := cpuSample{groups: map[string]time.Duration{}}
 	for g, ps := range procs {
 		for _, p := range ps {
-			c, err := procCPU(strconv.Itoa(p.cmd.Process.Pid))
+			c, err := p.CPU()
 			if err != nil {
 				return s, fmt.Errorf("%s: %w", p.name, err)
 			}
 			s.groups[g] += c
 		}
 	}
-	c, err := procCPU("self")
+	c, err := proc.CPU(os.Getpid())
 	if err != nil {
 		return s, err
 	}
@@ -861,9 +809,9 @@ func sampleCPU(procs map[string][]*proc) (cpuSample, error) {
 				if i >= 8 { // guest times are counted in user already
 					break
 				}
-				s.total += n / clockTicks
+				s.total += n / proc.ClockTicks
 				if i != 3 && i != 4 { // idle, iowait
-					s.busy += n / clockTicks
+					s.busy += n / proc.ClockTicks
 				}
 			}
 		case strings.HasPrefix(f[0], "cpu"):
@@ -873,33 +821,14 @@ func sampleCPU(procs map[string][]*proc) (cpuSample, error) {
 	return s, nil
 }
 
-// procCPU is a process's CPU time so far (user and system), from /proc.
-func procCPU(pid string) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces; the fields after it may not.
-	i := bytes.LastIndexByte(b, ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
-}
-
 // load runs n clients, each stepping its own session on t, for warmup
 // and then for d measured; each session takes perSession steps, then
 // its client starts another.
-func (t *target) load(ctx context.Context, n, perSession int, warmup, d time.Duration, procs map[string][]*proc) (measurement, error) {
+func (t *target) load(ctx context.Context, n, perSession int, warmup, d time.Duration, procs map[string][]*child) (measurement, error) {
 	m := measurement{cpu: map[string]time.Duration{}}
+	cl := load.NewClient(t.addr, "bench-nodes", true, perSession)
 	for len(t.browsers) < n {
-		c, b, err := newSession(t.addr)
+		c, b, err := cl.NewSession(nil)
 		if c != nil {
 			c.Close()
 		}
@@ -908,55 +837,9 @@ func (t *target) load(ctx context.Context, n, perSession int, warmup, d time.Dur
 		}
 		t.browsers = append(t.browsers, b)
 	}
-	const (
-		warming = iota
-		measuring
-		stopping
-	)
-	var phase atomic.Int32
-	stopLoad := context.AfterFunc(ctx, func() { phase.Store(stopping) })
-	defer stopLoad()
-	type clientResult struct {
-		lat      []time.Duration
-		errors   int
-		firstErr error
-	}
-	res := make([]clientResult, n)
-	var wg sync.WaitGroup
-	defer func() { phase.Store(stopping); wg.Wait() }()
-	for i := range n {
-		wg.Go(func() {
-			b, r := &t.browsers[i], &res[i]
-			var c *conn
-			defer func() {
-				if c != nil {
-					c.Close()
-				}
-			}()
-			failures := 0
-			for phase.Load() != stopping {
-				t0 := time.Now()
-				var err error
-				c, err = b.step(t.addr, c, perSession)
-				elapsed := time.Since(t0)
-				if phase.Load() != measuring {
-					continue
-				}
-				if err != nil {
-					r.errors++
-					if r.firstErr == nil {
-						r.firstErr = err
-					}
-					if failures++; failures > 100 {
-						return // the target is gone; the error says why
-					}
-					continue
-				}
-				failures = 0
-				r.lat = append(r.lat, elapsed)
-			}
-		})
-	}
+	run := load.Start(cl, t.browsers[:n])
+	defer run.Close()
+	defer context.AfterFunc(ctx, run.Stop)()
 	if err := sleep(ctx, warmup); err != nil {
 		return m, err
 	}
@@ -964,245 +847,28 @@ func (t *target) load(ctx context.Context, n, perSession int, warmup, d time.Dur
 	if err != nil {
 		return m, err
 	}
-	t0 := time.Now()
-	phase.Store(measuring)
+	run.Measure()
 	if err := sleep(ctx, d); err != nil {
 		return m, err
 	}
-	phase.Store(stopping)
-	m.elapsed = time.Since(t0)
+	run.Stop()
 	s1, err := sampleCPU(procs)
 	if err != nil {
 		return m, err
 	}
-	wg.Wait()
+	m.Stats = run.Wait()
 	for g, c := range s1.groups {
 		m.cpu[g] = c - s0.groups[g]
 	}
 	m.busy, m.cpus = s1.busy-s0.busy, s1.cpus
-	for _, r := range res {
-		m.requests += len(r.lat)
-		m.lat = append(m.lat, r.lat...)
-		m.errors += r.errors
-		if m.firstErr == nil {
-			m.firstErr = r.firstErr
-		}
-	}
-	slices.Sort(m.lat)
 	return m, nil
 }
 
-// ---- a minimal HTTP/1.1 client
-
-// requestTimeout bounds one request, connection included.
-const requestTimeout = 10 * time.Second
-
-// A conn is a minimal HTTP/1.1 client connection: much cheaper than
-// net/http's client, so that the load generator, which shares the
-// machine's cores with the servers, takes as little of them as it can.
-type conn struct {
-	c    net.Conn
-	br   *bufio.Reader
-	body []byte
-}
-
-func dial(addr string) (*conn, error) {
-	c, err := net.DialTimeout("tcp", addr, requestTimeout)
-	if err != nil {
-		return nil, err
-	}
-	return &conn{c: c, br: bufio.NewReaderSize(c, 8<<10), body: make([]byte, 0, 4<<10)}, nil
-}
-
-func (c *conn) Close() error { return c.c.Close() }
-
-// reply is what the load generator needs from a response.
-type reply struct {
-	count    int    // the page's counter
-	cid, srv string // the new values of the cookies cid and SRV, if set
-	close    bool   // the server will close the connection
-}
-
-var countMark = []byte(`<span id="count">`)
-
-// roundTrip sends req and reads the response. A status other than 200, or
-// a page without a count, is an error.
-func (c *conn) roundTrip(req []byte) (reply, error) {
-	var rep reply
-	c.c.SetDeadline(time.Now().Add(requestTimeout))
-	if _, err := c.c.Write(req); err != nil {
-		return rep, err
-	}
-	line, err := c.br.ReadSlice('\n')
-	if err != nil {
-		return rep, err
-	}
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
-		return rep, fmt.Errorf("bad status line %q", line)
-	}
-	status, _ := strconv.Atoi(string(line[9:12]))
-	length, chunked := -1, false
-	for {
-		line, err = c.br.ReadSlice('\n')
-		if err != nil {
-			return rep, err
-		}
-		if len(line) <= 2 {
-			break
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			return rep, fmt.Errorf("bad header line %q", line)
-		}
-		value = bytes.TrimSpace(value)
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			length, _ = strconv.Atoi(string(value))
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			chunked = true
-		case bytes.EqualFold(name, []byte("Connection")):
-			rep.close = bytes.EqualFold(value, []byte("close"))
-		case bytes.EqualFold(name, []byte("Set-Cookie")):
-			v, _, _ := bytes.Cut(value, []byte(";"))
-			if s, ok := bytes.CutPrefix(v, []byte("cid=")); ok {
-				rep.cid = string(s)
-			} else if s, ok := bytes.CutPrefix(v, []byte("SRV=")); ok {
-				rep.srv = string(s)
-			}
-		}
-	}
-	switch {
-	case chunked:
-		c.body, err = io.ReadAll(httputil.NewChunkedReader(c.br))
-	case length >= 0:
-		if cap(c.body) < length {
-			c.body = make([]byte, 0, length)
-		}
-		c.body = c.body[:length]
-		_, err = io.ReadFull(c.br, c.body)
-	default:
-		return rep, errors.New("response without a length")
-	}
-	if err != nil {
-		return rep, err
-	}
-	if status != 200 {
-		return rep, fmt.Errorf("status %d: %.80q", status, c.body)
-	}
-	i := bytes.Index(c.body, countMark)
-	if i < 0 {
-		return rep, fmt.Errorf("no count in %.80q", c.body)
-	}
-	rest := c.body[i+len(countMark):]
-	end := bytes.IndexByte(rest, '<')
-	if end < 0 {
-		return rep, fmt.Errorf("no count in %.80q", c.body)
-	}
-	rep.count, err = strconv.Atoi(string(rest[:end]))
-	return rep, err
-}
-
-// A browser is one simulated client: its cookies and the count it
-// expects next.
-type browser struct {
-	cid, srv string
-	count    int
-	req      []byte // the request with the cookies, made when they change
-}
-
-// request is the bytes of a GET / with the browser's cookies.
-func (b *browser) request(host string) []byte {
-	var r bytes.Buffer
-	fmt.Fprintf(&r, "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: bench-nodes\r\nAccept: text/html\r\n", host)
-	var cookies []string
-	if b.cid != "" {
-		cookies = append(cookies, "cid="+b.cid)
-	}
-	if b.srv != "" {
-		cookies = append(cookies, "SRV="+b.srv)
-	}
-	if len(cookies) > 0 {
-		fmt.Fprintf(&r, "Cookie: %s\r\n", strings.Join(cookies, "; "))
-	}
-	r.WriteString("\r\n")
-	return r.Bytes()
-}
-
-// step makes one request for b on c (dialling it when nil), checks that
-// the count went up by one (the request reached b's session), and
-// returns the connection to reuse. After perSession steps the browser
-// forgets its cookies and starts a new session, as a new visitor would:
-// a journal keeps 1,000 entries, and a session past them is no longer
-// journaled (so would no longer be measured with Redis).
-func (b *browser) step(addr string, c *conn, perSession int) (*conn, error) {
-	if b.count >= perSession {
-		b.cid, b.srv, b.req, b.count = "", "", nil, 0
-	}
-	fresh := b.cid == ""
-	if b.req == nil {
-		b.req = b.request(addr)
-	}
-	var err error
-	if c == nil {
-		if c, err = dial(addr); err != nil {
-			return nil, err
-		}
-	}
-	rep, err := c.roundTrip(b.req)
-	if err != nil || rep.close {
-		c.Close()
-		c = nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if rep.srv != "" && rep.srv != b.srv {
-		b.srv, b.req = rep.srv, nil
-	}
-	if rep.cid != "" {
-		b.cid, b.req, b.count = rep.cid, nil, rep.count
-		if fresh && rep.count == 1 {
-			return c, nil
-		}
-		return c, errLostSession
-	}
-	want := b.count + 1
-	b.count = rep.count
-	if rep.count != want {
-		return c, fmt.Errorf("count %d, want %d", rep.count, want)
-	}
-	return c, nil
-}
-
-var errLostSession = errors.New("the server started a new session")
-
-// newSession starts a browser's session on addr, on a fresh connection.
-func newSession(addr string) (*conn, browser, error) {
-	var b browser
-	c, err := dial(addr)
-	if err != nil {
-		return nil, b, err
-	}
-	rep, err := c.roundTrip(b.request(addr))
-	if err != nil {
-		return c, b, err
-	}
-	if rep.cid == "" || rep.count != 1 {
-		return c, b, fmt.Errorf("no new session (count %d)", rep.count)
-	}
-	b.cid, b.srv, b.count = rep.cid, rep.srv, 1
-	return c, b, nil
-}
-
-// dur prints a duration with three significant digits.
+// dur prints a duration with three significant digits, or from a
+// second on, in seconds with three decimals (the takeovers' waits).
 func dur(d time.Duration) string {
-	switch {
-	case d < time.Microsecond:
-		return fmt.Sprintf("%dns", d)
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.3gµs", float64(d)/1e3)
-	case d < time.Second:
-		return fmt.Sprintf("%.3gms", float64(d)/1e6)
+	if d >= time.Second {
+		return fmt.Sprintf("%.3fs", d.Seconds())
 	}
-	return fmt.Sprintf("%.3fs", d.Seconds())
+	return load.Dur(d)
 }
