@@ -31,15 +31,18 @@ func counterPage(r *continuity.Request) {
 }
 
 // newCounter is a continuity server of counterPage behind an
-// httptest.Server; wrap, if not nil, wraps its handler.
-func newCounter(t *testing.T, wrap func(http.Handler) http.Handler) *httptest.Server {
+// httptest.Server; wrap, if not nil, wraps its handler, and connState, if
+// not nil, sees its connections' states.
+func newCounter(t *testing.T, wrap func(http.Handler) http.Handler, connState func(net.Conn, http.ConnState)) *httptest.Server {
 	srv, err := continuity.New(counterPage, &continuity.Options{MaxSessionsPerClient: -1})
 	require.NoError(t, err)
 	var h http.Handler = srv
 	if wrap != nil {
 		h = wrap(srv)
 	}
-	ts := httptest.NewServer(h)
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ConnState = connState
+	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -118,12 +121,11 @@ func TestRoundTripErrors(t *testing.T) {
 // time; after perSession steps it starts a new session.
 func TestStep(t *testing.T) {
 	var conns atomic.Int64
-	ts := newCounter(t, nil)
-	ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+	ts := newCounter(t, nil, func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Add(1)
 		}
-	}
+	})
 	for _, keepAlive := range []bool{true, false} {
 		conns.Store(0)
 		cl := NewClient(addr(ts), "test", keepAlive, 3)
@@ -164,7 +166,7 @@ func TestStepCookies(t *testing.T) {
 			}
 			h.ServeHTTP(w, r)
 		})
-	})
+	}, nil)
 	cl := NewClient(addr(ts), "test", true, 0)
 	c, b, err := cl.NewSession(nil)
 	require.NoError(t, err)
@@ -217,7 +219,7 @@ func TestRun(t *testing.T) {
 			default:
 			}
 		})
-	})
+	}, nil)
 	cl := NewClient(addr(ts), "test", true, 0)
 	browsers := make([]Browser, 3)
 	for i := range browsers {
