@@ -2,8 +2,8 @@ package continuity_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/securecookie"
-
 	"github.com/continuity-go/continuity"
+	"github.com/continuity-go/continuity/internal/barecounter"
 )
 
 // discardWriter is a minimal ResponseWriter, the same for both sides of a
@@ -133,45 +132,10 @@ func benchParallel(b *testing.B, h http.Handler) {
 	})
 }
 
-type bareCounter struct {
-	codec *securecookie.SecureCookie
-	mu    sync.Mutex
-	count map[string]int
-}
-
-func newBareCounter() *bareCounter {
-	sc := securecookie.New(securecookie.GenerateRandomKey(32), nil)
-	sc.SetSerializer(securecookie.NopEncoder{})
-	return &bareCounter{codec: sc, count: make(map[string]int)}
-}
-
-func (c *bareCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var id string
-	if ck, err := r.Cookie("cid"); err == nil {
-		var raw []byte
-		if c.codec.Decode("cid", ck.Value, &raw) == nil {
-			id = string(raw)
-		}
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad", http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	n, ok := c.count[id]
-	if !ok {
-		id = rand.Text()
-		v, _ := c.codec.Encode("cid", []byte(id))
-		http.SetCookie(w, &http.Cookie{Name: "cid", Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	}
-	n++
-	c.count[id] = n
-	c.mu.Unlock()
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Cookie")
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<span id="count">%d</span>`, n)
+// newBareCounter is the baseline: the same cookie work and page in a
+// plain net/http handler.
+func newBareCounter() *barecounter.Handler {
+	return barecounter.New(func(w io.Writer, n int) { fmt.Fprintf(w, `<span id="count">%d</span>`, n) })
 }
 
 // BenchmarkSuspendedSessionMemory reports the memory held per suspended

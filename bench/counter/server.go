@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,10 +18,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/securecookie"
-
 	"github.com/continuity-go/continuity"
 	"github.com/continuity-go/continuity/adapter"
+	"github.com/continuity-go/continuity/internal/barecounter"
 )
 
 // The page both servers print: the counter example's page
@@ -59,64 +57,6 @@ func counterApp(r *continuity.Request) {
 	}
 }
 
-// bareCounter is a hand-written net/http handler doing the same cookie
-// work as a continuity server: an HMAC-signed cookie verified on every
-// request (gorilla/securecookie, as the mapper uses), a map lookup under a
-// mutex, the same page and headers. A new browser gets a random ID (130
-// bits, as the mapper mints) in a signed cookie and a map entry.
-type bareCounter struct {
-	codec *securecookie.SecureCookie
-	mu    sync.Mutex
-	count map[string]int
-}
-
-func newBareCounter() *bareCounter {
-	sc := securecookie.New(securecookie.GenerateRandomKey(32), nil)
-	sc.SetSerializer(securecookie.NopEncoder{})
-	sc.MaxAge(0)
-	return &bareCounter{codec: sc, count: make(map[string]int)}
-}
-
-func (c *bareCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var id string
-	if ck, err := r.Cookie("cid"); err == nil {
-		var raw []byte
-		if c.codec.Decode("cid", ck.Value, &raw) == nil {
-			id = string(raw)
-		}
-	}
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "400 bad request", http.StatusBadRequest)
-		return
-	}
-	h := w.Header()
-	c.mu.Lock()
-	n, ok := c.count[id]
-	if !ok {
-		id = rand.Text()
-		v, err := c.codec.Encode("cid", []byte(id))
-		if err != nil {
-			c.mu.Unlock()
-			http.Error(w, "500 internal server error", http.StatusInternalServerError)
-			return
-		}
-		h.Set("Set-Cookie", (&http.Cookie{Name: "cid", Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
-	}
-	n++
-	c.count[id] = n
-	c.mu.Unlock()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Cookie")
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	writePage(w, n)
-}
-
-func (c *bareCounter) live() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.count)
-}
-
 // serve is the child process: it serves kind on a loopback port, and a
 // debug endpoint (stats, GC, profiles) on another, prints both addresses
 // on stdout, and exits when its stdin closes (the parent is gone) or it
@@ -148,8 +88,8 @@ func serve(kind string, maxSessions int, profileRates bool) error {
 			srv.Shutdown(ctx)
 		}
 	case "bare":
-		b := newBareCounter()
-		h, live, stop = b, b.live, func() {}
+		b := barecounter.New(writePage)
+		h, live, stop = b, b.Live, func() {}
 	default:
 		return fmt.Errorf("unknown server %q", kind)
 	}
