@@ -94,6 +94,13 @@ type Event[T any] = request.Event[T]
 // means [DefaultTopicCapacity]).
 func NewTopic[T any](capacity int) *Topic[T] { return request.NewTopic[T](capacity) }
 
+// Codec turns a Topic's values into bytes for a topic shared between
+// processes (redistore.NewTopic) and back; see [request.Codec].
+type Codec[T any] = request.Codec[T]
+
+// JSONCodec encodes a Topic's values with encoding/json.
+func JSONCodec[T any]() Codec[T] { return request.JSONCodec[T]() }
+
 // DefaultTopicCapacity is how many events a Topic keeps by default.
 const DefaultTopicCapacity = request.DefaultTopicCapacity
 

@@ -57,7 +57,6 @@ import (
 	"github.com/continuity-go/continuity/examples/internal/demo"
 	"github.com/continuity-go/continuity/internal/jsonstr"
 	"github.com/continuity-go/continuity/redistore"
-	"github.com/continuity-go/continuity/request"
 )
 
 // Limits and defaults.
@@ -342,7 +341,7 @@ func displayable(what, s string, multiline bool) error {
 
 // messageCodec carries a message between nodes as its JSON object; a
 // node checks what it receives as if it had been posted to it.
-var messageCodec = request.Codec[message]{
+var messageCodec = continuity.Codec[message]{
 	Encode: func(m message) ([]byte, error) {
 		return append([]byte{'{'}, m.json...), nil
 	},

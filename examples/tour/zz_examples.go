@@ -16,7 +16,6 @@ import (
 	"github.com/continuity-go/continuity/internal/jsonstr"
 	"github.com/continuity-go/continuity/progress"
 	"github.com/continuity-go/continuity/redistore"
-	"github.com/continuity-go/continuity/request"
 	"html/template"
 	"io"
 	"maps"
@@ -517,7 +516,6 @@ var generatedExamples = []example{
 			"\t\"github.com/continuity-go/continuity/examples/internal/demo\"\n" +
 			"\t\"github.com/continuity-go/continuity/internal/jsonstr\"\n" +
 			"\t\"github.com/continuity-go/continuity/redistore\"\n" +
-			"\t\"github.com/continuity-go/continuity/request\"\n" +
 			")\n" +
 			"\n" +
 			"// Limits and defaults.\n" +
@@ -802,7 +800,7 @@ var generatedExamples = []example{
 			"\n" +
 			"// messageCodec carries a message between nodes as its JSON object; a\n" +
 			"// node checks what it receives as if it had been posted to it.\n" +
-			"var messageCodec = request.Codec[message]{\n" +
+			"var messageCodec = continuity.Codec[message]{\n" +
 			"\tEncode: func(m message) ([]byte, error) {\n" +
 			"\t\treturn append([]byte{'{'}, m.json...), nil\n" +
 			"\t},\n" +
@@ -4018,7 +4016,7 @@ func chat_displayable(what, s string, multiline bool) error {
 
 // messageCodec carries a message between nodes as its JSON object; a
 // node checks what it receives as if it had been posted to it.
-var chat_messageCodec = request.Codec[chat_message]{
+var chat_messageCodec = continuity.Codec[chat_message]{
 	Encode: func(m chat_message) ([]byte, error) {
 		return append([]byte{'{'}, m.json...), nil
 	},
