@@ -287,6 +287,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if r.ContentLength != 0 && !s.byQuery {
+		// A body that the session's queue would refuse is refused unread.
+		// (In ByQuery mode the body itself may name the session.)
+		if sess, ok := s.mapper.Find(r); ok && sess.RefuseUnread(w, r.ContentLength) {
+			s.countHandoff(w, handoff.QueueFull)
+			return
+		}
+	}
 	if !s.parseForm(w, r) {
 		return
 	}

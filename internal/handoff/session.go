@@ -712,16 +712,10 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 	queued, err := s.deliver(ex, t.Queue)
 	if err != nil {
 		s.pool.put(ex)
-		switch err {
-		case ErrSessionClosed:
+		if err == ErrSessionClosed {
 			return Retry
-		case errQueueBytes:
-			unavailable(w, "session busy: queued requests hold too many bytes")
-		case errBudget:
-			unavailable(w, "server busy: queued requests hold too many bytes")
-		default:
-			unavailable(w, "session busy: too many requests queued")
 		}
+		refused(w, err)
 		return QueueFull
 	}
 	// A bound that is not running has a nil channel, which select skips.
@@ -776,6 +770,55 @@ func (s *Session) Handle(w http.ResponseWriter, r *http.Request, t Timeouts) Out
 			return ResponseTimeout
 		}
 	}
+}
+
+// refused answers a request that the session's queue bounds refused.
+func refused(w http.ResponseWriter, err error) {
+	switch err {
+	case errQueueBytes:
+		unavailable(w, "session busy: queued requests hold too many bytes")
+	case errBudget:
+		unavailable(w, "server busy: queued requests hold too many bytes")
+	default:
+		unavailable(w, "session busy: too many requests queued")
+	}
+}
+
+// RefuseUnread answers 503, as Handle would, a request whose body of n
+// bytes (-1: of unknown length) the session's queue bounds would refuse
+// as they stand, and reports whether it did. The server asks before it
+// reads the body, so that a flood of large POSTs at busy sessions costs
+// no reading and parsing. It is advisory: Handle enforces the bounds.
+// A session with forked tabs is not asked (its branches have queues of
+// their own).
+func (s *Session) RefuseUnread(w http.ResponseWriter, n int64) bool {
+	if j := s.j.Load(); j != nil && j.fam.forked.Load() {
+		return false
+	}
+	err := s.wouldRefuse(n)
+	if err == nil {
+		return false
+	}
+	refused(w, err)
+	return true
+}
+
+func (s *Session) wouldRefuse(n int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil // mapped anew
+	case len(s.queue) >= s.depth:
+		return ErrQueueFull
+	case n <= 0:
+		return nil
+	case s.maxQueued > 0 && s.queuedBytes > 0 && s.queuedBytes+n > s.maxQueued:
+		return errQueueBytes
+	case s.budget != nil && s.budget.Used()+n > s.budget.max:
+		return errBudget
+	}
+	return nil
 }
 
 // settle acts on a finished exchange's outcome; it runs on the handler
