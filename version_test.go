@@ -111,3 +111,21 @@ func TestVersionCallsCanMove(t *testing.T) {
 	p = getPage(t, c, ts.URL+"/wizard")
 	assert.Equal(t, "-1", p.values(), p.body)
 }
+
+// TestVersionBelowZero: a negative max counts as 0, live and on replay.
+func TestVersionBelowZero(t *testing.T) {
+	app := func(r *continuity.Request) {
+		v := r.Version("x", -3)
+		for {
+			tokenPage(r, "a", fmt.Sprint(v))
+			r.Next()
+		}
+	}
+	_, ts := start(t, app, &continuity.Options{Logger: quietLogger()})
+	c := browser(t)
+	p := getPage(t, c, ts.URL+"/wizard")
+	require.Equal(t, "0", p.values())
+	p = getPage(t, c, ts.URL+"/wizard") // a reload replays it
+	assert.Equal(t, http.StatusOK, p.status, p.body)
+	assert.Equal(t, "0", p.values())
+}
