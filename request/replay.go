@@ -175,7 +175,7 @@ func (r *Request) Barrier() { r.h().Barrier() }
 // asked). So a session recorded by the old code stays on the old path,
 // also after its replay, as it goes on live. A replay that finds a
 // recorded version above max (the deploy was rolled back) diverges, and
-// Version ends the goroutine.
+// Version ends the goroutine. A max below 0 counts as 0.
 //
 // Version calls are matched by name, not by place: a call can move, and
 // can be removed once no session recorded before it remains. Version

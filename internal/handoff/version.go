@@ -26,20 +26,22 @@ type version struct {
 	v    int
 }
 
-// Version returns the version of the change name for this session: max
-// for a session that first reaches it live, the recorded one on replay (0
-// if the journal has none). request.Request.Version documents it.
-func (r *Handle) Version(name string, max int) int {
+// Version returns the version of the change name for this session:
+// newest (0 if below) for a session that first reaches it live, the
+// recorded one on replay (0 if the journal has none).
+// request.Request.Version documents it.
+func (r *Handle) Version(name string, newest int) int {
+	newest = max(newest, 0)
 	if r.dead {
-		return max // this run's Next ends it; it can do nothing with it
+		return newest // this run's Next ends it; it can do nothing with it
 	}
 	j := r.journal()
 	for _, v := range j.versions {
 		if v.name == name {
-			return r.checkVersion(name, v.v, max)
+			return r.checkVersion(name, v.v, newest)
 		}
 	}
-	v := max
+	v := newest
 	if rp := r.rp; rp != nil {
 		v = 0
 		for i := range rp.entries {
@@ -49,22 +51,22 @@ func (r *Handle) Version(name string, max int) int {
 			}
 		}
 	} else {
-		j.append(journal.Entry{Kind: journal.Version, Step: j.step, Name: name, Value: strconv.AppendInt(nil, int64(max), 10)})
+		j.append(journal.Entry{Kind: journal.Version, Step: j.step, Name: name, Value: strconv.AppendInt(nil, int64(newest), 10)})
 	}
 	j.versions = append(j.versions, version{name, v})
-	return r.checkVersion(name, v, max)
+	return r.checkVersion(name, v, newest)
 }
 
 // checkVersion returns v, the version the session settled on, unless the
-// code knows only versions up to max (a deploy was rolled back): then the
-// replay diverges, and the goroutine ends.
-func (r *Handle) checkVersion(name string, v, max int) int {
+// code knows only versions up to newest (a deploy was rolled back): then
+// the replay diverges, and the goroutine ends.
+func (r *Handle) checkVersion(name string, v, newest int) int {
 	if v < 0 {
 		r.diverge("the journal's version of %q is not a version number", name)
 		runtime.Goexit()
 	}
-	if v > max {
-		r.diverge("the session was recorded with version %d of %q, and this code knows versions up to %d", v, name, max)
+	if v > newest {
+		r.diverge("the session was recorded with version %d of %q, and this code knows versions up to %d", v, name, newest)
 		runtime.Goexit()
 	}
 	return v
