@@ -181,3 +181,66 @@ func TestProgressMeterStartedOnAIsWatchedThroughB(t *testing.T) {
 		return code == http.StatusNotFound
 	})
 }
+
+// TestProgressMeterAfterATakeover: a node that takes a session over
+// shows the session's meters as its replay of the flow starts and drives
+// them again; the drained node's copies are gone from Redis.
+func TestProgressMeterAfterATakeover(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	withProgress := func(o *continuity.Options) {
+		o.Progress = progress.Options{Store: e.store(redistore.ProgressOptions{PollInterval: noPoll})}
+	}
+	a := e.nodeWith(t, "a", time.Minute, meterApp, nil, withProgress)
+	b := e.nodeWith(t, "b", time.Minute, meterApp, nil, withProgress)
+	c := browser(t)
+	step := func(n *ctNode, path string) {
+		t.Helper()
+		code, body := get(t, c, n.web.URL+path)
+		require.Equal(t, http.StatusOK, code, body)
+		require.Equal(t, "ok", body)
+	}
+	statusOn := func(n *ctNode) (int, status) {
+		t.Helper()
+		code, body := get(t, c, n.web.URL+"/_progress_status/job")
+		var s status
+		if code == http.StatusOK {
+			require.NoError(t, json.Unmarshal([]byte(body), &s), body)
+		}
+		return code, s
+	}
+	step(a, "/start")
+	step(a, "/inc")
+	step(a, "/msg?m=half")
+	code, s := statusOn(a)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, 1, s.Count)
+
+	raw := e.client()
+	before, err := raw.Keys(ctx(t), "*").Result()
+	require.NoError(t, err)
+	require.NoError(t, a.srv.Drain(ctx(t)))
+	code, _ = statusOn(b)
+	assert.Equal(t, http.StatusNotFound, code, "a status request starts no session, nor a takeover")
+
+	step(b, "/inc") // the takeover: /start, /inc and /msg replayed, then this /inc
+	code, s = statusOn(b)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, 2, s.Count)
+	assert.Equal(t, []string{"half"}, s.Messages)
+	assert.True(t, s.InProgress)
+	after, err := raw.Keys(ctx(t), "continuity:progress:*").Result()
+	require.NoError(t, err)
+	for _, k := range after {
+		ttl, err := raw.PTTL(ctx(t), k).Result()
+		require.NoError(t, err)
+		assert.Positive(t, ttl, "%s expires (nothing of the old copy stays for good)", k)
+	}
+	var old []string
+	for _, k := range before {
+		if strings.HasPrefix(k, "continuity:progress:") && strings.HasSuffix(k, ":m:job") {
+			old = append(old, k)
+		}
+	}
+	require.Len(t, old, 1)
+	assert.NotContains(t, after, old[0], "the drained node deleted its copy's meter")
+}
