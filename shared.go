@@ -128,45 +128,71 @@ func (s *Server) renew() {
 	}
 }
 
-// renewWorkers is how many renewals are in flight at once: a renewal is
-// a round trip to the store, and one after the other they would not get
-// through a node's sessions within a lease TTL (100,000 sessions at
-// 30 µs each take 3 s).
-const renewWorkers = 32
+// Renewals are round trips to the store: one after the other they would
+// not get through a node's sessions within a lease TTL (100,000 Redis
+// renewals take 8 s on one connection). renewWorkers of them are in
+// flight at once, each a batch of renewBatch leases when the store
+// renews in batches (a journal.BatchRenewer, such as redistore's
+// pipelines), else of one.
+const (
+	renewWorkers = 32
+	renewBatch   = 256
+)
 
-// renewAll renews every shared session's lease once, renewWorkers at a
-// time, and returns when all are done; each renewal is bounded by every.
+// renewAll renews every shared session's lease once and returns when all
+// are done; each round trip is bounded by every. A session whose lease
+// was lost (another node took it over) is ended.
 func (s *Server) renewAll(every time.Duration) {
-	work := make(chan *handoff.Session)
+	batch := 1
+	br, _ := s.sharing.l.(journal.BatchRenewer)
+	if br != nil {
+		batch = renewBatch
+	}
+	work := make(chan []*handoff.Session)
 	var wg sync.WaitGroup
 	for range renewWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for sess := range work {
-				s.renewLease(sess, every)
+			leases := make([]journal.Lease, 0, batch)
+			for sessions := range work {
+				ctx, cancel := context.WithTimeout(context.Background(), every)
+				var errs []error
+				if br != nil {
+					leases = leases[:0]
+					for _, sess := range sessions {
+						leases = append(leases, sess.Lease())
+					}
+					errs = br.RenewLeases(ctx, leases)
+				} else {
+					errs = []error{sessions[0].Lease().Renew(ctx)}
+				}
+				cancel()
+				for i, err := range errs {
+					if sess := sessions[i]; errors.Is(err, journal.ErrFenced) && !sess.Closed() {
+						s.logger.Warn("continuity: session lease lost; another node runs the session", "session", sess.LogID())
+						sess.Close(handoff.EndFenced)
+					}
+				}
 			}
 		}()
 	}
+	var chunk []*handoff.Session
 	for _, sess := range s.mapper.Sessions() {
-		if sess.Lease() != nil && !sess.Closed() {
-			work <- sess
+		if sess.Lease() == nil || sess.Closed() {
+			continue
 		}
+		chunk = append(chunk, sess)
+		if len(chunk) == batch {
+			work <- chunk
+			chunk = nil
+		}
+	}
+	if len(chunk) > 0 {
+		work <- chunk
 	}
 	close(work)
 	wg.Wait()
-}
-
-// renewLease renews sess's lease, ending the session if it was lost
-// (another node took it over).
-func (s *Server) renewLease(sess *handoff.Session, every time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), every)
-	err := sess.Lease().Renew(ctx)
-	cancel()
-	if errors.Is(err, journal.ErrFenced) && !sess.Closed() {
-		s.logger.Warn("continuity: session lease lost; another node runs the session", "session", sess.LogID())
-		sess.Close(handoff.EndFenced)
-	}
 }
 
 // stopRenewing stops the renewal loop and waits for it.

@@ -41,6 +41,16 @@ type DurableLease interface {
 	DurableJournal() Store
 }
 
+// A BatchRenewer is a Leaser that renews many of its leases at once, in
+// fewer round trips than one each: a process renews its sessions' leases
+// that way when its Leaser implements it.
+type BatchRenewer interface {
+	// RenewLeases renews leases, all made by this Leaser, and returns an
+	// error for each, in order: nil if renewed, one wrapping ErrFenced if
+	// the lease was lost.
+	RenewLeases(ctx context.Context, leases []Lease) []error
+}
+
 // A Leaser is a Store shared by several processes, whose sessions are
 // written by one lease holder at a time. continuity uses one to take a
 // session over from a process that died or is draining: it acquires the

@@ -231,6 +231,41 @@ func (l *Lease) Renew(ctx context.Context) error {
 	return nil
 }
 
+// RenewLeases renews leases made by this store, in one pipeline (a round
+// trip per Redis node rather than one per lease), and returns an error
+// for each, in order: nil if renewed, one wrapping [ErrFenced] if the
+// lease was lost, another if the lease is not this store's or Redis
+// failed. It makes *JournalStore a [journal.BatchRenewer].
+func (s *JournalStore) RenewLeases(ctx context.Context, leases []journal.Lease) []error {
+	errs := make([]error, len(leases))
+	cmds := make([]*redis.Cmd, len(leases))
+	pipe := s.c.Pipeline()
+	for i, jl := range leases {
+		l, ok := jl.(*Lease)
+		if !ok || l.s != s {
+			errs[i] = errors.New("redistore: RenewLeases: a lease of another store")
+			continue
+		}
+		cmds[i] = renewScript.EvalSha(ctx, pipe, l.keys.list(), l.token, l.owner.Epoch, ms(s.leaseTTL), ms(s.ttl))
+	}
+	_, _ = pipe.Exec(ctx) // each command has its own error
+	for i, c := range cmds {
+		if c == nil {
+			continue
+		}
+		err := c.Err()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			err = leases[i].Renew(ctx) // Redis does not have the script yet: Run loads it
+		} else if err != nil {
+			err = scriptError(err, leases[i].(*Lease).session)
+		}
+		errs[i] = err
+	}
+	return errs
+}
+
+var _ journal.BatchRenewer = (*JournalStore)(nil)
+
 // Release gives the lease up, so that another node acquires the session
 // at once: call it when draining, once the session's current step is
 // answered and its input journaled. It returns [ErrFenced] (and changes

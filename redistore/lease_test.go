@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/continuity-go/continuity/internal/redistest"
+	"github.com/continuity-go/continuity/journal"
 	"github.com/continuity-go/continuity/redistore"
 )
 
@@ -263,4 +264,50 @@ func TestLeaseJournalIsForItsSession(t *testing.T) {
 	require.NoError(t, err)
 	assert.Greater(t, l2.Owner().Epoch, l.Owner().Epoch)
 	assert.False(t, errors.Is(l2.Renew(c), redistore.ErrFenced))
+}
+
+// TestRenewLeases: a node renews its leases in one pipeline; a lost lease
+// is reported fenced, the others renewed, also when Redis has just lost
+// its scripts; a lease of another store is refused.
+func TestRenewLeases(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	const ttl = 10 * time.Second
+	s, rdb := e.journals(redistore.JournalOptions{LeaseTTL: ttl})
+	other, _ := e.journals(redistore.JournalOptions{LeaseTTL: ttl})
+	c := ctx(t)
+	var leases []journal.Lease
+	for _, id := range []string{"s1", "s2", "s3"} {
+		l, err := s.Acquire(c, id, "A")
+		require.NoError(t, err)
+		leases = append(leases, l)
+	}
+	foreign, err := other.Acquire(c, "s4", "B")
+	require.NoError(t, err)
+	leases = append(leases, foreign)
+
+	lease := func(id string) string {
+		keys, err := rdb.Keys(c, "continuity:journal:{"+id+"}:lease").Result()
+		require.NoError(t, err)
+		require.Len(t, keys, 1)
+		return keys[0]
+	}
+	for _, id := range []string{"s1", "s3"} {
+		require.NoError(t, rdb.PExpire(c, lease(id), time.Second).Err())
+	}
+	require.NoError(t, rdb.Del(c, lease("s2")).Err(), "s2's lease is lost")
+	require.NoError(t, rdb.ScriptFlush(c).Err(), "Redis restarted without the scripts")
+
+	errs := s.RenewLeases(c, leases)
+	require.Len(t, errs, 4)
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], redistore.ErrFenced)
+	assert.NoError(t, errs[2])
+	assert.ErrorContains(t, errs[3], "another store")
+	for _, id := range []string{"s1", "s3"} {
+		left, err := rdb.PTTL(c, lease(id)).Result()
+		require.NoError(t, err)
+		assert.Greater(t, left, 5*time.Second, "%s renewed to the lease TTL", id)
+	}
+	errs = s.RenewLeases(c, leases[:1])
+	assert.NoError(t, errs[0], "with the script loaded again")
 }
