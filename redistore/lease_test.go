@@ -311,3 +311,22 @@ func TestRenewLeases(t *testing.T) {
 	errs = s.RenewLeases(c, leases[:1])
 	assert.NoError(t, errs[0], "with the script loaded again")
 }
+
+// TestRenewalNoticesATakeover: a node's renewals (pipelined) find out
+// that another node took a session over, and the node ends its copy
+// without waiting for the browser's next request.
+func TestRenewalNoticesATakeover(t *testing.T) {
+	e := newEnv(t, redistest.Options{})
+	a := e.node(t, "a", 600*time.Millisecond) // renews every 200ms
+	c := browser(t)
+	_, body := get(t, c, a.web.URL+"/")
+	require.Contains(t, body, "step 1<")
+	require.Equal(t, 1, a.srv.Metrics().LiveSessions)
+
+	raw := e.client()
+	leases, err := raw.Keys(ctx(t), "continuity:journal:*:lease").Result()
+	require.NoError(t, err)
+	require.Len(t, leases, 1)
+	require.NoError(t, raw.Set(ctx(t), leases[0], "99/nonce/b", time.Minute).Err(), "node b holds the session now")
+	eventually(t, "a ended its copy", func() bool { return a.srv.Metrics().LiveSessions == 0 })
+}
