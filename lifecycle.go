@@ -48,9 +48,15 @@ func (s *Server) Drain(ctx context.Context) error {
 
 // waitSessions waits until no session is left, or ctx is done.
 func (s *Server) waitSessions(ctx context.Context) error {
+	return waitUntil(ctx, func() bool { return s.mapper.Len() == 0 })
+}
+
+// waitUntil waits until done reports true, looking every 10ms, or ctx is
+// done.
+func waitUntil(ctx context.Context, done func() bool) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for s.mapper.Len() > 0 {
+	for !done() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

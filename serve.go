@@ -95,7 +95,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.handOff() {
 		// Shared sessions go on elsewhere: each ends after its current
 		// step, keeping its journal and releasing its lease.
-		s.waitHandedOff(ctx)
+		// The sessions that are not shared (path mode's, which stay on
+		// their node) are not waited for: they end below.
+		waitUntil(ctx, func() bool { return !s.sharedLive() })
 	}
 	// Sessions first: handlers waiting on them are then released at once,
 	// so http.Server.Shutdown does not wait out its deadline on them.

@@ -216,21 +216,6 @@ func (s *Server) handOff() bool {
 	return true
 }
 
-// waitHandedOff waits until every shared session has ended, or ctx is
-// done. The sessions that are not shared (path mode's, which stay on
-// their node) are not waited for: Shutdown ends them.
-func (s *Server) waitHandedOff(ctx context.Context) {
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for s.sharedLive() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // sharedLive reports whether a shared session is still running.
 func (s *Server) sharedLive() bool {
 	for _, sess := range s.mapper.Sessions() {
