@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,8 +27,12 @@ func TestSIGTERMAnswersOpenRequestsAndEndsSessions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a program")
 	}
-	p := launch(t, build(t, []string{"tour"})+"/tour", "-addr", "127.0.0.1:0")
-	base, stderr := p.url, p.stderr
+	admin := freeAddr(t)
+	p := launch(t, build(t, []string{"tour"})+"/tour", "-addr", "127.0.0.1:0", "-admin", admin)
+	// The admin address comes first; the app's line follows it.
+	appLine := regexp.MustCompile(`(?m)^listening on (http://127\.0\.0\.1:[1-9][0-9]*/)$`)
+	require.Eventually(t, func() bool { return appLine.MatchString(p.stdout.String()) }, 10*time.Second, 10*time.Millisecond)
+	base, stderr := appLine.FindStringSubmatch(p.stdout.String())[1], p.stderr
 
 	jar, _ := cookiejar.New(nil)
 	tr := &http.Transport{}
@@ -59,7 +64,8 @@ func TestSIGTERMAnswersOpenRequestsAndEndsSessions(t *testing.T) {
 		resp.Body.Close()
 		polled <- resp.StatusCode
 	}()
-	time.Sleep(300 * time.Millisecond) // let the long-poll reach its session
+	require.Eventually(t, func() bool { return chatWaiters(c, admin) == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the long-poll waits in its session")
 
 	sent := time.Now()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
