@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"runtime"
 
 	"github.com/continuity-go/continuity/internal/handoff"
 )
@@ -83,9 +82,7 @@ func (r *Request) SessionToken() string { return r.h().SessionToken() }
 // form values; never cookies or headers) before it returns: the input a
 // replay will feed this step.
 func (r *Request) Next() *Request {
-	if err := r.h().NextErr(); err != nil {
-		runtime.Goexit()
-	}
+	r.h().Next()
 	return r
 }
 

@@ -107,9 +107,7 @@ func (r *Handle) SessionToken() string { return r.s.token }
 // therefore only be called on the session goroutine. Use [Handle.NextErr]
 // to get an error instead.
 func (r *Handle) Next() *Handle {
-	if err := r.NextErr(); err != nil {
-		runtime.Goexit()
-	}
+	r.wait(true, true)
 	return r
 }
 
@@ -117,46 +115,80 @@ func (r *Handle) Next() *Handle {
 // ends, or a replay replaces this run of the flow, instead of ending the
 // goroutine. The application should return soon after it sees the error;
 // output methods fail from then on.
-func (r *Handle) NextErr() error {
-	r.finish(outServed)
-	return r.wait()
-}
+func (r *Handle) NextErr() error { return r.wait(true, false) }
 
-// wait blocks for the next request the session can take. While the flow
-// is replayed, the next request is the journal's.
-func (r *Handle) wait() error {
-	if r.dead {
-		return ErrSessionClosed
+// wait sends the response in hand if finish is set, then blocks for the
+// next request the session can take; while the flow is replayed, the next
+// request is the journal's. If exit is set, an error ends the goroutine
+// instead of being returned.
+//
+// A parked session goroutine waits here, so this is the frame under the
+// application's Next: Next and NextErr are small enough to be inlined into
+// the application, and the wait on the queue is written out here rather
+// than called. Garbage collection walks every parked goroutine's stack
+// frame by frame on each cycle, and with many sessions parked that walk is
+// most of what creating sessions costs.
+func (r *Handle) wait(finish, exit bool) error {
+	if finish {
+		r.finish(outServed)
 	}
-	if r.rp != nil {
-		if err := r.replayNext(); err != errLive {
-			return err
-		}
+	var err error
+	switch {
+	case r.dead:
+		err = ErrSessionClosed
+	case r.rp != nil:
+		err = r.replayNext() // errLive: the replay is over
+	default:
+		err = errLive
 	}
 	s := r.s
-	for {
+	for err == errLive {
 		if s.isCancelled() {
-			return ErrSessionClosed
+			err = ErrSessionClosed
+			break
 		}
 		if s.leaving.Load() {
 			s.cancel(EndHandedOff)
-			return ErrSessionClosed
+			err = ErrSessionClosed
+			break
 		}
-		if ex := s.takeNext(true); ex != nil {
-			if s.j.Load() == nil || r.admit(ex) {
-				r.accept(ex)
-				if s.owned != nil && s.isCancelled() {
-					return r.fenced()
-				}
-				return nil
+		s.mu.Lock()
+		ex := s.takeLocked()
+		for ex == nil {
+			s.idle = true
+			// HandOff sets leaving before it looks at idle: one of the
+			// two sees the other.
+			if s.cancelled.Load() || s.leaving.Load() {
+				break
 			}
-			if r.dead {
-				return ErrSessionClosed
+			s.wakeup.Wait() // a request or the session's end signals
+			if s.cancelled.Load() || s.leaving.Load() {
+				break
 			}
-			continue // answered by the session itself
+			ex = s.takeLocked()
 		}
-		// Cancelled or leaving: the loop's first checks say which.
+		s.mu.Unlock()
+		if ex == nil {
+			continue // cancelled or leaving: the first checks say which
+		}
+		if s.j.Load() == nil || r.admit(ex) {
+			r.accept(ex)
+			err = nil
+			if s.owned != nil && s.isCancelled() {
+				err = r.fenced()
+			}
+			break
+		}
+		if r.dead {
+			err = ErrSessionClosed
+			break
+		}
+		// Answered by the session itself; wait for the next.
 	}
+	if err != nil && exit {
+		runtime.Goexit()
+	}
+	return err
 }
 
 // accept loads ex, just taken off the queue, as the request in hand, the

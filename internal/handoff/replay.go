@@ -257,7 +257,7 @@ func (r *Handle) diverge(format string, args ...any) error {
 		// A takeover's replay: the request that caused it waits in the
 		// queue, and must hear why the session cannot go on, not be
 		// mapped to a new session.
-		ex = s.takeNext(false)
+		ex = s.takeQueued()
 	}
 	r.ex, r.rp, r.capturing = nil, nil, false
 	if ex != nil {

@@ -587,37 +587,30 @@ func (s *Session) removeLocked(i int) *exchange {
 	return ex
 }
 
-// takeNext takes the oldest live request off the queue. When none waits
-// it returns nil or, if willWait, the session is idle and takeNext waits
-// on wakeup, which a request or the session's cancellation signals; it
-// returns nil when the session was cancelled or is leaving meanwhile (the
-// caller sees which). The response bound starts at the take (see
-// exchange.take).
-//
-// The session goroutine parks here, in Next: a parked session costs no
-// channel of its own and one waiter.
-func (s *Session) takeNext(willWait bool) *exchange {
+// takeQueued takes the oldest live request off the queue, or returns nil
+// when none waits. The response bound starts at the take (see
+// exchange.take). Handle.wait has the form of it that parks.
+func (s *Session) takeQueued() *exchange {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for {
-		for len(s.queue) > 0 {
-			if ex := s.removeLocked(0); ex.take() {
-				s.idle = false
-				return ex
-			}
-			// Abandoned by its handler, which is taking it off the queue.
-		}
-		s.idle = willWait
-		// HandOff sets leaving before it looks at idle: one of the two
-		// sees the other.
-		if !willWait || s.cancelled.Load() || s.leaving.Load() {
-			return nil
-		}
-		s.wakeup.Wait()
-		if s.cancelled.Load() || s.leaving.Load() {
-			return nil
-		}
+	ex := s.takeLocked()
+	if ex == nil {
+		s.idle = false
 	}
+	return ex
+}
+
+// takeLocked is takeQueued with s.mu held; a taken request makes the
+// session busy.
+func (s *Session) takeLocked() *exchange {
+	for len(s.queue) > 0 {
+		if ex := s.removeLocked(0); ex.take() {
+			s.idle = false
+			return ex
+		}
+		// Abandoned by its handler, which is taking it off the queue.
+	}
+	return nil
 }
 
 // unqueue takes ex off the queue if it is still there, reporting whether
@@ -864,7 +857,7 @@ func unavailable(w http.ResponseWriter, msg string) {
 // session owns, so that it returns only when nothing of the session is
 // left running.
 func (s *Session) Run() {
-	s.run(s.start(), true)
+	s.run(nil, true)
 }
 
 // start waits for the browser's previous session to end. It and announce
@@ -901,8 +894,13 @@ func (s *Session) announce() {
 
 // run runs the application once. The first run of a session (Run's, or a
 // branch's) starts it and, if replays replace it, waits for the last of
-// them.
+// them. Run passes no handle: run gets it from start, so that Run is small
+// enough to be inlined into the goroutine that calls it, one frame fewer
+// on every parked session's stack (see Handle.wait).
 func (s *Session) run(r *Handle, first bool) {
+	if r == nil {
+		r = s.start()
+	}
 	if first {
 		s.announce()
 		defer s.waitBranches()
@@ -912,7 +910,7 @@ func (s *Session) run(r *Handle, first bool) {
 		s.startOwned(r)
 	}
 	if !s.noImplicit {
-		if err := r.wait(); err != nil {
+		if err := r.wait(false, false); err != nil {
 			return
 		}
 	}

@@ -82,7 +82,7 @@ func (r *Handle) TryNext() bool {
 		if s.isCancelled() {
 			return false
 		}
-		ex := s.takeNext(false)
+		ex := s.takeQueued()
 		if ex == nil {
 			return false
 		}
