@@ -62,7 +62,7 @@ func main() {
 	var cfg config
 	flag.StringVar(&cfg.modes, "modes", "ka,conn", "connection modes: ka (keep-alive), conn (a connection per request)")
 	flag.StringVar(&cfg.clients, "clients", "1,50,500", "concurrent clients, each a browser with its own session")
-	flag.StringVar(&cfg.servers, "servers", "continuity,bare", "servers to measure")
+	flag.StringVar(&cfg.servers, "servers", "continuity,bare", "servers to measure: continuity, bare, floor (bare with a goroutine per browser)")
 	flag.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured time per round")
 	flag.DurationVar(&cfg.warmup, "warmup", 500*time.Millisecond, "unmeasured time before each round")
 	flag.IntVar(&cfg.rounds, "rounds", 2, "rounds per setting, alternating the servers' order")
@@ -107,8 +107,8 @@ func (cfg *config) run() error {
 	}
 	kinds := strings.Split(cfg.servers, ",")
 	for _, k := range kinds {
-		if k != "continuity" && k != "bare" {
-			return fmt.Errorf("unknown server %q (want continuity or bare)", k)
+		if k != "continuity" && k != "bare" && k != "floor" {
+			return fmt.Errorf("unknown server %q (want continuity, bare or floor)", k)
 		}
 	}
 	var clients []int
@@ -212,11 +212,24 @@ func report(mode string, n int, servers []*server, results [][]measurement) {
 			fmt.Printf("  %-12s first error: %v\n", "", sum.FirstErr)
 		}
 	}
-	if len(servers) == 2 && servers[0].kind == "continuity" && servers[1].kind == "bare" {
-		c, b := sums[0], sums[1]
-		fmt.Printf("  %-12s %9.2f× %8.2f× %8.2f× %8.2f×\n", "cont./bare", c.Rate()/b.Rate(),
-			ratio(c.Pct(50), b.Pct(50)), ratio(c.Pct(99), b.Pct(99)), ratio(c.cpuPer(), b.cpuPer()))
+	if b := slices.IndexFunc(servers, func(s *server) bool { return s.kind == "bare" }); b >= 0 {
+		for i, s := range servers {
+			if i == b {
+				continue
+			}
+			c, b := sums[i], sums[b]
+			fmt.Printf("  %-12s %9.2f× %8.2f× %8.2f× %8.2f×\n", ratioName(s.kind), c.Rate()/b.Rate(),
+				ratio(c.Pct(50), b.Pct(50)), ratio(c.Pct(99), b.Pct(99)), ratio(c.cpuPer(), b.cpuPer()))
+		}
 	}
+}
+
+// ratioName labels the ratios of kind to the bare handler.
+func ratioName(kind string) string {
+	if kind == "continuity" {
+		return "cont./bare"
+	}
+	return kind + "/bare"
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }

@@ -90,6 +90,9 @@ func serve(kind string, maxSessions int, profileRates bool) error {
 	case "bare":
 		b := barecounter.New(writePage)
 		h, live, stop = b, b.Live, func() {}
+	case "floor":
+		p := barecounter.NewParked(writePage)
+		h, live, stop = p, p.Live, p.Close
 	default:
 		return fmt.Errorf("unknown server %q", kind)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,8 +32,12 @@ func (cfg *config) runSessions(modes, kinds []string) error {
 			}
 			rates = append(rates, r)
 		}
-		if len(kinds) == 2 && kinds[0] == "continuity" && kinds[1] == "bare" {
-			fmt.Printf("  %-11s %9.2f×\n", "cont./bare", rates[0]/rates[1])
+		if b := slices.Index(kinds, "bare"); b >= 0 {
+			for i, k := range kinds {
+				if i != b {
+					fmt.Printf("  %-11s %9.2f×\n", ratioName(k), rates[i]/rates[b])
+				}
+			}
 		}
 	}
 	return nil

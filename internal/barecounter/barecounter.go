@@ -1,7 +1,8 @@
 // Package barecounter is the baseline that the counter benchmarks (the
 // root package's and bench/counter) measure continuity against: a
 // hand-written net/http handler doing the same cookie work as a
-// continuity server.
+// continuity server. Parked is the same handler with a goroutine per
+// browser, the least a goroutine-per-session server does.
 package barecounter
 
 import (
@@ -22,7 +23,7 @@ import (
 // map entry.
 type Handler struct {
 	page  func(w io.Writer, n int)
-	codec *securecookie.SecureCookie
+	ids   ids
 	mu    sync.Mutex
 	count map[string]int
 }
@@ -30,21 +31,12 @@ type Handler struct {
 // New is a Handler printing page with the browser's count, 1 on its first
 // request.
 func New(page func(w io.Writer, n int)) *Handler {
-	sc := securecookie.New(securecookie.GenerateRandomKey(32), nil)
-	sc.SetSerializer(securecookie.NopEncoder{})
-	sc.MaxAge(0)
-	return &Handler{page: page, codec: sc, count: make(map[string]int)}
+	return &Handler{page: page, ids: newIDs(), count: make(map[string]int)}
 }
 
 // ServeHTTP counts the request and prints the page.
 func (c *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var id string
-	if ck, err := r.Cookie("cid"); err == nil {
-		var raw []byte
-		if c.codec.Decode("cid", ck.Value, &raw) == nil {
-			id = string(raw)
-		}
-	}
+	id := c.ids.read(r)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "400 bad request", http.StatusBadRequest)
 		return
@@ -53,21 +45,17 @@ func (c *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	n, ok := c.count[id]
 	if !ok {
-		id = rand.Text()
-		v, err := c.codec.Encode("cid", []byte(id))
-		if err != nil {
+		var err error
+		if id, err = c.ids.mint(h); err != nil {
 			c.mu.Unlock()
 			http.Error(w, "500 internal server error", http.StatusInternalServerError)
 			return
 		}
-		h.Set("Set-Cookie", (&http.Cookie{Name: "cid", Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
 	}
 	n++
 	c.count[id] = n
 	c.mu.Unlock()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Vary", "Cookie")
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	setHeaders(h)
 	c.page(w, n)
 }
 
@@ -76,4 +64,43 @@ func (c *Handler) Live() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.count)
+}
+
+// ids reads and mints the signed browser IDs.
+type ids struct{ codec *securecookie.SecureCookie }
+
+func newIDs() ids {
+	sc := securecookie.New(securecookie.GenerateRandomKey(32), nil)
+	sc.SetSerializer(securecookie.NopEncoder{})
+	sc.MaxAge(0)
+	return ids{sc}
+}
+
+// read returns the ID in r's cookie, or "" if it has none that verifies.
+func (c ids) read(r *http.Request) string {
+	if ck, err := r.Cookie("cid"); err == nil {
+		var raw []byte
+		if c.codec.Decode("cid", ck.Value, &raw) == nil {
+			return string(raw)
+		}
+	}
+	return ""
+}
+
+// mint makes a new ID and sets its cookie in h.
+func (c ids) mint(h http.Header) (string, error) {
+	id := rand.Text()
+	v, err := c.codec.Encode("cid", []byte(id))
+	if err != nil {
+		return "", err
+	}
+	h.Set("Set-Cookie", (&http.Cookie{Name: "cid", Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
+	return id, nil
+}
+
+// setHeaders sets the headers a continuity server sends with a page.
+func setHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Cookie")
+	h.Set("Content-Type", "text/html; charset=utf-8")
 }

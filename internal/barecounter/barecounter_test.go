@@ -68,3 +68,34 @@ func TestCountsEachBrowser(t *testing.T) {
 	assert.Len(t, resp.Cookies(), 1)
 	assert.Equal(t, 3, h.Live())
 }
+
+// Parked counts as Handler does, each browser in a goroutine of its own,
+// and Close stops them all (goleak checks).
+func TestParkedCountsEachBrowser(t *testing.T) {
+	p := NewParked(page)
+	ts := httptest.NewServer(p)
+	defer ts.Close()
+	defer p.Close()
+	var clients [3]*http.Client
+	for i := range clients {
+		jar, err := cookiejar.New(nil)
+		require.NoError(t, err)
+		clients[i] = &http.Client{Jar: jar, Transport: ts.Client().Transport}
+	}
+	for step := 1; step <= 3; step++ {
+		for i, c := range clients[:step] {
+			resp, err := c.Get(ts.URL + "/")
+			require.NoError(t, err)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, fmt.Sprintf("count %d", step-i), string(b))
+			assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+		}
+	}
+	assert.Equal(t, 3, p.Live())
+	p.Close()
+	resp, err := clients[0].Get(ts.URL + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
