@@ -119,7 +119,7 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 		per(int64(st1.StackInuse), int64(st0.StackInuse)))
 	fmt.Printf("  %-11s %d live, %d goroutines (new ones start with %d B of stack), RSS %.1f MB idle, %.1f MB raw, %.1f MB settled; %d GCs, %.0f%% of the server's CPU\n", "",
 		st1.Live, st1.Goroutines, st1.StackStart, mb(rss0), mb(rssRaw), mb(rssSettled),
-		stc.NumGC-st0.NumGC, 100*(stc.GCCPU-st0.GCCPU)/(stc.TotalCPU-st0.TotalCPU))
+		stc.NumGC-st0.NumGC, 100*gcShare(stc.GCCPU-st0.GCCPU, stc.TotalCPU-st0.TotalCPU))
 	if firstErr != nil {
 		fmt.Printf("  %-11s first error: %v\n", "", firstErr)
 	}
@@ -131,10 +131,7 @@ func (cfg *config) park(kind string, n int, keepAlive bool) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		share := 0.0
-		if m.totalCPU > 0 {
-			share = m.gcCPU / m.totalCPU
-		}
+		share := gcShare(m.gcCPU, m.totalCPU)
 		fmt.Printf("  %-11s step with %d parked, %d keep-alive clients: %.0f req/s, p50 %s, p99 %s, CPU/req %s, GC %.1f%% of CPU, %d errors\n",
 			"", n, cfg.stepClients, m.Rate(), load.Dur(m.Pct(50)), load.Dur(m.Pct(99)), load.Dur(m.cpuPer()), 100*share, m.Errors)
 		if m.FirstErr != nil {
@@ -198,4 +195,14 @@ func createSessions(addr string, n, workers int, keepAlive bool) (created, faile
 		firstErr = errors.New("clients gave up")
 	}
 	return int(ok.Load()), int(bad.Load()), firstErr
+}
+
+// gcShare is the share of the CPU that garbage collection took. The
+// runtime updates its CPU estimates at each collection, so with none
+// both are 0.
+func gcShare(gc, total float64) float64 {
+	if total <= 0 {
+		return 0
+	}
+	return gc / total
 }
