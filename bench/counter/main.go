@@ -23,6 +23,15 @@
 //
 //	go run ./bench/counter -sessions 100000 [-modes ka,conn] [-servers continuity,bare]
 //
+// -servers picks the servers (default continuity,bare); a third, floor,
+// is the bare handler with a goroutine per browser that holds the count
+// and prints the page while the handler waits (internal/barecounter's
+// Parked): the least a goroutine-per-session server does, to tell what
+// continuity adds from what any such design pays. Every server's ratios
+// to bare are printed.
+//
+//	go run ./bench/counter -servers continuity,bare,floor
+//
 // With -profile DIR the servers write CPU, heap, mutex and block profiles
 // there: in the load runs, of the first round at -profile-clients
 // keep-alive clients; with -sessions, of the session creation. Mutex and
