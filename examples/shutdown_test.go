@@ -102,8 +102,16 @@ func TestSIGTERMWithASlowUploadExitsZero(t *testing.T) {
 	conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/"))
 	require.NoError(t, err)
 	defer conn.Close()
-	_, err = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\n"+
-		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nname=")
+	// Expect: 100-continue makes the server say when its handler starts
+	// reading the body: no guessing with a sleep.
+	_, err = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"+
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n")
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", status, "the server is reading the body")
+	_, err = io.WriteString(conn, "name=")
 	require.NoError(t, err)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -121,7 +129,6 @@ func TestSIGTERMWithASlowUploadExitsZero(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the server start reading the body
 
 	sent := time.Now()
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
