@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -422,5 +423,40 @@ func TestIdentifyCombinesWithCookieAndPath(t *testing.T) {
 	} {
 		_, body, _ := getAs(t, http.DefaultClient, base+step.path, step.tok)
 		assert.Equal(t, step.want, body, "%s %s", step.tok, step.path)
+	}
+}
+
+// Identify runs once per request, also for a POST with a body, which the
+// server looks up before reading the body (to refuse it unread if the
+// session is too busy) and again to hand it over.
+func TestIdentifyRunsOncePerRequest(t *testing.T) {
+	var calls atomic.Int32
+	app := func(r *continuity.Request) {
+		for {
+			r.Printf("name=%s", r.Param("name"))
+			r.Next()
+		}
+	}
+	for _, mode := range []continuity.Mode{0, continuity.ByCookie} {
+		t.Run(fmt.Sprintf("mode %d", mode), func(t *testing.T) {
+			calls.Store(0)
+			_, ts := start(t, app, &continuity.Options{Mode: mode, Identify: func(r *http.Request) (string, error) {
+				calls.Add(1)
+				return "alice", nil
+			}})
+			c := browser(t)
+			for i, name := range []string{"a", "b", "c"} {
+				resp, err := c.PostForm(ts.URL+"/", url.Values{"name": {name}})
+				require.NoError(t, err)
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				assert.Equal(t, "name="+name, string(b))
+				assert.EqualValues(t, i+1, calls.Load(), "Identify calls after %d requests", i+1)
+			}
+			status, _ := get(t, c, ts.URL+"/?name=d")
+			require.Equal(t, http.StatusOK, status)
+			assert.EqualValues(t, 4, calls.Load())
+		})
 	}
 }

@@ -84,7 +84,7 @@ type Options struct {
 	// unsigned cookie), or anyone can step into another user's session. An
 	// error or an empty identity gets 403 and starts no session. The
 	// identity is never logged: only a keyed hash of it is kept. It runs
-	// on every request; keep it cheap. Default nil (no identity).
+	// once on every request; keep it cheap. Default nil (no identity).
 	Identify func(r *http.Request) (string, error)
 	// NewID mints session IDs. Default: 130 bits from crypto/rand
 	// (mapper.RandomID); mapper.UUID gives random UUIDs.

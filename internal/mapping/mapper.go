@@ -406,15 +406,43 @@ func New(cfg Config) (*Mapper, error) {
 // [ErrUnidentified] when Identify refuses the request, [ErrClosed] after
 // Close, [ErrBadForwardedFor], Admit's error, or an ID minting failure.
 func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error) {
+	return m.SessionFor(r, m.Lookup(r))
+}
+
+// A Lookup is what maps a request to its session: its identity, address
+// and path parts and the verified ID it carries. Mapper.Lookup works it
+// out once, so that a server that looks a request up before reading its
+// body (FindLookup) and then hands it over (SessionFor) runs Identify and
+// the token check once.
+type Lookup struct {
+	prefix string
+	client netip.Addr // in ByIP mode
+	id     string
+	err    error
+}
+
+// Lookup works out how r maps to its session. In ByQuery mode the ID may
+// be in the body: parse the form first.
+func (m *Mapper) Lookup(r *http.Request) Lookup {
 	prefix, client, err := m.keyPrefix(r)
 	if err != nil {
-		return nil, nil, err
+		return Lookup{err: err}
 	}
-	id := ""
+	k := Lookup{prefix: prefix, client: client}
 	if m.needID {
-		id = m.clientID(r)
+		k.id = m.clientID(r)
 	}
+	return k
+}
+
+// SessionFor is Session for r, whose lookup k is.
+func (m *Mapper) SessionFor(r *http.Request, k Lookup) (*handoff.Session, *http.Cookie, error) {
+	if k.err != nil {
+		return nil, nil, k.err
+	}
+	prefix, client, id := k.prefix, k.client, k.id
 	key := prefix + id
+	var err error
 	browserLive := false     // path mode: id names a browser with a live session
 	var pred <-chan struct{} // the client's session, if it is still ending
 	if id != "" || !m.needID {
@@ -461,7 +489,7 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 		case err != nil:
 			return nil, nil, err
 		case again:
-			return m.Session(r)
+			return m.SessionFor(r, k)
 		}
 		defer done()
 		if o != nil {
@@ -501,19 +529,17 @@ func (m *Mapper) Session(r *http.Request) (*handoff.Session, *http.Cookie, error
 // ID: for endpoints, such as progress status, that must never start a
 // session.
 func (m *Mapper) Find(r *http.Request) (*handoff.Session, bool) {
-	prefix, _, err := m.keyPrefix(r)
-	if err != nil {
+	return m.FindLookup(m.Lookup(r))
+}
+
+// FindLookup is Find for the request whose lookup k is.
+func (m *Mapper) FindLookup(k Lookup) (*handoff.Session, bool) {
+	if k.err != nil || m.needID && k.id == "" {
 		return nil, false
-	}
-	id := ""
-	if m.needID {
-		if id = m.clientID(r); id == "" {
-			return nil, false
-		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e := m.table[prefix+id]
+	e := m.table[k.prefix+k.id]
 	if e == nil || e.sess.Closed() {
 		return nil, false
 	}
