@@ -71,7 +71,7 @@ func parkedFrames() []string {
 }
 
 // TestInlineBodiesAreExported checks that exportInlineBodies calls every
-// method of the aliased Request and Session types.
+// method of the aliased Request, Session and SSE types.
 func TestInlineBodiesAreExported(t *testing.T) {
 	f, err := parser.ParseFile(token.NewFileSet(), "inlinebodies.go", nil, 0)
 	require.NoError(t, err)
@@ -86,7 +86,7 @@ func TestInlineBodiesAreExported(t *testing.T) {
 		}
 		return true
 	})
-	for v, typ := range map[string]reflect.Type{"r": reflect.TypeFor[*continuity.Request](), "s": reflect.TypeFor[*continuity.Session]()} {
+	for v, typ := range map[string]reflect.Type{"r": reflect.TypeFor[*continuity.Request](), "s": reflect.TypeFor[*continuity.Session](), "e": reflect.TypeFor[*continuity.SSE]()} {
 		for m := range typ.Methods() {
 			assert.True(t, called[v+"."+m.Name], "exportInlineBodies calls %s.%s", typ, m.Name)
 		}

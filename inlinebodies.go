@@ -11,7 +11,7 @@ package continuity
 // of them on every cycle), and r.Param, r.Write and the like cost a
 // call each. TestInlineBodiesAreExported keeps the list complete and
 // TestParkedStackFrames measures the effect.
-func exportInlineBodies(r *Request, s *Session) {
+func exportInlineBodies(r *Request, s *Session, e *SSE) {
 	r.Arrived()
 	r.Barrier()
 	r.Button("", nil)
@@ -74,4 +74,10 @@ func exportInlineBodies(r *Request, s *Session) {
 	s.SetValue(nil, nil)
 	s.Value(nil)
 	s.ValueOrSet(nil, nil)
+
+	_ = e.Comment("")
+	_ = e.Data("")
+	e.LastEventID()
+	_ = e.Retry(0)
+	_ = e.Send(SSEEvent{})
 }
