@@ -354,7 +354,7 @@ func New(cfg Config) (*Mapper, error) {
 	m := &Mapper{
 		cfg:      cfg,
 		codecs:   codecs,
-		tokens:   newTokenCache(),
+		tokens:   newTokenCache(cfg.MaxSessions),
 		maxAge:   int64((maxAge + time.Second - 1) / time.Second),
 		logKey:   newKeyedHash(logKey),
 		idKey:    newKeyedHash(idKey),

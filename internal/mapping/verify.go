@@ -35,23 +35,29 @@ import (
 //     token in constant time, so neither the slot an attacker's token
 //     lands in nor the time the comparison takes depends on how much of it
 //     matches a stored one;
-//   - it is bounded: a fixed table of tokenCacheSize slots, each holding
-//     the last token stored there. A miss costs what verification always
-//     cost.
+//   - it is bounded: a fixed table of slots, each holding the last token
+//     stored there, as many as the server's MaxSessions (a power of two,
+//     at least 4,096 and at most 1<<20), so that a server whose browsers
+//     are all active finds most of their tokens. A miss costs what
+//     verification always cost.
 //
 // Whether a token leads to a session is decided afterwards, as before,
 // by the session table: an ID whose session has ended, been renewed or
 // been evicted finds nothing there, cached or not.
 
-// tokenCacheSize is the number of slots (a power of two): enough for the
-// browsers active at once on a busy server, under a megabyte when full.
-const tokenCacheSize = 4096
+// The bounds on the number of slots. An empty slot is a pointer; a full
+// one adds a record of about 200 bytes.
+const (
+	minTokenSlots = 1 << 12
+	maxTokenSlots = 1 << 20
+)
 
 // A tokenCache remembers verified tokens. It is safe for concurrent use
 // without a lock: each slot is an atomic pointer to an immutable record.
 type tokenCache struct {
 	seed  maphash.Seed
-	slots [tokenCacheSize]atomic.Pointer[verifiedToken]
+	mask  uint64
+	slots []atomic.Pointer[verifiedToken]
 }
 
 // verifiedToken is one verified token and the ID it carries.
@@ -62,13 +68,20 @@ type verifiedToken struct {
 	expires int64 // Unix seconds after which the signature is too old; 0 for never
 }
 
-func newTokenCache() *tokenCache { return &tokenCache{seed: maphash.MakeSeed()} }
+// newTokenCache makes a cache for about n browsers.
+func newTokenCache(n int) *tokenCache {
+	size := minTokenSlots
+	for size < n && size < maxTokenSlots {
+		size <<= 1
+	}
+	return &tokenCache{seed: maphash.MakeSeed(), mask: uint64(size - 1), slots: make([]atomic.Pointer[verifiedToken], size)}
+}
 
 // get returns the ID that token carries if it was verified and its
 // signature is still within its age bound.
 func (c *tokenCache) get(token string) (string, bool) {
 	h := maphash.String(c.seed, token)
-	v := c.slots[h&(tokenCacheSize-1)].Load()
+	v := c.slots[h&c.mask].Load()
 	if v == nil || v.hash != h || subtle.ConstantTimeCompare([]byte(v.token), []byte(token)) != 1 {
 		return "", false
 	}
@@ -91,7 +104,7 @@ func (c *tokenCache) put(token, id string, maxAge int64) {
 		expires = signed + maxAge
 	}
 	h := maphash.String(c.seed, token)
-	c.slots[h&(tokenCacheSize-1)].Store(&verifiedToken{
+	c.slots[h&c.mask].Store(&verifiedToken{
 		hash:  h,
 		token: strings.Clone(token), // not a slice of the request's Cookie header
 		id:    id,

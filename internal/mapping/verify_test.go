@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/url"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,19 +108,29 @@ func TestCachedQueryTokensReachOnlyLiveSessions(t *testing.T) {
 	assert.False(t, ok, "the session has ended")
 }
 
-// The cache is bounded: many tokens fill at most its fixed table.
+// The cache is bounded: many tokens fill at most its fixed table, which
+// has a slot for each of the server's sessions, within bounds.
 func TestTokenCacheIsBounded(t *testing.T) {
-	c := newTokenCache()
-	for i := range 4 * tokenCacheSize {
-		c.put(strings.Repeat("x", 100)+string(rune('a'+i%26))+strings.Repeat("y", i%1000), "id", 0)
-	}
-	n := 0
-	for i := range c.slots {
-		if c.slots[i].Load() != nil {
-			n++
+	for _, tc := range []struct{ sessions, slots int }{
+		{0, minTokenSlots}, {10_000, 16_384}, {16_384, 16_384}, {1 << 30, maxTokenSlots},
+	} {
+		c := newTokenCache(tc.sessions)
+		require.Len(t, c.slots, tc.slots, "%d sessions", tc.sessions)
+		if tc.slots > 16_384 {
+			continue
 		}
+		for i := range 4 * tc.slots {
+			c.put(fmt.Sprintf("%0100d", i), "id", 0)
+		}
+		n := 0
+		for i := range c.slots {
+			if c.slots[i].Load() != nil {
+				n++
+			}
+		}
+		assert.LessOrEqual(t, n, tc.slots)
+		assert.Greater(t, n, tc.slots/2, "the tokens spread over the table")
 	}
-	assert.LessOrEqual(t, n, tokenCacheSize)
 }
 
 // cookieValues finds what http.Request.CookiesNamed finds.
