@@ -3,9 +3,9 @@ package mapping
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/url"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
