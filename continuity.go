@@ -287,13 +287,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var key mapping.Lookup
-	keyed := false
+	var lookup mapping.Lookup
+	looked := false
 	if r.ContentLength != 0 && !s.byQuery {
 		// A body that the session's queue would refuse is refused unread.
 		// (In ByQuery mode the body itself may name the session.)
-		key, keyed = s.mapper.Lookup(r), true
-		if sess, ok := s.mapper.FindLookup(key); ok && sess.RefuseUnread(w, r.ContentLength) {
+		lookup, looked = s.mapper.Lookup(r), true
+		if sess, ok := s.mapper.FindLookup(lookup); ok && sess.RefuseUnread(w, r.ContentLength) {
 			s.countHandoff(w, handoff.QueueFull)
 			return
 		}
@@ -313,11 +313,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if recorded {
 		r = s.tel.attach(st, r)
 	}
-	if !keyed {
-		key = s.mapper.Lookup(r)
+	if !looked {
+		lookup = s.mapper.Lookup(r)
 	}
 	for range 4 {
-		sess, cookie, err := s.mapper.SessionFor(r, key)
+		sess, cookie, err := s.mapper.SessionFor(r, lookup)
 		if err != nil {
 			s.mapError(w, r, err)
 			return
