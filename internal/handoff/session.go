@@ -182,7 +182,7 @@ type Session struct {
 	// The session's context is made when first asked for, and few
 	// sessions are asked: until then the session is cancelled by setting
 	// its cause (in more) and the cancelled flag. A session goroutine
-	// waiting in Next waits on wakeup alone (see takeNext), which a
+	// waiting in Next waits on wakeup alone (see Handle.wait), which a
 	// request or the session's cancellation signals. (A context of its own,
 	// registered with a cancellable parent, its Done channel, a wake
 	// channel and the parked select's second waiter cost every parked
@@ -526,7 +526,7 @@ func (s *Session) deliver(ex *exchange, queue time.Duration) (queueArmed bool, e
 	if queueArmed, err = s.enqueue(ex, queue); err != nil {
 		return false, err
 	}
-	// Wake the session if it waits in takeNext.
+	// Wake the session if it waits in Handle.wait.
 	s.wakeup.Broadcast()
 	return queueArmed, nil
 }
