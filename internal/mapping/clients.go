@@ -53,9 +53,8 @@ func clientBounds(maxSessions, live, busy int) (int, int) {
 
 // client is one client's part of the table.
 type client struct {
-	key        netip.Addr
-	n          int    // its sessions in the table
-	head, tail *entry // its sessions, most recently used first
+	key  netip.Addr
+	list // its sessions in the table, most recently used first
 	// refusedUntil, if set, is the mapper clock (nanoseconds since epoch)
 	// until which new sessions are refused without a look.
 	refusedUntil int64
@@ -76,39 +75,13 @@ func clientKey(a netip.Addr) (netip.Addr, bool) {
 }
 
 func (c *client) pushFront(e *entry) {
+	c.list.pushFront(e)
 	e.client = c
-	e.cprev = nil
-	e.cnext = c.head
-	if c.head != nil {
-		c.head.cprev = e
-	} else {
-		c.tail = e
-	}
-	c.head = e
-	c.n++
 }
 
 func (c *client) remove(e *entry) {
-	if e.cprev != nil {
-		e.cprev.cnext = e.cnext
-	} else {
-		c.head = e.cnext
-	}
-	if e.cnext != nil {
-		e.cnext.cprev = e.cprev
-	} else {
-		c.tail = e.cprev
-	}
-	e.cprev, e.cnext, e.client = nil, nil, nil
-	c.n--
-}
-
-func (c *client) moveToFront(e *entry) {
-	if c.head == e {
-		return
-	}
-	c.remove(e)
-	c.pushFront(e)
+	c.list.remove(e)
+	e.client = nil
 }
 
 // idleVictim is the client's session to displace: its least recently used
@@ -116,7 +89,7 @@ func (c *client) moveToFront(e *entry) {
 // idle one; nil if all are busy.
 func (c *client) idleVictim() *entry {
 	var fallback *entry
-	for e := c.tail; e != nil; e = e.cprev {
+	for e := c.tail; e != nil; e = e.places[inClient].prev {
 		if e.sess.Busy() {
 			continue
 		}
@@ -134,7 +107,7 @@ func (c *client) idleVictim() *entry {
 // stopping as soon as the answer is known.
 func (c *client) busyAtLeast(k int) bool {
 	busy, left := 0, c.n
-	for e := c.head; e != nil && busy < k && busy+left >= k; e = e.cnext {
+	for e := c.head; e != nil && busy < k && busy+left >= k; e = e.places[inClient].next {
 		left--
 		if e.sess.Busy() {
 			busy++

@@ -13,20 +13,33 @@ type entry struct {
 	hits    uint32
 	sess    *handoff.Session
 	touched int64 // the mapper's clock at the last lookup; orders its list
-	list    *lru
-	prev    *entry
-	next    *entry
+	list    *lru  // its recency list
 	// client is e's client while e is in the table, nil when the client is
-	// not bounded; cprev and cnext link the client's sessions.
-	client       *client
-	cprev, cnext *entry
+	// not bounded.
+	client *client
+	places [2]place // in its recency list, and in its client's
 }
 
-// lru is an intrusive doubly linked list, most recently used at the front.
-type lru struct {
+// A place is an entry's links in one list.
+type place struct{ prev, next *entry }
+
+// Which of an entry's places a list links it by.
+const (
+	inRecency = iota
+	inClient
+)
+
+// list is an intrusive doubly linked list of entries, most recently used
+// at the front. An entry is in two at once, one of the mapper's recency
+// lists and its client's, each linking it by a place of its own.
+type list struct {
 	head, tail *entry
 	n          int
+	at         int // inRecency or inClient
 }
+
+// lru is one of the mapper's recency lists; it keeps entry.list.
+type lru struct{ list }
 
 // prefix is the address, identity and path parts of e's key.
 func (e *entry) prefix() string { return e.key[:e.idAt] }
@@ -34,12 +47,12 @@ func (e *entry) prefix() string { return e.key[:e.idAt] }
 // id is the minted ID in e's key, "" in modes without one.
 func (e *entry) id() string { return e.key[e.idAt:] }
 
-func (l *lru) pushFront(e *entry) {
-	e.list = l
-	e.prev = nil
-	e.next = l.head
+func (l *list) pushFront(e *entry) {
+	p := &e.places[l.at]
+	p.prev = nil
+	p.next = l.head
 	if l.head != nil {
-		l.head.prev = e
+		l.head.places[l.at].prev = e
 	} else {
 		l.tail = e
 	}
@@ -47,25 +60,36 @@ func (l *lru) pushFront(e *entry) {
 	l.n++
 }
 
-func (l *lru) remove(e *entry) {
-	if e.prev != nil {
-		e.prev.next = e.next
+func (l *list) remove(e *entry) {
+	p := &e.places[l.at]
+	if p.prev != nil {
+		p.prev.places[l.at].next = p.next
 	} else {
-		l.head = e.next
+		l.head = p.next
 	}
-	if e.next != nil {
-		e.next.prev = e.prev
+	if p.next != nil {
+		p.next.places[l.at].prev = p.prev
 	} else {
-		l.tail = e.prev
+		l.tail = p.prev
 	}
-	e.prev, e.next, e.list = nil, nil, nil
+	p.prev, p.next = nil, nil
 	l.n--
 }
 
-func (l *lru) moveToFront(e *entry) {
+func (l *list) moveToFront(e *entry) {
 	if l.head == e {
 		return
 	}
 	l.remove(e)
 	l.pushFront(e)
+}
+
+func (l *lru) pushFront(e *entry) {
+	l.list.pushFront(e)
+	e.list = l
+}
+
+func (l *lru) remove(e *entry) {
+	l.list.remove(e)
+	e.list = nil
 }

@@ -755,7 +755,7 @@ func (m *Mapper) create(prefix, id, token string, addr netip.Addr, pred <-chan s
 	if bounded {
 		c := m.clients[ckey]
 		if c == nil {
-			c = &client{key: ckey}
+			c = &client{key: ckey, list: list{at: inClient}}
 			m.clients[ckey] = c
 		}
 		c.pushFront(e)
@@ -920,7 +920,7 @@ func (m *Mapper) refuseLocked(c *client) error {
 // back.
 func (m *Mapper) victimLocked() *entry {
 	for _, l := range [...]*lru{&m.probation, &m.protected} {
-		for e := l.tail; e != nil; e = e.prev {
+		for e := l.tail; e != nil; e = e.places[inRecency].prev {
 			if !e.sess.Busy() {
 				return e
 			}
@@ -1021,7 +1021,7 @@ func (m *Mapper) Sessions() []*handoff.Session {
 	defer m.mu.Unlock()
 	out := make([]*handoff.Session, 0, len(m.table))
 	for _, l := range [...]*lru{&m.protected, &m.probation} {
-		for e := l.head; e != nil; e = e.next {
+		for e := l.head; e != nil; e = e.places[inRecency].next {
 			out = append(out, e.sess)
 		}
 	}

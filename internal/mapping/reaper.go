@@ -55,7 +55,7 @@ func (m *Mapper) reapOnce(now time.Time) {
 			// Lists are ordered by last lookup, oldest at the tail: stop at
 			// the first entry looked up since the cut.
 			for e := l.tail; e != nil && e.touched <= cut; {
-				prev := e.prev
+				prev := e.places[inRecency].prev
 				if !e.sess.Busy() && now.Sub(e.sess.LastSeen()) >= m.idle {
 					m.removeLocked(e)
 					out = append(out, doomed{e.sess, handoff.EndIdle})
