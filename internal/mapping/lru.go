@@ -48,11 +48,12 @@ func (e *entry) prefix() string { return e.key[:e.idAt] }
 func (e *entry) id() string { return e.key[e.idAt:] }
 
 func (l *list) pushFront(e *entry) {
-	p := &e.places[l.at]
+	at := l.at & 1 // no bounds checks
+	p := &e.places[at]
 	p.prev = nil
 	p.next = l.head
 	if l.head != nil {
-		l.head.places[l.at].prev = e
+		l.head.places[at].prev = e
 	} else {
 		l.tail = e
 	}
@@ -61,14 +62,15 @@ func (l *list) pushFront(e *entry) {
 }
 
 func (l *list) remove(e *entry) {
-	p := &e.places[l.at]
+	at := l.at & 1
+	p := &e.places[at]
 	if p.prev != nil {
-		p.prev.places[l.at].next = p.next
+		p.prev.places[at].next = p.next
 	} else {
 		l.head = p.next
 	}
 	if p.next != nil {
-		p.next.places[l.at].prev = p.prev
+		p.next.places[at].prev = p.prev
 	} else {
 		l.tail = p.prev
 	}
