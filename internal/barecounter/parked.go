@@ -27,7 +27,10 @@ type Parked struct {
 }
 
 // A browser is one browser's goroutine. Its handlers take turns (mu), so
-// that each one's done is its own page's.
+// that each one's done is its own page's. A handler holds mu across its
+// send and its wait for done: the goroutine never takes mu, and it stops
+// only when Close closes in, which Close does holding mu, so neither
+// channel operation can wait for a goroutine that is gone.
 type browser struct {
 	mu      sync.Mutex
 	stopped bool // in is closed
